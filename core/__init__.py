@@ -1,0 +1,1 @@
+"""Shared foundations: domain types, configuration, errors, registries, logging."""

@@ -1,0 +1,217 @@
+"""Configuration, in one place.
+
+Precedence: built-in defaults < the YAML file (`--config`) < environment (`SENTINEL_*`) < command
+line. The file is validated against a JSON schema at start; errors name the file and the field.
+Secrets never live in the file: options ending in `_env` name an environment variable instead.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from core.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS: dict[str, Any] = {
+    "data_dir": "./data",
+    "timezone": "Asia/Shanghai",
+    "web": {"host": "127.0.0.1", "port": 8000},
+    "store": {"backend": "sqlite"},
+    "rules": str(PROJECT_ROOT / "rules" / "default.yaml"),
+    "intervals": {"collect": 2.0, "analyze": 1.0, "deliver": 5.0},
+    "batch_size": 500,
+    "channels": [],
+    "notifiers": [],
+}
+
+_ITEM = {
+    "type": "object",
+    "required": ["name", "type"],
+    "properties": {"name": {"type": "string", "minLength": 1}, "type": {"type": "string"}},
+}
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "data_dir": {"type": "string"},
+        "timezone": {"type": "string"},
+        "web": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "host": {"type": "string"},
+                "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+            },
+        },
+        "store": {
+            "type": "object",
+            "required": ["backend"],
+            "properties": {"backend": {"type": "string"}},
+        },
+        "rules": {"type": "string"},
+        "intervals": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                k: {"type": "number", "exclusiveMinimum": 0} for k in ("collect", "analyze", "deliver")
+            },
+        },
+        "batch_size": {"type": "integer", "minimum": 1, "maximum": 100000},
+        "channels": {"type": "array", "items": _ITEM},
+        "notifiers": {"type": "array", "items": _ITEM},
+    },
+}
+
+
+@dataclass
+class Settings:
+    data_dir: Path
+    timezone: str
+    host: str
+    port: int
+    store: dict[str, Any]
+    rules_file: Path
+    intervals: dict[str, float]
+    batch_size: int
+    channels: list[dict[str, Any]]
+    notifiers: list[dict[str, Any]]
+    demo: bool = False
+    config_file: str = "<默认配置>"
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "sentinel.db"
+
+    @property
+    def inbox(self) -> Path:
+        return self.data_dir / "inbox"
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _field_path(error: jsonschema.ValidationError) -> str:
+    parts = [str(p) if not isinstance(p, int) else f"[{p}]" for p in error.absolute_path]
+    return ".".join(parts).replace(".[", "[") or "(顶层)"
+
+
+def validate(data: Any, schema: dict[str, Any], file: str, prefix: str = "") -> None:
+    """Validate `data`; raise ConfigError naming file and field of the first problem."""
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        e = errors[0]
+        where = _field_path(e)
+        if prefix:
+            where = prefix if where == "(顶层)" else f"{prefix}.{where}"
+        raise ConfigError(file, where, _explain(e))
+
+
+def _explain(e: jsonschema.ValidationError) -> str:
+    v = e.validator
+    if v == "required":
+        missing = [m for m in e.validator_value if isinstance(e.instance, dict) and m not in e.instance]
+        return f"缺少必填项 {', '.join(missing)}"
+    if v == "additionalProperties":
+        allowed = "、".join(sorted(e.schema.get("properties", {})))
+        return f"有不认识的字段（{e.message.split('(')[-1].rstrip(')')}），可用字段：{allowed}"
+    if v == "type":
+        return f"类型应为 {e.validator_value}，实际是 {type(e.instance).__name__}：{e.instance!r}"
+    if v == "enum":
+        return f"取值应为 {'、'.join(map(str, e.validator_value))} 之一，实际是 {e.instance!r}"
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "minItems"):
+        return f"取值 {e.instance!r} 超出范围（{v} {e.validator_value}）"
+    if v == "pattern":
+        return f"取值 {e.instance!r} 格式不对（应匹配 {e.validator_value}）"
+    return e.message
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    *,
+    overrides: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+) -> Settings:
+    """Build Settings: defaults < file < env < overrides (command line)."""
+    env = os.environ if env is None else env
+    data: dict[str, Any] = copy.deepcopy(DEFAULTS)
+    file_label = "<默认配置>"
+    if config_file:
+        path = Path(config_file)
+        file_label = str(path)
+        if not path.is_file():
+            raise ConfigError(file_label, "", "文件不存在，请检查 --config 路径")
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"第 {mark.line + 1} 行" if mark else ""
+            raise ConfigError(file_label, where, f"YAML 语法错误：{exc}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(file_label, "", "顶层应是键值映射（mapping）")
+        validate(loaded, SCHEMA, file_label)
+        data = _merge(data, loaded)
+        if "rules" in loaded and not Path(loaded["rules"]).is_absolute():
+            data["rules"] = str((path.parent / loaded["rules"]).resolve())
+    env_map = {
+        "SENTINEL_DATA_DIR": ("data_dir", str),
+        "SENTINEL_HOST": ("web.host", str),
+        "SENTINEL_PORT": ("web.port", int),
+        "SENTINEL_RULES": ("rules", str),
+    }
+    for var, (dotted, conv) in env_map.items():
+        if var in env and env[var] != "":
+            try:
+                _set(data, dotted, conv(env[var]))
+            except ValueError:
+                raise ConfigError(f"环境变量 {var}", "", f"取值 {env[var]!r} 无效") from None
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set(data, dotted, value)
+    validate(data, SCHEMA, file_label)
+    return Settings(
+        data_dir=Path(data["data_dir"]).expanduser(),
+        timezone=data["timezone"],
+        host=data["web"]["host"],
+        port=int(data["web"]["port"]),
+        store=data["store"],
+        rules_file=Path(data["rules"]),
+        intervals={k: float(v) for k, v in data["intervals"].items()},
+        batch_size=int(data["batch_size"]),
+        channels=list(data["channels"]),
+        notifiers=list(data["notifiers"]),
+        config_file=file_label,
+        raw=data,
+    )
+
+
+def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = data
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+    node[keys[-1]] = value
+
+
+def secret_from_env(option_value: str | None, what: str, env: dict[str, str] | None = None) -> str | None:
+    """Resolve a `*_env` option: the named environment variable's value, or None if unset."""
+    if not option_value:
+        return None
+    env = os.environ if env is None else env
+    return env.get(option_value) or None

@@ -1,0 +1,293 @@
+"""The domain types that flow through Union Sentinel.
+
+One `Post` enters through a collector, gets an `Analysis` from nlp/, is stored by store/,
+and may raise `Flag`s, `Case`s and `Alert`s in rules/. Moderators answer with `Decision`s;
+every action leaves an `AuditEvent`. No other module defines domain types.
+
+User-facing strings (reasons, titles, labels) are Simplified Chinese; identifiers are English.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware (UTC). All stored times are aware."""
+    return datetime.now(timezone.utc)
+
+
+# --------------------------------------------------------------------------- posts
+@dataclass
+class Post:
+    """One comment, message or suggestion from a channel. Identity: (channel, source_id)."""
+
+    channel: str
+    source_id: str
+    author: str  # pseudonymous, stable id on the platform
+    text: str
+    created_at: datetime  # timezone-aware
+    thread: str | None = None  # article / group / topic the post belongs to
+    url: str | None = None
+    reply_to: str | None = None  # source_id of the post it answers
+    author_name: str | None = None  # display name (personal data: never sent to group chats)
+    raw: dict[str, Any] = field(default_factory=dict)  # platform extras, kept as-is
+    id: int | None = None  # store id, set once stored
+    version: int = 1  # 1 + number of edits seen
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.channel, self.source_id)
+
+
+# --------------------------------------------------------------------------- analysis
+class Sentiment(str, enum.Enum):
+    POS = "pos"
+    NEU = "neu"
+    NEG = "neg"
+
+    @property
+    def label_zh(self) -> str:
+        return {"pos": "正面", "neu": "中性", "neg": "负面"}[self.value]
+
+
+@dataclass
+class PIISpan:
+    """Personal data found in a post's original text: text[start:end] is the match."""
+
+    kind: str  # phone | id_card | bank_card | email | qq
+    start: int
+    end: int
+
+    @property
+    def label_zh(self) -> str:
+        return PII_LABELS_ZH.get(self.kind, self.kind)
+
+
+PII_LABELS_ZH = {
+    "phone": "手机号",
+    "id_card": "身份证号",
+    "bank_card": "银行卡号",
+    "email": "电子邮箱",
+    "qq": "QQ 号",
+}
+
+
+@dataclass
+class Reason:
+    """Why a score is what it is, short enough for a review card (Chinese `text`)."""
+
+    score: str  # sentiment | spam | rumour | pii | keywords
+    code: str  # machine code, e.g. "ad_lexicon", "hearsay", "near_duplicate"
+    text: str  # 中文说明, e.g. "命中广告词：兼职、刷单"
+    weight: float = 0.0  # contribution to the score, when known
+
+
+@dataclass
+class Analysis:
+    """What nlp/ concluded about one post version."""
+
+    normalized: str
+    tokens: list[str]
+    sentiment: Sentiment
+    polarity: float  # [-1, 1]
+    spam: float  # [0, 1]
+    rumour: float  # [0, 1]
+    keywords: list[str] = field(default_factory=list)
+    pii: list[PIISpan] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
+    model_version: str = ""
+    topic: str | None = None  # coarse topic (薪酬/职称/食堂/…), when one applies
+    debunk_id: int | None = None  # a debunk registry entry this post matches
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def reasons_for(self, score: str) -> list[Reason]:
+        return [r for r in self.reasons if r.score == score]
+
+
+# --------------------------------------------------------------------------- rules output
+class Level(str, enum.Enum):
+    """预警 levels, lowest first."""
+
+    YELLOW = "yellow"
+    ORANGE = "orange"
+    RED = "red"
+
+    @property
+    def label_zh(self) -> str:
+        return {"yellow": "黄", "orange": "橙", "red": "红"}[self.value]
+
+    @property
+    def rank(self) -> int:
+        return ["yellow", "orange", "red"].index(self.value)
+
+
+class FlagStatus(str, enum.Enum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REMOVED = "removed"
+
+
+@dataclass
+class Flag:
+    """A rule fired on a post: the post waits in the review queue with this reason."""
+
+    post_id: int
+    rule: str
+    reason: str  # 中文
+    created_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+
+class CaseKind(str, enum.Enum):
+    RUMOUR = "rumour"
+    FLOOD = "flood"
+    SURGE = "surge"
+
+
+@dataclass
+class Case:
+    """Similar posts grouped: one rumour, one spam flood, one negative surge."""
+
+    kind: CaseKind
+    key: str  # stable grouping key (cluster id, rule + query key)
+    title: str
+    post_ids: list[int] = field(default_factory=list)
+    status: str = "open"  # open | closed
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+
+class DeliveryState(str, enum.Enum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILING = "failing"  # still retried, with backoff
+
+
+@dataclass
+class Alert:
+    """A warning for people: shown on the dashboard and delivered by notifiers via the outbox."""
+
+    rule: str
+    level: Level
+    title: str  # 中文
+    body: str  # 中文, no personal data
+    dedupe_key: str  # alerts with the same key inside the rule's realert window are one alert
+    post_ids: list[int] = field(default_factory=list)
+    notifiers: list[str] = field(default_factory=list)  # names; empty = all configured
+    created_at: datetime = field(default_factory=utcnow)
+    case_id: int | None = None
+    acknowledged_by: str | None = None
+    id: int | None = None
+
+
+@dataclass
+class Debunk:
+    """An entry of the debunk registry (辟谣库): a claim the union has already clarified.
+    New posts that match the claim carry the official clarification with them."""
+
+    claim: str  # the rumour as people tell it, e.g. "下月起绩效工资砍掉三成"
+    clarification: str  # the union's answer, with the facts
+    keywords: list[str] = field(default_factory=list)  # extra match terms
+    source_url: str = ""  # the official notice
+    active: bool = True
+    created_by: str = "system"
+    created_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+
+# --------------------------------------------------------------------------- people
+class Role(str, enum.Enum):
+    ADMIN = "admin"
+    MODERATOR = "moderator"
+    OFFICER = "officer"
+    LEADER = "leader"
+
+    @property
+    def label_zh(self) -> str:
+        return {"admin": "管理员", "moderator": "审核员", "officer": "工会干部", "leader": "意见领袖"}[
+            self.value
+        ]
+
+
+class Action(str, enum.Enum):
+    APPROVE = "approve"
+    REMOVE = "remove"
+
+
+class ReasonCode(str, enum.Enum):
+    """Why a moderator decided as they did; doubles as a training label."""
+
+    SPAM = "spam"
+    RUMOUR = "rumour"
+    ABUSE = "abuse"
+    PRIVACY = "privacy"
+    OFF_TOPIC = "off_topic"
+    FALSE_POSITIVE = "false_positive"
+    OK = "ok"
+
+    @property
+    def label_zh(self) -> str:
+        return REASON_CODE_LABELS_ZH[self.value]
+
+
+REASON_CODE_LABELS_ZH = {
+    "spam": "垃圾广告",
+    "rumour": "谣言/不实信息",
+    "abuse": "辱骂攻击",
+    "privacy": "泄露个人信息",
+    "off_topic": "无关内容",
+    "false_positive": "误报",
+    "ok": "内容正常",
+}
+
+
+@dataclass
+class Decision:
+    """A moderator's answer to a flagged post."""
+
+    post_id: int
+    moderator: str
+    action: Action
+    reason_code: ReasonCode
+    note: str = ""
+    created_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+
+@dataclass
+class AuditEvent:
+    """Append-only record of who did what. `detail` never holds personal data in clear."""
+
+    actor: str  # username, or "system"
+    action: str  # e.g. "decision.remove", "login.ok", "login.fail", "user.create"
+    target: str = ""  # e.g. "post:42"
+    detail: dict[str, Any] = field(default_factory=dict)
+    at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+
+@dataclass
+class User:
+    username: str
+    role: Role
+    password_hash: str
+    active: bool = True
+    id: int | None = None
+
+
+# --------------------------------------------------------------------------- channels
+CHANNEL_LABELS_ZH = {
+    "wechat": "微信公众号",
+    "weibo": "微博",
+    "qq": "QQ群",
+    "board": "建言献策",
+}
+
+
+def channel_label(channel: str) -> str:
+    """The Chinese display name of a channel id (the id itself when unknown)."""
+    return CHANNEL_LABELS_ZH.get(channel, channel)

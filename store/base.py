@@ -1,0 +1,304 @@
+"""The store contract. Every backend (SQLite by default, a search cluster for scale-out) implements
+this class, and no other stage touches a database directly.
+
+Invariants every backend keeps:
+- Posts are keyed by (channel, source_id). Ingesting the same post again changes nothing; a post
+  whose text changed gets a new version and its earlier versions are kept.
+- `ingest` saves posts, dead letters and the collector's checkpoint atomically: after a crash either
+  all of them are there or none, so a collector that resumes from its checkpoint neither loses nor
+  duplicates a post.
+- Each post version is analysed once (`posts_to_analyze` / `save_analyses`) and seen by the rules
+  once (`posts_for_rules` / `commit_rule_results`), again atomically with what the rules produced.
+- Times are timezone-aware datetimes; backends store them in UTC.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Sequence
+
+from core.domain import (
+    Alert,
+    Analysis,
+    AuditEvent,
+    Case,
+    Debunk,
+    Decision,
+    DeliveryState,
+    Flag,
+    FlagStatus,
+    Post,
+    User,
+)
+
+
+@dataclass
+class DeadLetter:
+    """A record that could not be ingested, with the reason (中文)."""
+
+    source: str  # where it came from, e.g. "inbox/comments.jsonl:17"
+    raw: str  # the record as received
+    error: str
+    channel: str | None = None
+    created_at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass
+class IngestResult:
+    new: int = 0
+    updated: int = 0  # an edited post: a new version
+    unchanged: int = 0
+    dead: int = 0
+
+    def __iadd__(self, other: "IngestResult") -> "IngestResult":
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.dead += other.dead
+        return self
+
+
+@dataclass
+class PostVersion:
+    version: int
+    text: str
+    seen_at: datetime
+
+
+@dataclass
+class QueueItem:
+    """A flagged post as the review queue shows it."""
+
+    post: Post
+    analysis: Analysis | None
+    flags: list[Flag]
+    status: FlagStatus
+    decision: Decision | None = None
+
+
+@dataclass
+class Delivery:
+    """One alert to one notifier: a row of the outbox."""
+
+    alert_id: int
+    notifier: str
+    state: DeliveryState = DeliveryState.PENDING
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str = ""
+    sent_at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass
+class SeriesPoint:
+    """Sentiment counts in one time bucket (bucket start, aware)."""
+
+    start: datetime
+    pos: int = 0
+    neu: int = 0
+    neg: int = 0
+    polarity_sum: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return self.pos + self.neu + self.neg
+
+    @property
+    def avg_polarity(self) -> float:
+        return self.polarity_sum / self.total if self.total else 0.0
+
+
+@dataclass
+class RuleResults:
+    """What one rules pass produced, committed together with the rules cursor."""
+
+    seen: list[tuple[int, int]] = field(default_factory=list)  # (post_id, version) consumed
+    flags: list[Flag] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    cases: list[Case] = field(default_factory=list)  # upserted by (kind, key)
+    alert_case: dict[int, tuple[str, str]] = field(default_factory=dict)  # alert index -> case (kind, key)
+
+
+class Store(abc.ABC):
+    """Persistence for every stage. Methods are safe to call from several threads."""
+
+    # ---- lifecycle
+    @abc.abstractmethod
+    def migrate(self, progress: Any = None) -> list[str]:
+        """Bring the schema up to date; return the names of the migrations applied."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    # ---- ingestion
+    @abc.abstractmethod
+    def ingest(
+        self,
+        collector: str,
+        posts: Sequence[Post],
+        checkpoint: str | None,
+        dead: Sequence[DeadLetter] = (),
+    ) -> IngestResult:
+        """Upsert posts, record dead letters and set `collector`'s checkpoint, in one transaction.
+        `checkpoint=None` leaves the checkpoint as it was."""
+
+    @abc.abstractmethod
+    def checkpoint(self, collector: str) -> str | None: ...
+
+    @abc.abstractmethod
+    def dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]: ...
+
+    # ---- posts
+    @abc.abstractmethod
+    def get_post(self, post_id: int) -> Post | None: ...
+
+    @abc.abstractmethod
+    def find_post(self, channel: str, source_id: str) -> Post | None: ...
+
+    @abc.abstractmethod
+    def post_versions(self, post_id: int) -> list[PostVersion]:
+        """Earlier versions of an edited post, oldest first (the current text is on the Post)."""
+
+    @abc.abstractmethod
+    def search(self, query: str, limit: int = 50, offset: int = 0) -> list[Post]:
+        """Full-text search over post text (Chinese word-aware), newest first."""
+
+    # ---- analysis
+    @abc.abstractmethod
+    def posts_to_analyze(self, limit: int) -> list[Post]:
+        """Post versions not analysed yet, oldest `created_at` first."""
+
+    @abc.abstractmethod
+    def save_analyses(self, pairs: Sequence[tuple[Post, Analysis]]) -> None:
+        """Store analyses for the given post versions (and index them for search)."""
+
+    @abc.abstractmethod
+    def get_analysis(self, post_id: int) -> Analysis | None: ...
+
+    # ---- rules
+    @abc.abstractmethod
+    def posts_for_rules(self, limit: int) -> list[tuple[Post, Analysis]]:
+        """Analysed post versions the rules have not seen, oldest `created_at` first."""
+
+    @abc.abstractmethod
+    def recent_analyzed(
+        self, since: datetime, until: datetime | None = None, ruled_only: bool = False
+    ) -> list[tuple[Post, Analysis]]:
+        """Analysed posts with since <= created_at < until, oldest first. `ruled_only`: just those the
+        rules have already seen (rules warm their windows with these after a restart)."""
+
+    @abc.abstractmethod
+    def commit_rule_results(self, results: RuleResults) -> list[Alert]:
+        """Save flags, cases and alerts and advance the rules cursor, in one transaction. Each
+        alert is queued in the outbox for each of its notifiers. Returns the alerts with ids."""
+
+    @abc.abstractmethod
+    def last_alert_at(self, dedupe_key: str) -> datetime | None:
+        """When an alert with this de-duplication key was last raised (for realert windows)."""
+
+    # ---- review queue and decisions
+    @abc.abstractmethod
+    def review_queue(
+        self,
+        status: FlagStatus = FlagStatus.PENDING,
+        channel: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[QueueItem]:
+        """Flagged posts in a status, most recently flagged first."""
+
+    @abc.abstractmethod
+    def queue_item(self, post_id: int) -> QueueItem | None: ...
+
+    @abc.abstractmethod
+    def queue_count(self, status: FlagStatus = FlagStatus.PENDING, channel: str | None = None) -> int: ...
+
+    @abc.abstractmethod
+    def decide(self, decision: Decision, audit: AuditEvent) -> Decision:
+        """Record a moderator decision, set the post's flags to approved/removed and append the
+        audit event, in one transaction."""
+
+    @abc.abstractmethod
+    def decisions(self, since: datetime | None = None) -> list[Decision]:
+        """Moderator decisions, oldest first (these are training labels too)."""
+
+    # ---- cases and alerts
+    @abc.abstractmethod
+    def cases(self, kind: str | None = None, status: str | None = "open", limit: int = 50) -> list[Case]: ...
+
+    @abc.abstractmethod
+    def get_case(self, case_id: int) -> Case | None: ...
+
+    @abc.abstractmethod
+    def alerts(self, limit: int = 50, offset: int = 0, level: str | None = None) -> list[Alert]: ...
+
+    @abc.abstractmethod
+    def get_alert(self, alert_id: int) -> Alert | None: ...
+
+    @abc.abstractmethod
+    def acknowledge_alert(self, alert_id: int, audit: AuditEvent) -> None: ...
+
+    # ---- debunk registry
+    @abc.abstractmethod
+    def debunks(self, active_only: bool = True) -> list[Debunk]: ...
+
+    @abc.abstractmethod
+    def save_debunk(self, debunk: Debunk, audit: AuditEvent) -> Debunk:
+        """Insert (id None) or update a debunk entry and append the audit event."""
+
+    # ---- outbox
+    @abc.abstractmethod
+    def due_deliveries(self, now: datetime, limit: int = 50) -> list[Delivery]: ...
+
+    @abc.abstractmethod
+    def deliveries(self, alert_id: int) -> list[Delivery]: ...
+
+    @abc.abstractmethod
+    def delivery_sent(self, delivery_id: int, at: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def delivery_failed(self, delivery_id: int, error: str, next_attempt_at: datetime) -> None: ...
+
+    # ---- people and audit
+    @abc.abstractmethod
+    def add_user(self, user: User) -> User:
+        """Create a user; raises ValueError if the name is taken."""
+
+    @abc.abstractmethod
+    def set_password(self, username: str, password_hash: str) -> None: ...
+
+    @abc.abstractmethod
+    def get_user(self, username: str) -> User | None: ...
+
+    @abc.abstractmethod
+    def users(self) -> list[User]: ...
+
+    @abc.abstractmethod
+    def audit(self, event: AuditEvent) -> None: ...
+
+    @abc.abstractmethod
+    def audit_log(self, limit: int = 100, offset: int = 0, actor: str | None = None) -> list[AuditEvent]:
+        """Newest first."""
+
+    # ---- aggregates for dashboards and health
+    @abc.abstractmethod
+    def counts(self) -> dict[str, int]:
+        """At least: posts, analyzed, flagged (posts ever flagged), pending (awaiting review),
+        alerts, dead_letters, outbox_pending."""
+
+    @abc.abstractmethod
+    def sentiment_series(
+        self, since: datetime, until: datetime, bucket: str = "day", tz: str = "Asia/Shanghai",
+        channel: str | None = None,
+    ) -> list[SeriesPoint]:
+        """Sentiment counts per hour or day bucket (in time zone `tz`), oldest first, no gaps."""
+
+    @abc.abstractmethod
+    def topic_counts(self, since: datetime, limit: int = 10) -> list[tuple[str, int, int]]:
+        """(topic, posts, negative posts) since a time, biggest first."""
+
+    @abc.abstractmethod
+    def channel_counts(self) -> list[tuple[str, int]]: ...

@@ -1,0 +1,63 @@
+"""Converting domain objects to and from plain JSON-able values. Shared by every backend."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime, timezone
+from typing import Any
+
+from core.domain import Analysis, PIISpan, Reason, Sentiment
+
+
+def ts(dt: datetime) -> str:
+    """An aware datetime as sortable UTC text."""
+    if dt.tzinfo is None:
+        raise ValueError("naive datetime: every time in Union Sentinel must carry a time zone")
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def parse_ts(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def analysis_fields(a: Analysis) -> dict[str, Any]:
+    """The analysis as flat JSON-able fields (lists and dicts left as Python values)."""
+    return {
+        "normalized": a.normalized,
+        "sentiment": a.sentiment.value,
+        "polarity": float(a.polarity),
+        "spam": float(a.spam),
+        "rumour": float(a.rumour),
+        "topic": a.topic,
+        "keywords": list(a.keywords),
+        "pii": [asdict(s) for s in a.pii],
+        "reasons": [asdict(r) for r in a.reasons],
+        "extra": a.extra,
+        "debunk_id": a.debunk_id,
+        "model_version": a.model_version,
+    }
+
+
+def analysis_from_fields(f: dict[str, Any], tokens: list[str] | None = None) -> Analysis:
+    def load(v: Any) -> Any:
+        return json.loads(v) if isinstance(v, str) else v
+
+    return Analysis(
+        normalized=f["normalized"],
+        tokens=tokens or [],
+        sentiment=Sentiment(f["sentiment"]),
+        polarity=float(f["polarity"]),
+        spam=float(f["spam"]),
+        rumour=float(f["rumour"]),
+        topic=f.get("topic"),
+        keywords=list(load(f.get("keywords") or "[]")),
+        pii=[PIISpan(**s) for s in load(f.get("pii") or "[]")],
+        reasons=[Reason(**r) for r in load(f.get("reasons") or "[]")],
+        extra=dict(load(f.get("extra") or "{}")),
+        debunk_id=f.get("debunk_id"),
+        model_version=f.get("model_version") or "",
+    )

@@ -1,0 +1,21 @@
+"""The default store: one SQLite file (WAL) under the data directory.
+
+Split by area; each mixin holds the SQL for one part of the contract in store/base.py:
+posts.py (ingestion, posts, analyses, search, rules cursor), review.py (flags, decisions, cases,
+alerts, outbox), people.py (users, audit, debunk registry), stats.py (dashboard aggregates).
+"""
+from __future__ import annotations
+
+from store.sqlite.connection import Database
+from store.sqlite.people import PeopleMixin
+from store.sqlite.posts import PostsMixin
+from store.sqlite.review import ReviewMixin
+from store.sqlite.stats import StatsMixin
+from store.base import Store
+
+
+class SqliteStore(PostsMixin, ReviewMixin, PeopleMixin, StatsMixin, Database, Store):
+    """`SqliteStore(path, tokenize=search_tokens)`; call `migrate()` once before use."""
+
+
+__all__ = ["SqliteStore"]

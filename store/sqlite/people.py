@@ -1,0 +1,90 @@
+"""Users, the append-only audit log and the debunk registry (SQLite)."""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from core.domain import AuditEvent, Debunk, Role, User
+from store.codec import dumps, parse_ts, ts
+
+
+def _user(r: sqlite3.Row) -> User:
+    return User(username=r["username"], role=Role(r["role"]), password_hash=r["password_hash"],
+                active=bool(r["active"]), id=r["id"])
+
+
+def _debunk(r: sqlite3.Row) -> Debunk:
+    return Debunk(claim=r["claim"], clarification=r["clarification"], keywords=json.loads(r["keywords"]),
+                  source_url=r["source_url"], active=bool(r["active"]), created_by=r["created_by"],
+                  created_at=parse_ts(r["created_at"]), id=r["id"])  # type: ignore[arg-type]
+
+
+class PeopleMixin:
+    # ------------------------------------------------------------------ users
+    def add_user(self, user: User) -> User:
+        try:
+            with self._tx() as c:
+                cur = c.execute(
+                    "INSERT INTO users (username, role, password_hash, active) VALUES (?,?,?,?)",
+                    (user.username, user.role.value, user.password_hash, int(user.active)),
+                )
+        except sqlite3.IntegrityError:
+            raise ValueError(f"用户名 {user.username} 已存在") from None
+        user.id = cur.lastrowid
+        return user
+
+    def set_password(self, username: str, password_hash: str) -> None:
+        with self._tx() as c:
+            cur = c.execute("UPDATE users SET password_hash = ? WHERE username = ?", (password_hash, username))
+            if cur.rowcount == 0:
+                raise ValueError(f"用户 {username} 不存在")
+
+    def get_user(self, username: str) -> User | None:
+        r = self._one("SELECT * FROM users WHERE username = ?", (username,))
+        return _user(r) if r else None
+
+    def users(self) -> list[User]:
+        return [_user(r) for r in self._rows("SELECT * FROM users ORDER BY username")]
+
+    # ------------------------------------------------------------------ audit
+    def audit(self, event: AuditEvent) -> None:
+        with self._tx() as c:
+            self._insert_audit(c, event)
+
+    def audit_log(self, limit: int = 100, offset: int = 0, actor: str | None = None) -> list[AuditEvent]:
+        if actor:
+            rows = self._rows("SELECT * FROM audit WHERE actor = ? ORDER BY id DESC LIMIT ? OFFSET ?",
+                              (actor, limit, offset))
+        else:
+            rows = self._rows("SELECT * FROM audit ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset))
+        return [
+            AuditEvent(actor=r["actor"], action=r["action"], target=r["target"], detail=json.loads(r["detail"]),
+                       at=parse_ts(r["at"]), id=r["id"])  # type: ignore[arg-type]
+            for r in rows
+        ]
+
+    # ------------------------------------------------------------------ debunk registry
+    def debunks(self, active_only: bool = True) -> list[Debunk]:
+        sql = "SELECT * FROM debunks" + (" WHERE active = 1" if active_only else "") + " ORDER BY id"
+        return [_debunk(r) for r in self._rows(sql)]
+
+    def save_debunk(self, debunk: Debunk, audit: AuditEvent) -> Debunk:
+        with self._tx() as c:
+            if debunk.id is None:
+                cur = c.execute(
+                    "INSERT INTO debunks (claim, clarification, keywords, source_url, active, created_by,"
+                    " created_at) VALUES (?,?,?,?,?,?,?)",
+                    (debunk.claim, debunk.clarification, dumps(debunk.keywords), debunk.source_url,
+                     int(debunk.active), debunk.created_by, ts(debunk.created_at)),
+                )
+                debunk.id = cur.lastrowid
+            else:
+                c.execute(
+                    "UPDATE debunks SET claim = ?, clarification = ?, keywords = ?, source_url = ?, active = ?"
+                    " WHERE id = ?",
+                    (debunk.claim, debunk.clarification, dumps(debunk.keywords), debunk.source_url,
+                     int(debunk.active), debunk.id),
+                )
+            audit.target = audit.target or f"debunk:{debunk.id}"
+            self._insert_audit(c, audit)
+        return debunk

@@ -1,0 +1,267 @@
+"""Ingestion, posts, analyses, search and the rules cursor (SQLite)."""
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from datetime import datetime
+from typing import Sequence
+
+from core.domain import Alert, Analysis, Case, Post, utcnow
+from store.base import DeadLetter, IngestResult, PostVersion, RuleResults
+from store.codec import analysis_fields, analysis_from_fields, dumps, parse_ts, ts
+from store.sqlite.connection import placeholders
+
+POST_COLUMNS = (
+    "id, channel, source_id, thread, author, author_name, text, created_at, url, reply_to, raw, version"
+)
+_FTS_SAFE = re.compile(r'["\s]+')
+
+
+def row_to_post(r: sqlite3.Row) -> Post:
+    return Post(
+        id=r["id"],
+        channel=r["channel"],
+        source_id=r["source_id"],
+        thread=r["thread"],
+        author=r["author"],
+        author_name=r["author_name"],
+        text=r["text"],
+        created_at=parse_ts(r["created_at"]),  # type: ignore[arg-type]
+        url=r["url"],
+        reply_to=r["reply_to"],
+        raw=json.loads(r["raw"] or "{}"),
+        version=r["version"],
+    )
+
+
+def row_to_analysis(r: sqlite3.Row) -> Analysis:
+    return analysis_from_fields(dict(r))
+
+
+class PostsMixin:
+    # ------------------------------------------------------------------ ingestion
+    def ingest(
+        self,
+        collector: str,
+        posts: Sequence[Post],
+        checkpoint: str | None,
+        dead: Sequence[DeadLetter] = (),
+    ) -> IngestResult:
+        result = IngestResult()
+        now = ts(utcnow())
+        with self._tx() as c:
+            for post in posts:
+                outcome = self._upsert(c, post, now)
+                setattr(result, outcome, getattr(result, outcome) + 1)
+            for d in dead:
+                c.execute(
+                    "INSERT INTO dead_letters (source, channel, raw, error, created_at) VALUES (?,?,?,?,?)",
+                    (d.source, d.channel, d.raw, d.error, ts(d.created_at or utcnow())),
+                )
+                result.dead += 1
+            if checkpoint is not None:
+                c.execute(
+                    "INSERT INTO checkpoints (collector, value, updated_at) VALUES (?,?,?) "
+                    "ON CONFLICT (collector) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                    (collector, checkpoint, now),
+                )
+        return result
+
+    def _upsert(self, c: sqlite3.Connection, p: Post, now: str) -> str:
+        row = c.execute(
+            "SELECT id, text, version, updated_at FROM posts WHERE channel = ? AND source_id = ?",
+            (p.channel, p.source_id),
+        ).fetchone()
+        if row is None:
+            cur = c.execute(
+                "INSERT INTO posts (channel, source_id, thread, author, author_name, text, created_at, url,"
+                " reply_to, raw, version, ingested_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,1,?,?)",
+                (p.channel, p.source_id, p.thread, p.author, p.author_name, p.text, ts(p.created_at),
+                 p.url, p.reply_to, dumps(p.raw), now, now),
+            )
+            p.id, p.version = cur.lastrowid, 1
+            return "new"
+        p.id = row["id"]
+        if row["text"] == p.text:
+            p.version = row["version"]
+            return "unchanged"
+        c.execute(
+            "INSERT INTO post_versions (post_id, version, text, seen_at) VALUES (?,?,?,?)",
+            (row["id"], row["version"], row["text"], row["updated_at"]),
+        )
+        p.version = row["version"] + 1
+        c.execute(
+            "UPDATE posts SET text = ?, version = ?, updated_at = ?, thread = ?, url = ?, raw = ?,"
+            " author_name = ? WHERE id = ?",
+            (p.text, p.version, now, p.thread, p.url, dumps(p.raw), p.author_name, row["id"]),
+        )
+        return "updated"
+
+    def checkpoint(self, collector: str) -> str | None:
+        row = self._one("SELECT value FROM checkpoints WHERE collector = ?", (collector,))
+        return row["value"] if row else None
+
+    def dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
+        rows = self._rows("SELECT * FROM dead_letters ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset))
+        return [
+            DeadLetter(source=r["source"], raw=r["raw"], error=r["error"], channel=r["channel"],
+                       created_at=parse_ts(r["created_at"]), id=r["id"])
+            for r in rows
+        ]
+
+    # ------------------------------------------------------------------ posts
+    def get_post(self, post_id: int) -> Post | None:
+        r = self._one(f"SELECT {POST_COLUMNS} FROM posts WHERE id = ?", (post_id,))
+        return row_to_post(r) if r else None
+
+    def find_post(self, channel: str, source_id: str) -> Post | None:
+        r = self._one(
+            f"SELECT {POST_COLUMNS} FROM posts WHERE channel = ? AND source_id = ?", (channel, source_id)
+        )
+        return row_to_post(r) if r else None
+
+    def posts_by_ids(self, ids: Sequence[int]) -> dict[int, Post]:
+        out: dict[int, Post] = {}
+        for chunk in _chunks(list(ids), 500):
+            rows = self._rows(f"SELECT {POST_COLUMNS} FROM posts WHERE id IN ({placeholders(len(chunk))})", chunk)
+            out.update({r["id"]: row_to_post(r) for r in rows})
+        return out
+
+    def analyses_by_ids(self, ids: Sequence[int]) -> dict[int, Analysis]:
+        out: dict[int, Analysis] = {}
+        for chunk in _chunks(list(ids), 500):
+            rows = self._rows(f"SELECT * FROM analyses WHERE post_id IN ({placeholders(len(chunk))})", chunk)
+            out.update({r["post_id"]: row_to_analysis(r) for r in rows})
+        return out
+
+    def post_versions(self, post_id: int) -> list[PostVersion]:
+        rows = self._rows(
+            "SELECT version, text, seen_at FROM post_versions WHERE post_id = ? ORDER BY version", (post_id,)
+        )
+        return [PostVersion(r["version"], r["text"], parse_ts(r["seen_at"])) for r in rows]  # type: ignore[arg-type]
+
+    def search(self, query: str, limit: int = 50, offset: int = 0) -> list[Post]:
+        terms = [t for t in (_FTS_SAFE.sub("", tok) for tok in self.tokenize(query)) if t]
+        if not terms:
+            return []
+        match = " ".join(f'"{t}"' for t in dict.fromkeys(terms))
+        rows = self._rows(
+            f"SELECT {', '.join('p.' + c.strip() for c in POST_COLUMNS.split(','))} FROM posts_fts f"
+            " JOIN posts p ON p.id = f.rowid WHERE posts_fts MATCH ? ORDER BY p.created_at DESC LIMIT ? OFFSET ?",
+            (match, limit, offset),
+        )
+        return [row_to_post(r) for r in rows]
+
+    # ------------------------------------------------------------------ analysis
+    def posts_to_analyze(self, limit: int) -> list[Post]:
+        rows = self._rows(
+            f"SELECT {POST_COLUMNS} FROM posts WHERE analyzed_version < version ORDER BY created_at, id LIMIT ?",
+            (limit,),
+        )
+        return [row_to_post(r) for r in rows]
+
+    def save_analyses(self, pairs: Sequence[tuple[Post, Analysis]]) -> None:
+        now = ts(utcnow())
+        index = [(p.id, " ".join(self.tokenize(p.text))) for p, _ in pairs]
+        with self._tx() as c:
+            for (post, a), (pid, tokens) in zip(pairs, index):
+                f = analysis_fields(a)
+                c.execute(
+                    "INSERT OR REPLACE INTO analyses (post_id, version, normalized, sentiment, polarity, spam,"
+                    " rumour, topic, keywords, pii, reasons, extra, debunk_id, model_version, analyzed_at)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (pid, post.version, f["normalized"], f["sentiment"], f["polarity"], f["spam"], f["rumour"],
+                     f["topic"], dumps(f["keywords"]), dumps(f["pii"]), dumps(f["reasons"]), dumps(f["extra"]),
+                     f["debunk_id"], f["model_version"], now),
+                )
+                c.execute("UPDATE posts SET analyzed_version = ? WHERE id = ? AND analyzed_version < ?",
+                          (post.version, pid, post.version))
+                c.execute("DELETE FROM posts_fts WHERE rowid = ?", (pid,))
+                c.execute("INSERT INTO posts_fts (rowid, tokens) VALUES (?, ?)", (pid, tokens))
+
+    def get_analysis(self, post_id: int) -> Analysis | None:
+        r = self._one("SELECT * FROM analyses WHERE post_id = ?", (post_id,))
+        return row_to_analysis(r) if r else None
+
+    # ------------------------------------------------------------------ rules cursor
+    def posts_for_rules(self, limit: int) -> list[tuple[Post, Analysis]]:
+        rows = self._rows(
+            f"SELECT {POST_COLUMNS} FROM posts WHERE ruled_version < analyzed_version"
+            " ORDER BY created_at, id LIMIT ?",
+            (limit,),
+        )
+        posts = [row_to_post(r) for r in rows]
+        analyses = self.analyses_by_ids([p.id for p in posts])  # type: ignore[misc]
+        return [(p, analyses[p.id]) for p in posts if p.id in analyses]
+
+    def recent_analyzed(
+        self, since: datetime, until: datetime | None = None, ruled_only: bool = False
+    ) -> list[tuple[Post, Analysis]]:
+        until_s = ts(until or utcnow().replace(year=9999))
+        ruled = " AND p.ruled_version >= p.analyzed_version" if ruled_only else ""
+        rows = self._rows(
+            f"SELECT {', '.join('p.' + c.strip() for c in POST_COLUMNS.split(','))}, a.normalized, a.sentiment,"
+            " a.polarity, a.spam, a.rumour, a.topic, a.keywords, a.pii, a.reasons, a.extra, a.debunk_id,"
+            " a.model_version FROM posts p JOIN analyses a ON a.post_id = p.id"
+            f" WHERE p.created_at >= ? AND p.created_at < ?{ruled} ORDER BY p.created_at, p.id",
+            (ts(since), until_s),
+        )
+        return [(row_to_post(r), row_to_analysis(r)) for r in rows]
+
+    def commit_rule_results(self, results: RuleResults) -> list[Alert]:
+        now = ts(utcnow())
+        with self._tx() as c:
+            for post_id, version in results.seen:
+                c.execute("UPDATE posts SET ruled_version = ? WHERE id = ? AND ruled_version < ?",
+                          (version, post_id, version))
+            for f in results.flags:
+                cur = c.execute(
+                    "INSERT INTO flags (post_id, rule, reason, status, created_at) VALUES (?,?,?, 'pending', ?)",
+                    (f.post_id, f.rule, f.reason, ts(f.created_at)),
+                )
+                f.id = cur.lastrowid
+            case_ids = {(cs.kind.value, cs.key): self._upsert_case(c, cs, now) for cs in results.cases}
+            for i, a in enumerate(results.alerts):
+                if i in results.alert_case:
+                    a.case_id = case_ids[results.alert_case[i]]
+                cur = c.execute(
+                    "INSERT INTO alerts (rule, level, title, body, dedupe_key, post_ids, notifiers, case_id,"
+                    " created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (a.rule, a.level.value, a.title, a.body, a.dedupe_key, dumps(a.post_ids), dumps(a.notifiers),
+                     a.case_id, ts(a.created_at)),
+                )
+                a.id = cur.lastrowid
+                for name in a.notifiers:
+                    c.execute(
+                        "INSERT OR IGNORE INTO deliveries (alert_id, notifier, state, attempts, next_attempt_at)"
+                        " VALUES (?, ?, 'pending', 0, ?)",
+                        (a.id, name, now),
+                    )
+        return results.alerts
+
+    def _upsert_case(self, c: sqlite3.Connection, cs: Case, now: str) -> int:
+        row = c.execute("SELECT id FROM cases WHERE kind = ? AND key = ?", (cs.kind.value, cs.key)).fetchone()
+        if row is None:
+            cur = c.execute(
+                "INSERT INTO cases (kind, key, title, status, created_at, updated_at) VALUES (?,?,?,?,?,?)",
+                (cs.kind.value, cs.key, cs.title, cs.status, ts(cs.created_at), now),
+            )
+            case_id = cur.lastrowid
+        else:
+            case_id = row["id"]
+            c.execute("UPDATE cases SET title = ?, updated_at = ?, status = 'open' WHERE id = ?",
+                      (cs.title, now, case_id))
+        c.executemany("INSERT OR IGNORE INTO case_posts (case_id, post_id) VALUES (?, ?)",
+                      [(case_id, pid) for pid in cs.post_ids])
+        cs.id = case_id
+        return case_id  # type: ignore[return-value]
+
+    def last_alert_at(self, dedupe_key: str) -> datetime | None:
+        r = self._one("SELECT max(created_at) AS t FROM alerts WHERE dedupe_key = ?", (dedupe_key,))
+        return parse_ts(r["t"]) if r and r["t"] else None
+
+
+def _chunks(items: list, n: int):
+    for i in range(0, len(items), n):
+        yield items[i : i + n]

@@ -1,0 +1,78 @@
+"""Aggregates for the dashboard and /healthz (SQLite)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from store.base import SeriesPoint
+from store.codec import ts
+
+
+class StatsMixin:
+    def counts(self) -> dict[str, int]:
+        r = self._one(
+            "SELECT (SELECT count(*) FROM posts) AS posts,"
+            " (SELECT count(*) FROM posts WHERE analyzed_version > 0) AS analyzed,"
+            " (SELECT count(DISTINCT post_id) FROM flags) AS flagged,"
+            " (SELECT count(DISTINCT post_id) FROM flags WHERE status = 'pending') AS pending,"
+            " (SELECT count(*) FROM alerts) AS alerts,"
+            " (SELECT count(*) FROM dead_letters) AS dead_letters,"
+            " (SELECT count(*) FROM deliveries WHERE state != 'sent') AS outbox_pending"
+        )
+        return {k: int(r[k]) for k in r.keys()}  # type: ignore[union-attr]
+
+    def sentiment_series(
+        self,
+        since: datetime,
+        until: datetime,
+        bucket: str = "day",
+        tz: str = "Asia/Shanghai",
+        channel: str | None = None,
+    ) -> list[SeriesPoint]:
+        if bucket not in ("hour", "day"):
+            raise ValueError("bucket must be 'hour' or 'day'")
+        zone = ZoneInfo(tz)
+        # Group by UTC hour in SQL, then fold hours into local buckets (correct across DST changes).
+        where, params = "p.created_at >= ? AND p.created_at < ?", [ts(since), ts(until)]
+        if channel:
+            where += " AND p.channel = ?"
+            params.append(channel)
+        rows = self._rows(
+            "SELECT substr(p.created_at, 1, 13) AS h, a.sentiment AS s, count(*) AS n, sum(a.polarity) AS pol"
+            f" FROM posts p JOIN analyses a ON a.post_id = p.id WHERE {where} GROUP BY h, s",
+            params,
+        )
+        points: dict[datetime, SeriesPoint] = {}
+        start = _floor(since.astimezone(zone), bucket)
+        end = until.astimezone(zone)
+        step = timedelta(hours=1) if bucket == "hour" else timedelta(days=1)
+        cursor = start
+        while cursor < end:
+            points[cursor] = SeriesPoint(start=cursor)
+            cursor = cursor + step  # wall-clock arithmetic in `zone`
+        for r in rows:
+            hour = datetime.fromisoformat(r["h"] + ":00:00+00:00").astimezone(zone)
+            key = _floor(hour, bucket)
+            pt = points.setdefault(key, SeriesPoint(start=key))
+            setattr(pt, r["s"], getattr(pt, r["s"]) + int(r["n"]))
+            pt.polarity_sum += float(r["pol"] or 0.0)
+        return [points[k] for k in sorted(points)]
+
+    def topic_counts(self, since: datetime, limit: int = 10) -> list[tuple[str, int, int]]:
+        rows = self._rows(
+            "SELECT a.topic AS topic, count(*) AS n, sum(a.sentiment = 'neg') AS neg FROM analyses a"
+            " JOIN posts p ON p.id = a.post_id WHERE p.created_at >= ? AND a.topic IS NOT NULL"
+            " GROUP BY a.topic ORDER BY n DESC LIMIT ?",
+            (ts(since), limit),
+        )
+        return [(r["topic"], int(r["n"]), int(r["neg"] or 0)) for r in rows]
+
+    def channel_counts(self) -> list[tuple[str, int]]:
+        rows = self._rows("SELECT channel, count(*) AS n FROM posts GROUP BY channel ORDER BY n DESC")
+        return [(r["channel"], int(r["n"])) for r in rows]
+
+
+def _floor(dt: datetime, bucket: str) -> datetime:
+    if bucket == "hour":
+        return dt.replace(minute=0, second=0, microsecond=0)
+    return dt.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -1,0 +1,84 @@
+"""Configuration: precedence and errors that name the file and the field."""
+from __future__ import annotations
+
+import pytest
+
+from collectors import build_collectors
+from core.config import load_settings
+from core.errors import ConfigError
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "sentinel.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_without_a_file():
+    s = load_settings(None, env={})
+    assert (s.host, s.port, s.store["backend"], str(s.data_dir)) == ("127.0.0.1", 8000, "sqlite", "data")
+    assert s.rules_file.name == "default.yaml" and s.rules_file.is_file()
+
+
+def test_precedence_file_then_env_then_command_line(tmp_path):
+    path = write(tmp_path, "web: {port: 9001}\ndata_dir: /srv/a\n")
+    s = load_settings(path, env={"SENTINEL_PORT": "9002", "SENTINEL_DATA_DIR": "/srv/b"})
+    assert (s.port, str(s.data_dir)) == (9002, "/srv/b")
+    s = load_settings(path, env={"SENTINEL_PORT": "9002"}, overrides={"web.port": 9003, "data_dir": None})
+    assert (s.port, str(s.data_dir)) == (9003, "/srv/a")
+
+
+def test_rules_path_is_relative_to_the_config_file(tmp_path):
+    s = load_settings(write(tmp_path, "rules: my_rules.yaml\n"), env={})
+    assert s.rules_file == (tmp_path / "my_rules.yaml").resolve()
+
+
+@pytest.mark.parametrize(
+    "text, field, words",
+    [
+        ("web: {port: 'eighty'}\n", "web.port", "类型"),
+        ("web: {port: 70000}\n", "web.port", "超出范围"),
+        ("colour: red\n", "(顶层)", "colour"),
+        ("notifiers:\n  - {type: email}\n", "notifiers[0]", "name"),
+        ("intervals: {collect: 0}\n", "intervals.collect", "超出范围"),
+    ],
+)
+def test_errors_name_file_and_field(tmp_path, text, field, words):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, env={})
+    message = str(err.value)
+    assert str(path) in message and field in message and words in message
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    with pytest.raises(ConfigError, match="第 2 行"):
+        load_settings(write(tmp_path, "web:\n\tport: 1\n"), env={})
+
+
+def test_missing_file_and_bad_env_are_clear(tmp_path):
+    with pytest.raises(ConfigError, match="文件不存在"):
+        load_settings(tmp_path / "nope.yaml", env={})
+    with pytest.raises(ConfigError, match="SENTINEL_PORT"):
+        load_settings(None, env={"SENTINEL_PORT": "abc"})
+
+
+def test_channel_options_are_validated_by_the_collector_class(tmp_path):
+    s = load_settings(write(tmp_path, "channels:\n  - {name: 收件箱, type: file, batchsize: 3}\n"), env={})
+    with pytest.raises(ConfigError) as err:
+        build_collectors(s)
+    assert "channels[0]（收件箱）" in str(err.value) and "batchsize" in str(err.value)
+
+
+def test_unknown_channel_type_lists_the_valid_ones(tmp_path):
+    s = load_settings(write(tmp_path, "channels:\n  - {name: x, type: telegram}\n"), env={})
+    with pytest.raises(ConfigError) as err:
+        build_collectors(s)
+    assert "telegram" in str(err.value) and "demo" in str(err.value) and "file" in str(err.value)
+
+
+def test_file_collector_is_always_on_and_demo_joins_with_flag(tmp_path):
+    s = load_settings(None, env={}, overrides={"data_dir": str(tmp_path)})
+    assert [c.type_name for c in build_collectors(s)] == ["file"]
+    s.demo = True
+    assert [c.type_name for c in build_collectors(s)] == ["file", "demo"]
