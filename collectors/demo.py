@@ -1,8 +1,9 @@
 """`demo`: replays the bundled synthetic sample (collectors/demo_data/sample.jsonl).
 
-The sample's 30 days are shifted so that they end when the demo first started (the anchor, kept in
-the checkpoint so a restart shifts identically). The backlog is ingested at once, in batches; the
-live part then trickles in at its own pace, and loops with fresh ids so the dashboard stays alive.
+The sample's 30 days are shifted by whole days so that they end at the local midnight before the
+demo first started (the anchor, kept in the checkpoint so a restart shifts identically); times of
+day stay as written. The backlog is ingested at once, in batches; the live part then trickles in
+from the anchor on, at its own pace, and loops with fresh ids so the dashboard stays alive.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
 from collectors.base import Batch, Collector
 from collectors.records import parse_time, post_from_record
@@ -26,6 +28,10 @@ class Sample:
     base: datetime  # day 0 of the sample
     days: int
     live_from: int  # index of the first live record
+
+    @property
+    def live_ids(self) -> set[str]:
+        return {r["source_id"] for r in self.records[self.live_from:]}
 
     @classmethod
     def load(cls, path: Path = SAMPLE) -> "Sample":
@@ -56,17 +62,20 @@ class DemoCollector(Collector):
         batch_size: int = 500,
         speed: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
+        timezone: str = "Asia/Shanghai",
     ) -> None:
         super().__init__(name)
         self.sample = sample
         self.batch_size = batch_size
         self.speed = speed  # live trickle speed-up factor
         self.clock = clock
+        self.zone = ZoneInfo(timezone)
+        self._live_ids = sample.live_ids
 
     @classmethod
     def create(cls, cfg: dict[str, Any], settings: Settings) -> "DemoCollector":
         return cls(cfg["name"], Sample.load(), int(cfg.get("batch_size", settings.batch_size)),
-                   float(cfg.get("speed", 1.0)))
+                   float(cfg.get("speed", 1.0)), timezone=settings.timezone)
 
     def fetch(self, checkpoint: str | None) -> Batch:
         now = self.clock()
@@ -76,6 +85,7 @@ class DemoCollector(Collector):
         records, live_from = self.sample.records, self.sample.live_from
         end_of_backlog = self.sample.base + timedelta(days=self.sample.days)
         live_span = self._time(records[-1]) - end_of_backlog + timedelta(minutes=1)
+        midnight = anchor.astimezone(self.zone).replace(hour=0, minute=0, second=0, microsecond=0)
         posts: list[Post] = []
         while len(posts) < self.batch_size:
             if index >= len(records):  # loop the live part with fresh ids
@@ -83,8 +93,9 @@ class DemoCollector(Collector):
             rec = records[index]
             offset = self._time(rec) - end_of_backlog
             if index >= live_from:
-                offset = offset / self.speed + live_span / self.speed * rnd
-            at = anchor + offset
+                at = anchor + offset / self.speed + live_span / self.speed * rnd
+            else:
+                at = midnight + offset
             if at > now:
                 break
             posts.append(self._post(rec, at, rnd))
@@ -103,12 +114,11 @@ class DemoCollector(Collector):
     def _time(rec: dict[str, Any]) -> datetime:
         return parse_time(rec["created_at"])
 
-    @staticmethod
-    def _post(rec: dict[str, Any], at: datetime, rnd: int) -> Post:
+    def _post(self, rec: dict[str, Any], at: datetime, rnd: int) -> Post:
         fields = dict(rec)
         if rnd:
             fields["source_id"] = f"{rec['source_id']}-r{rnd}"
-            if rec.get("reply_to"):
+            if rec.get("reply_to") in self._live_ids:  # replies to backlog posts keep their target
                 fields["reply_to"] = f"{rec['reply_to']}-r{rnd}"
         fields["created_at"] = at.isoformat()
         post = post_from_record(fields)

@@ -52,7 +52,7 @@ class Sentinel:
         started = time.perf_counter()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         notifiers = build_notifiers(settings.notifiers, settings.config_file, dict(os.environ))
-        engine = RuleEngine.from_file(settings.rules_file, list(notifiers))
+        engine = RuleEngine.from_file(settings.rules_file, list(notifiers), timezone=settings.timezone)
         collectors = build_collectors(settings)
         store = open_store(settings, tokenize=search_tokens)
         analyzer = Analyzer.load(data_dir=settings.data_dir)

@@ -1,0 +1,120 @@
+"""The notifier contract and the message every notifier sends.
+
+A notifier is one class in one file: its options are a JSON schema on the class, checked before
+construction (errors name the config file and `notifiers[i]（name）.field`); secrets come from the
+environment through `*_env` options, never from the file; `send` raises `DeliveryError` and only
+that, whatever the transport did. Delivery, retries and backoff belong to the outbox, not here.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Mapping
+from zoneinfo import ZoneInfo
+
+from core.config import validate
+from core.domain import Alert, Level, channel_label
+from core.errors import ConfigError, SentinelError
+
+DEFAULT_TZ = "Asia/Shanghai"
+INLINE_SECRETS = ("password", "secret", "token", "key")
+
+
+class DeliveryError(SentinelError):
+    """A notifier could not deliver (network, refused, bad response). The outbox retries."""
+
+
+@dataclass
+class PostExcerpt:
+    channel: str
+    excerpt: str  # personal data already masked
+
+    @property
+    def channel_zh(self) -> str:
+        return channel_label(self.channel)
+
+
+@dataclass
+class AlertMessage:
+    """An alert ready to send: its texts plus masked excerpts of the posts behind it."""
+
+    alert_id: int
+    rule: str
+    level: Level
+    title: str
+    body: str
+    created_at: datetime
+    posts: list[PostExcerpt] = field(default_factory=list)
+    case_id: int | None = None
+
+    @classmethod
+    def of(cls, alert: Alert, posts: list[PostExcerpt]) -> "AlertMessage":
+        return cls(alert_id=alert.id or 0, rule=alert.rule, level=alert.level, title=alert.title,
+                   body=alert.body, created_at=alert.created_at, posts=posts, case_id=alert.case_id)
+
+    @property
+    def level_zh(self) -> str:
+        """橙色预警 etc."""
+        return f"{self.level.label_zh}色预警"
+
+    @property
+    def subject(self) -> str:
+        return f"【{self.level_zh}】{self.title}"
+
+    def local_time(self, tz: str = DEFAULT_TZ) -> str:
+        return self.created_at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+    def link(self, dashboard_url: str | None) -> str | None:
+        return f"{dashboard_url.rstrip('/')}/alerts/{self.alert_id}" if dashboard_url else None
+
+
+class Secrets:
+    """Reads `*_env` options: the value of the environment variable the option names."""
+
+    def __init__(self, env: Mapping[str, str], config_file: str, where: str) -> None:
+        self.env, self.config_file, self.where = env, config_file, where
+
+    def get(self, cfg: Mapping[str, Any], option: str) -> str | None:
+        var = cfg.get(option)
+        if not var:
+            return None
+        value = self.env.get(var)
+        if not value:
+            raise ConfigError(self.config_file, f"{self.where}.{option}",
+                              f"环境变量 {var} 未设置或为空；请先设置它（例如 export {var}=…）再启动")
+        return value
+
+
+class Notifier(abc.ABC):
+    type_name: ClassVar[str]
+    title_zh: ClassVar[str]
+    options_schema: ClassVar[dict[str, Any]]  # JSON schema of the whole config entry
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], env: Mapping[str, str], *,
+                    config_file: str = "<默认配置>", where: str | None = None) -> "Notifier":
+        """Validate a config entry and build the notifier; secrets are read from `env`."""
+        where = where or f"notifiers（{cfg.get('name', '?')}）"
+        for opt in INLINE_SECRETS:
+            if opt in cfg:
+                raise ConfigError(config_file, f"{where}.{opt}",
+                                  f"密钥不能写在配置文件里；请改用 {opt}_env 写环境变量名，把值放进该环境变量")
+        validate(dict(cfg), cls.options_schema, config_file, prefix=where)
+        return cls.create(cfg, Secrets(env, config_file, where))
+
+    @classmethod
+    @abc.abstractmethod
+    def create(cls, cfg: Mapping[str, Any], secrets: Secrets) -> "Notifier":
+        """Build from a validated config entry (plain values to the constructor)."""
+
+    @abc.abstractmethod
+    def send(self, message: AlertMessage) -> None:
+        """Deliver one message or raise DeliveryError."""
+
+    def describe(self) -> str:
+        """Where it sends to, for log lines (no secrets)."""
+        return self.type_name

@@ -1,0 +1,135 @@
+"""What rules work with: a loaded rule (`RuleSpec`), an analysed post (`Item`), a window entry
+(`Event`) and what a rule type reports (`Match`).
+
+Everything here is plain data; nothing reads a clock, a file or the store.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Sequence
+
+from core.domain import Analysis, CaseKind, Level, PIISpan, Post, Sentiment, channel_label
+from core.masking import excerpt as masked_excerpt
+
+if TYPE_CHECKING:
+    from rules.filters import Filter
+
+@dataclass(frozen=True)
+class Item:
+    """One analysed post version as the rules see it. `text` is the normalized text, casefolded."""
+
+    post: Post
+    analysis: Analysis
+    text: str
+
+    @classmethod
+    def of(cls, post: Post, analysis: Analysis) -> "Item":
+        return cls(post, analysis, (analysis.normalized or post.text).casefold())
+
+    @property
+    def at(self) -> datetime:
+        """Event time: when the post was written (never the wall clock)."""
+        return self.post.created_at
+
+    def value(self, query_key: str) -> str | None:
+        """The value a rule groups by (`channel`, `topic`, `thread`, `sentiment`, `extra.<name>`)."""
+        if query_key.startswith("extra."):
+            v = self.analysis.extra.get(query_key[len("extra."):])
+        else:
+            v = {
+                "channel": self.post.channel,
+                "topic": self.analysis.topic,
+                "thread": self.post.thread,
+                "sentiment": self.analysis.sentiment.value,
+            }.get(query_key)
+        return None if v is None or v == "" else str(v)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A post inside a rule's time window: just what aggregates and alert texts need."""
+
+    post_id: int
+    version: int
+    at: datetime
+    channel: str
+    author: str
+    topic: str | None
+    excerpt: str  # masked
+
+    @classmethod
+    def of(cls, item: Item) -> "Event":
+        p = item.post
+        return cls(p.id or 0, p.version, p.created_at, p.channel, p.author, item.analysis.topic,
+                   masked_excerpt(p.text, item.analysis.pii))
+
+
+@dataclass
+class Match:
+    """A rule fired. `at` is the event time it fired at (the newest post that completed it)."""
+
+    rule: "RuleSpec"
+    trigger: Item  # the post that made it fire; its fields fill the templates
+    at: datetime
+    events: list[Event]  # every post the match is about, oldest first
+    key: str | None = None  # the query_key value, when the rule has one
+    flag_post_ids: list[int] = field(default_factory=list)  # posts the flag action marks
+
+
+@dataclass(frozen=True)
+class FlagAction:
+    reason: str  # template
+
+
+@dataclass(frozen=True)
+class AlertAction:
+    level: Level
+    title: str  # template
+    body: str  # template
+    notifiers: tuple[str, ...] = ()  # empty: every configured notifier
+
+
+@dataclass(frozen=True)
+class CaseAction:
+    kind: CaseKind
+    title: str  # template
+
+
+@dataclass
+class RuleSpec:
+    """One validated rule from a rule file."""
+
+    name: str
+    title: str
+    type: str
+    index: int
+    filter: "Filter"
+    flag: FlagAction | None = None
+    alert: AlertAction | None = None
+    case: CaseAction | None = None
+    realert: timedelta = timedelta(minutes=60)
+    query_key: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # type-specific, validated
+    description: str = ""
+    enabled: bool = True
+
+    @property
+    def label(self) -> str:
+        """How messages name the rule: `rules[3]（rumour_post）`."""
+        return f"rules[{self.index}]（{self.name}）"
+
+    def dedupe_key(self, key: str | None) -> str:
+        return self.name if key is None else f"{self.name}:{key}"
+
+
+def key_label(query_key: str | None, key: str | None) -> str:
+    """A query-key value as people read it (channel ids become 微博 etc.)."""
+    if key is None:
+        return "全部"
+    if query_key == "channel":
+        return channel_label(key)
+    if query_key == "sentiment":
+        return Sentiment(key).label_zh if key in {s.value for s in Sentiment} else key
+    return key

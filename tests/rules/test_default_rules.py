@@ -1,0 +1,75 @@
+"""The shipped rules/default.yaml on a realistic mix of posts (scores as nlp/ would give them)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.domain import Reason
+from rules import RuleEngine
+
+DEFAULT = Path(__file__).resolve().parents[2] / "rules" / "default.yaml"
+
+
+@pytest.fixture
+def run(store):
+    def go() -> None:
+        engine = RuleEngine.from_file(DEFAULT, ["审核组邮件"])
+        while engine.process(store, 50):
+            pass
+
+    return go
+
+
+def reasons(store, post):
+    item = store.queue_item(post.id)
+    return [f.reason for f in item.flags] if item else []
+
+
+def test_single_post_rules(store, feed, run):
+    ad = feed.add("兼职刷单，日结三百，加微信 abc123", spam=0.92,
+                  reasons=[Reason("spam", "ad_lexicon", "命中广告词：兼职、刷单")])
+    phone = feed.add("张老师的电话是 13812345678，有事找她", minutes=1, pii=[("phone", "13812345678")])
+    rumour = feed.add("听说下学期取消寒假补贴，内部消息", minutes=2, rumour=0.82,
+                      reasons=[Reason("rumour", "hearsay", "含传闻用语：听说、内部消息")])
+    abuse = feed.add("这种垃圾领导赶紧滚蛋", minutes=3, sentiment="neg", polarity=-0.9)
+    complaint = feed.add("食堂越来越贵，希望工会反映一下", minutes=4, sentiment="neg", polarity=-0.6)
+    praise = feed.add("工会组织的春游很开心，谢谢", minutes=5, sentiment="pos", polarity=0.9)
+    run()
+    assert reasons(store, ad) == ["疑似垃圾广告（垃圾分 0.92）：命中广告词：兼职、刷单"]
+    assert reasons(store, phone) == ["疑似泄露个人信息：手机号"]
+    assert reasons(store, rumour) == ["疑似谣言（谣言分 0.82）：含传闻用语：听说、内部消息"]
+    assert len(reasons(store, abuse)) == 1 and reasons(store, abuse)[0].startswith("疑似辱骂攻击")
+    assert reasons(store, complaint) == [] and reasons(store, praise) == []  # criticism is not flagged
+    assert store.alerts() == []
+
+
+def test_negative_surge_after_a_pay_notice(store, feed, run):
+    for i in range(35):
+        feed.add(f"绩效改革方案太不合理了，实际到手又少了（{i}）", minutes=i * 1.5,
+                 channel=["weibo", "qq", "wechat"][i % 3], sentiment="neg", polarity=-0.7, topic="薪酬")
+    run()
+    alerts = {a.rule: a for a in store.alerts()}
+    assert set(alerts) == {"negative_surge", "topic_negative_surge"}  # 35 < 80: no red alert
+    assert alerts["negative_surge"].level.value == "orange"
+    assert "30 条负面评论" in alerts["negative_surge"].title
+    assert "薪酬" in alerts["negative_surge"].body and "微博" in alerts["negative_surge"].body
+    assert alerts["topic_negative_surge"].title.startswith("话题“薪酬”")
+    assert [d.notifier for d in store.deliveries(alerts["negative_surge"].id)] == ["审核组邮件"]
+
+
+def test_spam_flood_and_rumour_spread_become_cases(store, feed, run):
+    for i in range(8):
+        feed.add(f"薇信扫码领补贴{i}", minutes=i * 5, author=f"bot{i % 2}", spam=0.6, cluster="flood1")
+    channels = ["wechat", "weibo", "qq", "board", "weibo"]
+    for i, channel in enumerate(channels):
+        feed.add(f"紧急通知：下月起公积金停缴，速转！{i}", minutes=60 + i * 20, channel=channel,
+                 author=f"t{i}", rumour=0.6, cluster="rumour1")
+    run()
+    cases = {c.kind.value: c for c in store.cases()}
+    assert cases["flood"].key == "flood1" and len(cases["flood"].post_ids) == 8
+    assert cases["rumour"].key == "rumour1" and len(cases["rumour"].post_ids) == 5
+    levels = {a.rule: a.level.value for a in store.alerts()}
+    assert levels == {"spam_flood": "yellow", "rumour_spread": "orange"}
+    rumour_alert = next(a for a in store.alerts() if a.rule == "rumour_spread")
+    assert rumour_alert.case_id == cases["rumour"].id

@@ -1,0 +1,69 @@
+"""Filter conditions: each one alone, negation and alternatives (pure: no store needed)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from core.domain import Post
+from rules import Item, load_rules
+from rules.filters import CONDITIONS, FILTER_SCHEMA
+
+TEXT = "听说下月绩效工资要砍掉三成，联系 13812345678 了解内幕，加VX领红包"
+
+
+CASES = [
+    ("{spam: {gte: 0.8}}", {"spam": 0.8}, True),
+    ("{spam: {gte: 0.8}}", {"spam": 0.79}, False),
+    ("{spam: {gt: 0.8}}", {"spam": 0.8}, False),
+    ("{rumour: {gte: 0.5, lt: 0.7}}", {"rumour": 0.6}, True),
+    ("{rumour: {gte: 0.5, lt: 0.7}}", {"rumour": 0.7}, False),
+    ("{polarity: {lte: -0.5}}", {"polarity": -0.9}, True),
+    ("{polarity: {lte: -0.5}}", {"polarity": 0.1}, False),
+    ("{sentiment: [neg, neu]}", {"sentiment": "neu"}, True),
+    ("{sentiment: [neg]}", {"sentiment": "pos"}, False),
+    ("{channel: [qq, board]}", {"channel": "qq"}, True),
+    ("{channel: [qq, board]}", {"channel": "weibo"}, False),
+    ("{topic: [薪酬]}", {"topic": "薪酬"}, True),
+    ("{topic: [薪酬]}", {"topic": None}, False),
+    ("{keywords_any: [红包, 刷单]}", {}, True),
+    ("{keywords_any: [刷单, 兼职]}", {}, False),
+    ("{keywords_all: [绩效, 工资]}", {}, True),
+    ("{keywords_all: [绩效, 职称]}", {}, False),
+    ("{keywords_any: [vx]}", {}, True),  # case-insensitive over the normalized text
+    ("{regex: ['砍掉.成']}", {}, True),
+    ("{regex: ['^绩效']}", {}, False),
+    ("{pii: [phone]}", {"pii": [("phone", "13812345678")]}, True),
+    ("{pii: [id_card, bank_card]}", {"pii": [("phone", "13812345678")]}, False),
+    ("{debunked: true}", {"debunk_id": 3}, True),
+    ("{debunked: true}", {}, False),
+    ("{debunked: false}", {}, True),
+    ("{cluster_size: {gte: 5}}", {"cluster_size": 7}, True),
+    ("{cluster_size: {gte: 5}}", {}, False),  # no cluster information: the condition does not hold
+    ("{cluster_channels: {gte: 2}}", {"cluster_channels": 1}, False),
+    ("{cluster_authors: {gte: 3}}", {"cluster_authors": 3}, True),
+    ("{not: {channel: [weibo]}}", {"channel": "weibo"}, False),
+    ("{not: {channel: [weibo], spam: {gte: 0.9}}}", {"channel": "weibo", "spam": 0.5}, True),
+    ("{any: [{spam: {gte: 0.9}}, {rumour: {gte: 0.9}}]}", {"rumour": 0.95}, True),
+    ("{any: [{spam: {gte: 0.9}}, {rumour: {gte: 0.9}}]}", {"rumour": 0.5}, False),
+    ("{spam: {gte: 0.5}, channel: [weibo]}", {"spam": 0.6, "channel": "qq"}, False),  # all must hold
+    ("{}", {}, True),
+]
+
+
+@pytest.mark.parametrize("filter_yaml, facts, expected", CASES)
+def test_condition(rules_file, make_analysis, filter_yaml, facts, expected):
+    facts = dict(facts)
+    channel = facts.pop("channel", "weibo")
+    path = rules_file(f"rules:\n  - {{name: r, title: 规则, type: match, filter: {filter_yaml},"
+                      " actions: {flag: {reason: 命中}}}\n")
+    (rule,) = load_rules(path)
+    post = Post(channel=channel, source_id="1", author="u1", text=TEXT,
+                created_at=datetime(2026, 3, 2, tzinfo=timezone.utc), id=1)
+    assert rule.filter.test(Item.of(post, make_analysis(TEXT, **facts))) is expected
+
+
+def test_every_condition_is_in_the_schema_and_tested():
+    assert set(FILTER_SCHEMA["properties"]) == set(CONDITIONS)
+    used = " ".join(f for f, _, _ in CASES)
+    assert [c for c in CONDITIONS if f"{c}:" not in used] == []
