@@ -102,6 +102,7 @@ class Analysis:
     topic: str | None = None  # coarse topic (薪酬/职称/食堂/…), when one applies
     debunk_id: int | None = None  # a debunk registry entry this post matches
     extra: dict[str, Any] = field(default_factory=dict)
+    post_version: int = 0  # which version of the post this describes (set by the store; 0 = not stored)
 
     def reasons_for(self, score: str) -> list[Reason]:
         return [r for r in self.reasons if r.score == score]

@@ -29,6 +29,7 @@ from core.domain import (
     Flag,
     FlagStatus,
     Post,
+    Role,
     User,
 )
 
@@ -159,6 +160,14 @@ class Store(abc.ABC):
     def find_post(self, channel: str, source_id: str) -> Post | None: ...
 
     @abc.abstractmethod
+    def posts_by_ids(self, ids: Sequence[int]) -> dict[int, Post]:
+        """Posts by store id (missing ids are left out)."""
+
+    @abc.abstractmethod
+    def analyses_by_ids(self, ids: Sequence[int]) -> dict[int, Analysis]:
+        """Current analyses by post id (posts not analysed yet are left out)."""
+
+    @abc.abstractmethod
     def post_versions(self, post_id: int) -> list[PostVersion]:
         """Earlier versions of an edited post, oldest first (the current text is on the Post)."""
 
@@ -246,6 +255,9 @@ class Store(abc.ABC):
     def debunks(self, active_only: bool = True) -> list[Debunk]: ...
 
     @abc.abstractmethod
+    def get_debunk(self, debunk_id: int) -> Debunk | None: ...
+
+    @abc.abstractmethod
     def save_debunk(self, debunk: Debunk, audit: AuditEvent) -> Debunk:
         """Insert (id None) or update a debunk entry and append the audit event."""
 
@@ -269,6 +281,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def set_password(self, username: str, password_hash: str) -> None: ...
+
+    @abc.abstractmethod
+    def update_user(self, username: str, audit: AuditEvent, *, role: Role | None = None,
+                    active: bool | None = None) -> None:
+        """Change a user's role and/or active flag and append the audit event; ValueError if absent."""
 
     @abc.abstractmethod
     def get_user(self, username: str) -> User | None: ...

@@ -60,4 +60,5 @@ def analysis_from_fields(f: dict[str, Any], tokens: list[str] | None = None) -> 
         extra=dict(load(f.get("extra") or "{}")),
         debunk_id=f.get("debunk_id"),
         model_version=f.get("model_version") or "",
+        post_version=int(f.get("analysis_version") or f.get("version") or 0),
     )

@@ -39,6 +39,17 @@ class PeopleMixin:
             if cur.rowcount == 0:
                 raise ValueError(f"用户 {username} 不存在")
 
+    def update_user(self, username: str, audit: AuditEvent, *, role: Role | None = None,
+                    active: bool | None = None) -> None:
+        with self._tx() as c:
+            row = c.execute("SELECT role, active FROM users WHERE username = ?", (username,)).fetchone()
+            if row is None:
+                raise ValueError(f"用户 {username} 不存在")
+            c.execute("UPDATE users SET role = ?, active = ? WHERE username = ?",
+                      (role.value if role else row["role"], row["active"] if active is None else int(active),
+                       username))
+            self._insert_audit(c, audit)
+
     def get_user(self, username: str) -> User | None:
         r = self._one("SELECT * FROM users WHERE username = ?", (username,))
         return _user(r) if r else None
@@ -67,6 +78,10 @@ class PeopleMixin:
     def debunks(self, active_only: bool = True) -> list[Debunk]:
         sql = "SELECT * FROM debunks" + (" WHERE active = 1" if active_only else "") + " ORDER BY id"
         return [_debunk(r) for r in self._rows(sql)]
+
+    def get_debunk(self, debunk_id: int) -> Debunk | None:
+        r = self._one("SELECT * FROM debunks WHERE id = ?", (debunk_id,))
+        return _debunk(r) if r else None
 
     def save_debunk(self, debunk: Debunk, audit: AuditEvent) -> Debunk:
         with self._tx() as c:

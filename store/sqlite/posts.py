@@ -166,6 +166,7 @@ class PostsMixin:
         index = [(p.id, " ".join(self.tokenize(p.text))) for p, _ in pairs]
         with self._tx() as c:
             for (post, a), (pid, tokens) in zip(pairs, index):
+                a.post_version = post.version
                 f = analysis_fields(a)
                 c.execute(
                     "INSERT OR REPLACE INTO analyses (post_id, version, normalized, sentiment, polarity, spam,"
@@ -203,7 +204,7 @@ class PostsMixin:
         rows = self._rows(
             f"SELECT {', '.join('p.' + c.strip() for c in POST_COLUMNS.split(','))}, a.normalized, a.sentiment,"
             " a.polarity, a.spam, a.rumour, a.topic, a.keywords, a.pii, a.reasons, a.extra, a.debunk_id,"
-            " a.model_version FROM posts p JOIN analyses a ON a.post_id = p.id"
+            " a.model_version, a.version AS analysis_version FROM posts p JOIN analyses a ON a.post_id = p.id"
             f" WHERE p.created_at >= ? AND p.created_at < ?{ruled} ORDER BY p.created_at, p.id",
             (ts(since), until_s),
         )

@@ -1,0 +1,102 @@
+"""The dashboard (看板): a server-rendered Flask app in Simplified Chinese.
+
+    app = create_app(store, settings, status=service.status)
+
+One blueprint per area (auth, overview, review, alerts, cases, debunks, search, admin, health);
+permissions in dashboard/roles.py, checked server-side by `require_role`; SQL only in the store.
+Templates autoescape everything: post texts are attacker-controlled. No inline script: the
+Content-Security-Policy forbids it, and charts are drawn by static/app.js with vendored ECharts.
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any, Callable
+
+from flask import Flask, request
+from flask_wtf.csrf import CSRFProtect, generate_csrf
+
+from core.config import Settings
+from core.domain import channel_label
+from dashboard import errors, roles
+from dashboard.accounts import hash_password, seed_demo_users
+from dashboard.auth import current_user, load_user
+from dashboard.context import EXTENSION_KEY, Services
+from dashboard.present import CASE_KIND_LABELS, STATUS_LABELS, localtime, safe_url
+from dashboard.security import add_security_headers, load_secret_key
+from dashboard.throttle import LoginThrottle
+from store.base import Store
+
+__all__ = ["create_app", "load_secret_key", "seed_demo_users", "LoginThrottle"]
+
+
+def create_app(
+    store: Store,
+    settings: Settings,
+    *,
+    status: Callable[[], dict[str, Any]] | None = None,
+    secret_key: str | None = None,
+    throttle: LoginThrottle | None = None,
+) -> Flask:
+    """Build the dashboard app over `store`. `status()` adds runtime facts (model version, last job
+    runs) to /healthz and the admin status page. The secret key defaults to `load_secret_key`."""
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=secret_key or load_secret_key(settings.data_dir),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="sentinel_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session: queues stay open for hours
+        MAX_CONTENT_LENGTH=1024 * 1024,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.jinja_env.autoescape = True  # every template, whatever its file name
+    app.extensions[EXTENSION_KEY] = Services(
+        store=store,
+        settings=settings,
+        status=status,
+        throttle=throttle or LoginThrottle(),
+        dummy_hash=hash_password(secrets.token_hex(16)),
+    )
+    CSRFProtect(app)
+    _register_blueprints(app)
+    _register_template_helpers(app)
+    app.before_request(load_user)
+    app.after_request(add_security_headers)
+    errors.register(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from dashboard import admin, alerts, auth, cases, debunks, health, overview, review, search
+
+    for module in (auth, health, overview, review, alerts, cases, debunks, search, admin):
+        app.register_blueprint(module.bp)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    tz = app.extensions[EXTENSION_KEY].tz
+    tz_label = "北京时间" if tz.key in ("Asia/Shanghai", "Asia/Chongqing", "PRC") else f"{tz.key} 时区时间"
+
+    def can(name: str) -> bool:
+        return roles.allows(current_user(), roles.by_name(name))
+
+    # Globals (also visible inside imported macros); per-user values come from the context processor.
+    app.jinja_env.globals.update(
+        can=can,
+        csrf_token=generate_csrf,
+        status_labels=STATUS_LABELS,
+        case_kind_labels=CASE_KIND_LABELS,
+        tz_label=tz_label,
+    )
+
+    @app.context_processor
+    def inject() -> dict[str, Any]:
+        user = current_user()
+        nav = [(ep, label) for ep, label, perm in roles.NAV if roles.allows(user, roles.by_name(perm))]
+        return {"user": user, "nav": nav, "active_endpoint": request.endpoint or ""}
+
+    app.jinja_env.filters["localtime"] = lambda dt, fmt="%Y-%m-%d %H:%M": localtime(dt, tz, fmt)
+    app.jinja_env.filters["channel"] = channel_label
+    app.jinja_env.filters["safe_url"] = safe_url

@@ -1,0 +1,109 @@
+"""Admin pages: users (create, reset password), the audit log, dead letters, runtime status."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from core.domain import Role
+from dashboard import roles
+from dashboard.accounts import AccountError, create_user, parse_role, reset_password
+from dashboard.auth import current_user, require_role
+from dashboard.context import services
+from dashboard.present import COUNT_LABELS, pager
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+AUDIT_PER_PAGE = 50
+DEAD_PER_PAGE = 50
+
+
+@bp.get("/users")
+@require_role(*roles.ADMIN_ONLY)
+def users(error: str | None = None, form: Any = None, status: int = 200) -> Any:
+    return render_template("admin/users.html", users=services().store.users(), roles_list=list(Role),
+                           error=error, form=form or {}), status
+
+
+@bp.post("/users")
+@require_role(*roles.ADMIN_ONLY)
+def create() -> Any:
+    actor = current_user().username  # type: ignore[union-attr]
+    form = request.form
+    try:
+        if form.get("password", "") != form.get("password2", ""):
+            raise AccountError("两次输入的密码不一致，请重新输入")
+        role = parse_role(form.get("role", ""))
+        user = create_user(services().store, form.get("username", "").strip(), role, form.get("password", ""),
+                           actor, "web")
+    except AccountError as exc:
+        return users(error=str(exc), form={"username": form.get("username", ""), "role": form.get("role")},
+                     status=400)
+    flash(f"已创建用户 {user.username}（{user.role.label_zh}）。", "ok")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<username>/password")
+@require_role(*roles.ADMIN_ONLY)
+def password(username: str) -> Any:
+    actor = current_user().username  # type: ignore[union-attr]
+    form = request.form
+    try:
+        if form.get("password", "") != form.get("password2", ""):
+            raise AccountError("两次输入的密码不一致，请重新输入")
+        reset_password(services().store, username, form.get("password", ""), actor, "web")
+    except AccountError as exc:
+        return users(error=f"重置 {username} 的密码失败：{exc}", status=400)
+    flash(f"已重置 {username} 的密码，其已登录的会话随之失效。", "ok")
+    return redirect(url_for("admin.users"))
+
+
+@bp.get("/audit")
+@require_role(*roles.ADMIN_ONLY)
+def audit() -> Any:
+    actor = (request.args.get("actor") or "").strip() or None
+    pg = pager(AUDIT_PER_PAGE)
+    rows = pg.trim(services().store.audit_log(limit=AUDIT_PER_PAGE + 1, offset=pg.offset, actor=actor))
+    details = {e.id: json.dumps(e.detail, ensure_ascii=False, sort_keys=True) if e.detail else "" for e in rows}
+    return render_template("admin/audit.html", events=rows, details=details, actor=actor or "", pager=pg)
+
+
+@bp.get("/dead-letters")
+@require_role(*roles.ADMIN_ONLY)
+def dead_letters() -> Any:
+    pg = pager(DEAD_PER_PAGE)
+    rows = pg.trim(services().store.dead_letters(limit=DEAD_PER_PAGE + 1, offset=pg.offset))
+    return render_template("admin/dead_letters.html", letters=rows, pager=pg)
+
+
+@bp.get("/status")
+@require_role(*roles.ADMIN_ONLY)
+def status() -> Any:
+    s = services()
+    try:
+        runtime = s.runtime_status()
+        runtime_error = None
+    except Exception as exc:  # the page must still show what it can
+        runtime, runtime_error = {}, f"读取运行状态失败：{exc}"
+    settings = s.settings
+    config = [
+        ("数据目录", str(settings.data_dir)),
+        ("配置文件", settings.config_file),
+        ("时区", settings.timezone),
+        ("存储后端", str(settings.store.get("backend"))),
+        ("规则文件", str(settings.rules_file)),
+        ("演示模式", "是" if settings.demo else "否"),
+    ]
+    return render_template(
+        "admin/status.html",
+        counts=[(COUNT_LABELS.get(k, k), v) for k, v in s.store.counts().items()],
+        runtime=[(k, _fmt(v)) for k, v in runtime.items()],
+        runtime_error=runtime_error,
+        config=config,
+    )
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True, default=str)
+    return str(value)

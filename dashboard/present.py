@@ -1,0 +1,203 @@
+"""Turning domain objects into what a page shows: local times, masked personal data, grouped
+reasons, pagination. No HTML here: templates render these values with autoescaping."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Sequence
+from zoneinfo import ZoneInfo
+
+from flask import request
+
+from core.domain import Analysis, Debunk, Decision, Flag, FlagStatus, PIISpan, Post, Reason, User
+from core.masking import mask
+from dashboard import roles
+from store.base import PostVersion
+
+SCORE_LABELS = {"sentiment": "情感", "spam": "垃圾广告", "rumour": "谣言", "pii": "个人信息", "keywords": "关键词"}
+STATUS_LABELS = {"pending": "待审核", "approved": "已通过", "removed": "已删除"}
+CASE_KIND_LABELS = {"rumour": "谣言传播", "flood": "刷屏/广告潮", "surge": "负面激增"}
+COUNT_LABELS = {
+    "posts": "帖子总数",
+    "analyzed": "已分析",
+    "flagged": "曾被标记",
+    "pending": "待审核",
+    "alerts": "预警",
+    "dead_letters": "死信",
+    "outbox_pending": "待投递通知",
+}
+# Looks like personal data by itself (long digit runs, e-mail addresses): never shown masked-side.
+_PII_LIKE = re.compile(r"\d{5,}|\S+@\S+")
+STALE_TEXT = "（内容已更新，正在重新分析；为保护个人信息，分析完成后显示）"
+UNANALYZED_TEXT = "（尚未分析；为保护个人信息，分析完成后显示）"
+
+
+def localtime(dt: datetime | None, tz: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return dt.astimezone(tz).strftime(fmt) if dt else ""
+
+
+def sees_clear_pii(user: User | None) -> bool:
+    return roles.allows(user, roles.CLEAR_PII)
+
+
+def analysis_is_current(post: Post, analysis: Analysis) -> bool:
+    """Whether `analysis` (whose PII offsets index the analysed text) describes the post's current
+    text: the store records which post version each analysis was made for."""
+    if not all(0 <= s.start < s.end <= len(post.text) for s in analysis.pii):
+        return False
+    return analysis.post_version == post.version
+
+
+def visible_text(post: Post, analysis: Analysis | None, clear: bool) -> str:
+    """The post's text as this viewer may see it: clear, or with every PII span masked. Masked
+    viewers see nothing until an analysis of the current text exists (its spans are needed)."""
+    if clear:
+        return post.text
+    if analysis is None:
+        return UNANALYZED_TEXT
+    if not analysis_is_current(post, analysis):
+        return STALE_TEXT
+    return mask(post.text, analysis.pii)
+
+
+def author_display(post: Post, clear: bool) -> str:
+    """The author's display name; masked viewers see its first character only (张**)."""
+    name = post.author_name or post.author
+    if clear:
+        return name
+    if not name:
+        return "匿名"
+    return name[0] + "*" * min(max(len(name) - 1, 1), 3)
+
+
+@dataclass
+class ScoreGroup:
+    key: str
+    label: str
+    value: float | None  # the score in [0, 1] (None for groups without one)
+    summary: str
+    high: bool
+    reasons: list[Reason]
+
+
+def score_groups(a: Analysis) -> list[ScoreGroup]:
+    """The NLP reasons grouped by the score they explain, each with its score."""
+    label = SCORE_LABELS
+    pii_kinds = "、".join(dict.fromkeys(s.label_zh for s in a.pii)) or "未发现"
+    groups = [
+        ScoreGroup("sentiment", label["sentiment"], None, f"{a.sentiment.label_zh}（倾向 {a.polarity:+.2f}）",
+                   a.sentiment.value == "neg", a.reasons_for("sentiment")),
+        ScoreGroup("spam", label["spam"], a.spam, f"{a.spam:.2f}", a.spam >= 0.5, a.reasons_for("spam")),
+        ScoreGroup("rumour", label["rumour"], a.rumour, f"{a.rumour:.2f}", a.rumour >= 0.5, a.reasons_for("rumour")),
+        ScoreGroup("pii", label["pii"], None, pii_kinds, bool(a.pii), a.reasons_for("pii")),
+    ]
+    other = [r for r in a.reasons if r.score not in label]  # keyword reasons: the chips show them
+    if other:
+        groups.append(ScoreGroup("other", "其他", None, "", False, other))
+    return groups
+
+
+def safe_keywords(a: Analysis, text: str, clear: bool, current: bool = True) -> list[str]:
+    """Keywords, minus any that repeat a piece of personal data when the viewer sees it masked."""
+    if clear:
+        return list(a.keywords)
+    if not current:
+        return []
+    secrets = [text[s.start:s.end] for s in a.pii]
+    return [k for k in a.keywords if not _PII_LIKE.search(k) and not any(k in s or s in k for s in secrets)]
+
+
+@dataclass
+class PostView:
+    post: Post
+    text: str
+    author: str
+    clear: bool
+    analysis: Analysis | None = None
+    groups: list[ScoreGroup] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+    versions: list[PostVersion] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
+    status: FlagStatus | None = None
+    decision: Decision | None = None
+    debunk: Debunk | None = None
+
+
+def post_view(
+    post: Post,
+    analysis: Analysis | None,
+    *,
+    clear: bool,
+    debunks: dict[int, Debunk] | None = None,
+    flags: Sequence[Flag] = (),
+    status: FlagStatus | None = None,
+    decision: Decision | None = None,
+    versions: Sequence[PostVersion] = (),
+) -> PostView:
+    view = PostView(post=post, text=visible_text(post, analysis, clear), author=author_display(post, clear),
+                    clear=clear, analysis=analysis, flags=list(flags), status=status, decision=decision)
+    if clear:
+        view.versions = list(versions)  # earlier texts have no PII spans of their own: clear viewers only
+    if analysis is not None:
+        current = clear or analysis_is_current(post, analysis)
+        view.groups = score_groups(analysis)
+        if not clear:  # reason texts about personal data may quote it
+            for g in view.groups:
+                if g.key == "pii":
+                    g.reasons = []
+        view.keywords = safe_keywords(analysis, post.text, clear, current)
+        if analysis.debunk_id is not None and debunks:
+            view.debunk = debunks.get(analysis.debunk_id)
+    return view
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only http(s) links are rendered as links (never javascript: or data:)."""
+    if url and re.match(r"^https?://[^\s]+$", url, re.IGNORECASE):
+        return url
+    return None
+
+
+def int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    try:
+        value = int(request.args.get(name, default))
+    except (TypeError, ValueError):
+        return default
+    return min(max(value, lo), hi)
+
+
+@dataclass
+class Pager:
+    """Page numbers for lists: `total` when known, else `has_next` from fetching one extra row."""
+
+    page: int
+    per_page: int
+    total: int | None = None
+    has_next: bool = False
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+    @property
+    def pages(self) -> int | None:
+        return None if self.total is None else max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    def trim(self, rows: list) -> list:
+        """Given per_page + 1 rows, keep per_page and remember whether more exist."""
+        self.has_next = len(rows) > self.per_page
+        return rows[: self.per_page]
+
+    def finish(self) -> "Pager":
+        if self.total is not None:
+            self.has_next = self.page < (self.pages or 1)
+        return self
+
+
+def pager(per_page: int, total: int | None = None) -> Pager:
+    return Pager(page=int_arg("page", 1, 1, 100_000), per_page=per_page, total=total).finish()

@@ -1,0 +1,139 @@
+"""审核队列: flagged posts with the reasons behind each flag; approve or remove with a reason code."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from core.domain import (
+    CHANNEL_LABELS_ZH,
+    Action,
+    AuditEvent,
+    Decision,
+    Debunk,
+    FlagStatus,
+    ReasonCode,
+    channel_label,
+)
+from dashboard import roles
+from dashboard.auth import current_user, require_role, safe_next
+from dashboard.context import services
+from dashboard.present import PostView, pager, post_view, sees_clear_pii
+from store.base import QueueItem
+
+bp = Blueprint("review", __name__)
+PER_PAGE = 20
+APPROVE_CODES = (ReasonCode.OK, ReasonCode.FALSE_POSITIVE)
+REMOVE_CODES = tuple(c for c in ReasonCode if c not in APPROVE_CODES)
+NOTE_MAX = 500
+
+
+def _debunk_index() -> dict[int, Debunk]:
+    return {d.id: d for d in services().store.debunks(active_only=False) if d.id is not None}
+
+
+def item_view(item: QueueItem, debunks: dict[int, Debunk], clear: bool) -> PostView:
+    store = services().store
+    versions = store.post_versions(item.post.id) if item.post.version > 1 and item.post.id else []
+    return post_view(item.post, item.analysis, clear=clear, debunks=debunks, flags=item.flags,
+                     status=item.status, decision=item.decision, versions=versions)
+
+
+def channel_options() -> list[tuple[str, str]]:
+    known = dict(CHANNEL_LABELS_ZH)
+    for channel, _ in services().store.channel_counts():
+        known.setdefault(channel, channel_label(channel))
+    return sorted(known.items())
+
+
+@bp.get("/queue")
+@require_role(*roles.QUEUE)
+def queue() -> Any:
+    store = services().store
+    try:
+        status = FlagStatus(request.args.get("status", "pending"))
+    except ValueError:
+        status = FlagStatus.PENDING
+    channel = request.args.get("channel") or None
+    pg = pager(PER_PAGE, store.queue_count(status, channel))
+    items = store.review_queue(status, channel, limit=PER_PAGE, offset=pg.offset)
+    debunks = _debunk_index()
+    clear = sees_clear_pii(current_user())
+    return render_template(
+        "review/queue.html",
+        views=[item_view(i, debunks, clear) for i in items],
+        status=status,
+        channel=channel,
+        channels=channel_options(),
+        pager=pg,
+        approve_codes=APPROVE_CODES,
+        remove_codes=REMOVE_CODES,
+    )
+
+
+@bp.get("/posts/<int:post_id>")
+@require_role(*roles.QUEUE)
+def post(post_id: int) -> Any:
+    store = services().store
+    clear = sees_clear_pii(current_user())
+    item = store.queue_item(post_id)
+    if item is not None:
+        view = item_view(item, _debunk_index(), clear)
+    else:
+        p = store.get_post(post_id)
+        if p is None:
+            abort(404)
+        versions = store.post_versions(post_id) if p.version > 1 else []
+        view = post_view(p, store.get_analysis(post_id), clear=clear, debunks=_debunk_index(), versions=versions)
+    return render_template("review/post.html", view=view, approve_codes=APPROVE_CODES, remove_codes=REMOVE_CODES)
+
+
+@bp.post("/queue/<int:post_id>/decide")
+@require_role(*roles.DECIDE)
+def decide(post_id: int) -> Any:
+    store = services().store
+    user = current_user()
+    assert user is not None
+    back = safe_next(request.form.get("next")) or url_for("review.queue")
+    item = store.queue_item(post_id)
+    if item is None:
+        abort(404)
+    try:
+        action, code = _parse_decision(request.form.get("action", ""), request.form.get("reason_code", ""))
+    except ValueError as exc:
+        flash(str(exc), "error")
+        return redirect(back)
+    note = request.form.get("note", "").strip()[:NOTE_MAX]
+    decision = Decision(post_id=post_id, moderator=user.username, action=action, reason_code=code, note=note)
+    audit = AuditEvent(
+        user.username,
+        f"decision.{action.value}",
+        f"post:{post_id}",
+        {
+            "reason_code": code.value,
+            "previous_status": item.status.value,
+            "rules": sorted({f.rule for f in item.flags}),
+            "has_note": bool(note),
+        },
+    )
+    store.decide(decision, audit)
+    verb = "通过" if action is Action.APPROVE else "删除"
+    flash(f"已{verb}帖子 #{post_id}（{code.label_zh}）。", "ok")
+    return redirect(back)
+
+
+def _parse_decision(action_value: str, code_value: str) -> tuple[Action, ReasonCode]:
+    try:
+        action = Action(action_value)
+    except ValueError:
+        raise ValueError("未知操作，请使用“通过”或“删除”按钮。") from None
+    try:
+        code = ReasonCode(code_value)
+    except ValueError:
+        what = "删除" if action is Action.REMOVE else "通过"
+        raise ValueError(f"请选择{what}理由后再提交。") from None
+    allowed = APPROVE_CODES if action is Action.APPROVE else REMOVE_CODES
+    if code not in allowed:
+        labels = "、".join(c.label_zh for c in allowed)
+        raise ValueError(f"理由“{code.label_zh}”与操作不符，可选：{labels}。")
+    return action, code

@@ -1,0 +1,60 @@
+"""Who may see and do what: the one permission table of the dashboard.
+
+Each constant lists the roles allowed besides admin (admin may do everything). Views use
+`@require_role(*roles.X)`; templates ask `can("X")` with the same names, so the navigation never
+shows a link that would answer 403.
+"""
+from __future__ import annotations
+
+from core.domain import Role, User
+
+ADMIN, MODERATOR, OFFICER, LEADER = Role.ADMIN, Role.MODERATOR, Role.OFFICER, Role.LEADER
+
+OVERVIEW: tuple[Role, ...] = (OFFICER,)  # 总览 and its chart data
+QUEUE: tuple[Role, ...] = (MODERATOR,)  # 审核队列 and post detail
+DECIDE: tuple[Role, ...] = (MODERATOR,)  # approve / remove a flagged post
+SEARCH: tuple[Role, ...] = (MODERATOR,)
+ALERTS: tuple[Role, ...] = (OFFICER, LEADER)
+ACK: tuple[Role, ...] = (OFFICER,)  # acknowledge an alert
+DELIVERIES: tuple[Role, ...] = (OFFICER,)  # outbox states on the alert page
+CASES: tuple[Role, ...] = (OFFICER, LEADER)  # leaders: rumour cases only
+ALL_CASE_KINDS: tuple[Role, ...] = (OFFICER,)
+DEBUNKS: tuple[Role, ...] = (OFFICER, LEADER)
+DEBUNKS_EDIT: tuple[Role, ...] = (OFFICER,)
+ADMIN_ONLY: tuple[Role, ...] = ()  # users, audit log, dead letters, runtime status
+CLEAR_PII: tuple[Role, ...] = (MODERATOR,)  # everyone else sees personal data masked
+
+# Landing page per role (endpoint names).
+HOME = {
+    ADMIN: "overview.index",
+    OFFICER: "overview.index",
+    MODERATOR: "review.queue",
+    LEADER: "alerts.index",
+}
+
+# Navigation: (endpoint, label, permission name).
+NAV: tuple[tuple[str, str, str], ...] = (
+    ("overview.index", "总览", "OVERVIEW"),
+    ("review.queue", "审核队列", "QUEUE"),
+    ("alerts.index", "预警", "ALERTS"),
+    ("cases.index", "事件", "CASES"),
+    ("debunks.index", "辟谣库", "DEBUNKS"),
+    ("search.index", "搜索", "SEARCH"),
+    ("admin.users", "用户", "ADMIN_ONLY"),
+    ("admin.audit", "审计日志", "ADMIN_ONLY"),
+    ("admin.dead_letters", "死信", "ADMIN_ONLY"),
+    ("admin.status", "运行状态", "ADMIN_ONLY"),
+)
+
+
+def allows(user: User | None, roles: tuple[Role, ...] | list[Role]) -> bool:
+    """True if `user` is signed in and admin or one of `roles`."""
+    return user is not None and user.active and (user.role is ADMIN or user.role in roles)
+
+
+def by_name(name: str) -> tuple[Role, ...]:
+    """A permission constant by name (templates use names); unknown names are a programming error."""
+    value = globals().get(name)
+    if not isinstance(value, tuple) or name.startswith("_"):
+        raise KeyError(f"unknown permission {name!r}")
+    return value
