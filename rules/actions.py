@@ -40,7 +40,7 @@ class ResultBuilder:
             self.results.flags.extend(
                 Flag(post_id=pid, rule=spec.name, reason=reason, created_at=match.at) for pid in match.flag_post_ids
             )
-        case = self._case(match, fields) if spec.case and match.key is not None else None
+        case = self._case(match, fields) if spec.case and (match.case_key or match.key) is not None else None
         if spec.alert and self._due(spec.dedupe_key(match.key), match.at, spec.realert):
             alert = Alert(
                 rule=spec.name,
@@ -64,13 +64,14 @@ class ResultBuilder:
     def _case(self, match: Match, fields: dict[str, Any]) -> Case:
         """Upsert-by-key within the batch; the store merges it with the stored case."""
         spec = match.rule
-        assert spec.case is not None and match.key is not None  # checked by the caller
+        case_key = match.case_key or match.key
+        assert spec.case is not None and case_key is not None  # checked by the caller
         title = render(spec.case.title, fields, match.trigger)
         post_ids = match.flag_post_ids or [e.post_id for e in match.events]
-        key = (spec.case.kind.value, match.key)
+        key = (spec.case.kind.value, case_key)
         case = self._cases.get(key)
         if case is None:
-            case = Case(kind=spec.case.kind, key=match.key, title=title, post_ids=[],
+            case = Case(kind=spec.case.kind, key=case_key, title=title, post_ids=[],
                         created_at=match.at, updated_at=match.at)
             self._cases[key] = case
         case.title, case.updated_at = title, max(case.updated_at, match.at)

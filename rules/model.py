@@ -76,6 +76,7 @@ class Match:
     events: list[Event]  # every post the match is about, oldest first
     key: str | None = None  # the query_key value, when the rule has one
     flag_post_ids: list[int] = field(default_factory=list)  # posts the flag action marks
+    case_key: str | None = None  # the case this match belongs to (default: `key`)
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,14 @@ from core.registry import Registry
 from rules.types.base import RuleType
 from rules.types.frequency import FrequencyRule
 from rules.types.match import MatchRule
+from rules.types.spike import SpikeRule
 from rules.types.spread import SpreadRule
 
 RULE_TYPES: Registry[RuleType] = Registry("规则类型", {
     "match": MatchRule,
     "frequency": FrequencyRule,
     "spread": SpreadRule,
+    "spike": SpikeRule,
 })
 
 __all__ = ["RULE_TYPES", "RuleType"]
