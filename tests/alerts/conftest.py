@@ -18,7 +18,6 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from core.domain import Alert, Analysis, Level, PIISpan, Post, Sentiment, utcnow
 from store.base import RuleResults
-from store.sqlite import SqliteStore
 
 PII_TEXT = "请联系王老师 13812345678 报名，身份证号 110101199003071234 也发我"
 T0 = datetime(2026, 3, 2, 6, 5, tzinfo=timezone.utc)  # 14:05 in Beijing
@@ -34,14 +33,6 @@ def free_port() -> int:
 def closed_port() -> int:
     """A loopback port nobody listens on."""
     return free_port()
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = SqliteStore(tmp_path / "s.db")
-    s.migrate()
-    yield s
-    s.close()
 
 
 @pytest.fixture

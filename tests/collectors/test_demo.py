@@ -9,7 +9,6 @@ import pytest
 
 from collectors import CollectorRunner
 from collectors.demo import SAMPLE, DemoCollector, Sample
-from store.sqlite import SqliteStore
 
 BASE = datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=8)))
 
@@ -28,14 +27,6 @@ def tiny_sample() -> Sample:
     recs += [{"channel": "qq", "source_id": f"l{i}", "author": "u", "text": f"实时{i}",
               "created_at": (BASE + timedelta(days=30, minutes=i + 1)).isoformat()} for i in range(2)]
     return Sample(recs, BASE, 30, live_from=3)
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = SqliteStore(tmp_path / "s.db")
-    s.migrate()
-    yield s
-    s.close()
 
 
 def test_backlog_now_live_later_and_loops_with_fresh_ids(store):

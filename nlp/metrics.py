@@ -1,0 +1,66 @@
+"""Scoring analyses against labels: the metrics `nlp.evaluate` prints and `nlp.train` records."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from core.domain import Analysis
+
+
+def binary_metrics(y_true: Sequence[int], y_pred: Sequence[int]) -> dict[str, float]:
+    tp = sum(1 for t, p in zip(y_true, y_pred) if t == 1 and p == 1)
+    fp = sum(1 for t, p in zip(y_true, y_pred) if t == 0 and p == 1)
+    fn = sum(1 for t, p in zip(y_true, y_pred) if t == 1 and p == 0)
+    tn = sum(1 for t, p in zip(y_true, y_pred) if t == 0 and p == 0)
+    n = len(y_true)
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+    # macro-F1 over both classes
+    prec0 = tn / (tn + fn) if tn + fn else 0.0
+    rec0 = tn / (tn + fp) if tn + fp else 0.0
+    f10 = 2 * prec0 * rec0 / (prec0 + rec0) if prec0 + rec0 else 0.0
+    return {"n": n, "accuracy": (tp + tn) / n if n else 0.0, "macro_f1": (f1 + f10) / 2,
+            "precision": prec, "recall": rec, "f1": f1}
+
+
+def multiclass_metrics(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str]) -> dict[str, float]:
+    """Accuracy and macro-F1; precision/recall/f1 are macro averages too."""
+    n = len(y_true)
+    ps, rs, fs = [], [], []
+    for c in classes:
+        tp = sum(1 for t, p in zip(y_true, y_pred) if t == c and p == c)
+        fp = sum(1 for t, p in zip(y_true, y_pred) if t != c and p == c)
+        fn = sum(1 for t, p in zip(y_true, y_pred) if t == c and p != c)
+        pr = tp / (tp + fp) if tp + fp else 0.0
+        rc = tp / (tp + fn) if tp + fn else 0.0
+        ps.append(pr)
+        rs.append(rc)
+        fs.append(2 * pr * rc / (pr + rc) if pr + rc else 0.0)
+    k = len(classes) or 1
+    acc = sum(1 for t, p in zip(y_true, y_pred) if t == p) / n if n else 0.0
+    return {"n": n, "accuracy": acc, "macro_f1": sum(fs) / k, "precision": sum(ps) / k,
+            "recall": sum(rs) / k, "f1": sum(fs) / k}
+
+
+def score_task(task: str, labels: Sequence, analyses: Sequence[Analysis], binary: bool = False,
+               threshold: float = 0.5) -> dict:
+    """Metrics of `analyses` against `labels` for one task (see `nlp.evaluate`).
+
+    Sentiment: 3-class (pos/neu/neg) unless `binary`, where polarity > 0 counts as positive.
+    Spam / rumour: a score >= `threshold` counts as 1."""
+    if task == "sentiment" and binary:
+        y = [1 if lab == "pos" else 0 for lab in labels]
+        p = [1 if a.polarity > 0 else 0 for a in analyses]
+        out: dict = binary_metrics(y, p)
+        out["mode"] = "binary"
+    elif task == "sentiment":
+        out = multiclass_metrics([str(x) for x in labels], [a.sentiment.value for a in analyses],
+                                 ("pos", "neu", "neg"))
+        out["mode"] = "3class"
+    else:
+        y = [int(x) for x in labels]
+        field = "spam" if task == "spam" else "rumour"
+        p = [1 if getattr(a, field) >= threshold else 0 for a in analyses]
+        out = binary_metrics(y, p)
+    out["task"] = task
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}

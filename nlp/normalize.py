@@ -1,0 +1,357 @@
+"""Text normalisation with offsets that map back to the original post text.
+
+Steps, in order (issue 3, item 1):
+1. NFKC per character (full-width → half-width, circled digits → digits, ideographic space → space);
+2. drop zero-width, bidi, variation-selector, control characters and lone surrogates;
+3. Traditional → Simplified (OpenCC ``t2s``), lower-case ASCII;
+4. undo evasions: spaced-out text (``刷 单 兼 职``), contact-app variants (``薇信/威信/V信/vx/➕V`` →
+   微信, ``扣扣/企鹅`` → QQ), Chinese numerals and separators inside phone / QQ numbers → digits,
+   obfuscated URLs (``hxxp``, ``[.]``, ``点com``).
+
+`Normalized.src[i]` is the index in the original text of normalised character ``i`` (``None`` when the
+two are identical), so spans found on normalised text map back with `Normalized.span`.
+"""
+from __future__ import annotations
+
+import bisect
+import itertools
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import opencc
+
+# characters removed outright: C0/C1 controls (tab, newline, CR kept), soft hyphen, zero-width and
+# bidi controls, word joiners, variation selectors, BOM, lone surrogates, tag characters
+_STRIP_RE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
+    "\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ud800-\udfff"
+    "\U000e0000-\U000e007f\U000e0100-\U000e01ef]"
+)
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+# full-width ASCII and the ideographic space, 1:1 (most Chinese text has full-width punctuation)
+_UPPER_RE = re.compile("[A-Z]")
+_FULLWIDTH_ALNUM_RE = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+
+_CN_DIGITS = {
+    "零": "0", "〇": "0", "○": "0",
+    "一": "1", "壹": "1", "幺": "1",
+    "二": "2", "贰": "2", "两": "2", "俩": "2",
+    "三": "3", "叁": "3", "仨": "3",
+    "四": "4", "肆": "4",
+    "五": "5", "伍": "5",
+    "六": "6", "陆": "6",
+    "七": "7", "柒": "7", "拐": "7",
+    "八": "8", "捌": "8",
+    "九": "9", "玖": "9", "勾": "9",
+}
+_NUMERAL_CLASS = "0-9零〇○一壹幺二贰两三叁四肆五伍六陆七柒八捌九玖"
+# a run of digits / Chinese numerals, 5+ long, with at least two Chinese numerals, optionally split
+# by single separators: 一三八 1234 五六七八, 幺三八-1234-5678
+_NUMERAL_RUN_RE = re.compile(
+    f"(?<![{_NUMERAL_CLASS}])[{_NUMERAL_CLASS}](?:[ \\-_.·]?[{_NUMERAL_CLASS}]){{4,18}}(?![{_NUMERAL_CLASS}])"
+)
+_CN_NUM_HINT = re.compile(f"[{_NUMERAL_CLASS[3:]}][ \\-_.·]?[{_NUMERAL_CLASS}]")
+_CN_NUMERAL_CHARS = frozenset(_NUMERAL_CLASS[3:])
+# separated phone numbers: 138 1234 5678, 138-1234-5678
+_PHONE_SEP_RE = re.compile(r"(?<!\d)1[3-9]\d(?:[ \-_.·]?\d){8}(?!\d)")
+_SEP_CHARS = frozenset(" -_.·")
+
+# spaced-out text: three or more single CJK characters / digits / letters separated by spaces or
+# filler symbols (刷 单 兼 职, 加.微.信, 刷*单)
+_UNIT = "[\u3400-\u9fff0-9a-z]"
+_FILL = "[ \t*·•\\-_/|\\\\.~^丶'`\u2600-\u27bf\U0001f300-\U0001faff]+"
+_NOT_UNIT = "(?<![\u3400-\u9fff0-9a-z])"
+_SPACED_RE = re.compile(f"{_NOT_UNIT}{_UNIT}(?:{_FILL}{_UNIT}(?={_FILL})){{1,}}{_FILL}{_UNIT}")
+
+_PLUS = "(?:\\+|➕|✚|╋|加)"
+_CONTACT_RULES: list[tuple[re.Pattern[str], str]] = [
+    # (pattern, canonical form); a match that differs from the canonical form beyond case is an evasion
+    (re.compile("[薇威徽嶶溦卫维胃魏vw]信|[微薇威]芯|微心|wei信|weixin|wechat|vx(?![a-z])|wx(?![a-z])"), "微信"),
+    (re.compile(f"(?<={_PLUS})\\s*v(?![a-z])|(?<![a-z])v(?=[:：号]\\s*[a-z0-9_\\-]{{5,}})"), "微信"),
+    (re.compile("扣扣|抠抠|叩叩|寇寇|企鹅号|企鹅(?=[:：]?\\s*\\d{5,})|(?<=加)企鹅|(?<![a-z])q(?=[:：号群]?\\s*\\d{5,})|qq"),
+     "QQ"),
+    (re.compile("(?:➕|✚|╋|\\+)\\s*(?=微信|QQ)"), "加"),
+]
+_CONTACT_HINT_RE = re.compile(
+    "[薇威徽嶶溦卫维胃魏vw]信|[微薇威]芯|微心|wei信|weixin|wechat|vx|wx|[扣抠叩寇]{2}|企鹅|(?<![a-z])q|(?<![a-z])v(?![a-z])|➕|✚|╋")
+
+_URL_RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"h(?:xx|\*\*|tt)p(s?)(?::|：)//|h(?:xx|\*\*)p(s?)(?=[:：]?//)"), "url_scheme"),
+    (re.compile(r"(?<=[a-z0-9])\s*(?:\[\.\]|\(\.\)|【\.】|\(dot\)|\[dot\]|\s+dot\s+|点)\s*"
+                r"(?=(?:com|cn|net|org|top|xyz|cc|me|vip|info|shop|club|site)\b)"), "url_dot"),
+]
+_URL_HINT_RE = re.compile(r"hxxp|h\*\*p|\[\.\]|\(\.\)|【\.】|dot|点(?:com|cn|net|org|top|xyz|cc|me|vip|info)")
+# pre-checks for step 4 over a whole batch; texts without a hit skip it. Each regex starts with a
+# literal or a character class so the engine skips non-candidate positions in C.
+_FILL_CHARS = " \t*·•\\-_/|\\\\.~^丶'`\u2600-\u27bf\U0001f300-\U0001faff"
+_EVASION_HINTS = (
+    re.compile(f"[{_FILL_CHARS}][\u3400-\u9fff0-9a-z][{_FILL_CHARS}]+[\u3400-\u9fff0-9a-z]"),
+    _CN_NUM_HINT,
+    re.compile("|".join(
+        [f"{a}{b}" for a in "薇威徽嶶溦卫维胃魏vw" for b in "信"] + ["微芯", "薇芯", "威芯", "微心", "wei信", "weixin",
+         "wechat", "vx", "wx", "扣扣", "抠抠", "叩叩", "寇寇", "企鹅", "q", "v", "➕", "✚", "╋"]
+        + [r"1[3-9]\d{1,8}[ \-_.·]\d", r"hxxp", r"h\*\*p", r"\[\.\]", r"\(\.\)", r"【\.】", "dot",
+           "点(?:com|cn|net|org|top|xyz|cc|me|vip|info)"]
+    )),
+)
+
+
+@dataclass
+class Normalized:
+    """A normalised text and its map back to the original."""
+
+    text: str
+    src: list[int] | None = None  # src[i] = original index of text[i]; None = identity
+    evasions: list[str] = field(default_factory=list)
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Map a span [start, end) of the normalised text to the original text."""
+        if self.src is None or end <= start:
+            return start, end
+        return self.src[start], self.src[end - 1] + 1
+
+
+def _nfkc_changing_class() -> re.Pattern[str]:
+    """A regex for runs of characters that NFKC changes (full-width forms, compatibility
+    characters, styled letters...), so normalisation touches only those. Composition of combining
+    sequences is not covered (rare in Chinese text; such text keeps its decomposed form)."""
+    cps = [c for block in (range(0xD800), range(0xE000, 0x10000), range(0x1D400, 0x1D800),
+                           range(0x1F100, 0x1F200), range(0x2F800, 0x2FA20))
+           for c in block if unicodedata.normalize("NFKC", chr(c)) != chr(c)]
+    parts = []
+    start = prev = cps[0]
+    for c in cps[1:] + [-2]:
+        if c != prev + 1:
+            parts.append(re.escape(chr(start)) + ("-" + re.escape(chr(prev)) if prev > start else ""))
+            start = c
+        prev = c
+    return re.compile("[" + "".join(parts) + "]+")
+
+
+def _starts(norms: list[Normalized]) -> list[int]:
+    return list(itertools.accumulate((len(n.text) + 1 for n in norms[:-1]), initial=0))
+
+
+def _identity(n: int) -> list[int]:
+    return list(range(n))
+
+
+def _sub(
+    text: str,
+    src: list[int] | None,
+    pattern: re.Pattern[str],
+    repl: Callable[[re.Match[str]], str],
+) -> tuple[str, list[int] | None, bool]:
+    """`re.sub` that keeps the offset map; returns (text, src, changed)."""
+    parts: list[str] = []
+    out_src: list[int] = []
+    base = src if src is not None else _identity(len(text))
+    pos = 0
+    changed = False
+    for m in pattern.finditer(text):
+        new = repl(m)
+        a, b = m.span()
+        if new == m.group(0):
+            continue
+        changed = True
+        parts.append(text[pos:a])
+        out_src.extend(base[pos:a])
+        parts.append(new)
+        if b > a:
+            lo, hi = base[a], base[b - 1]
+            n = len(new)
+            out_src.extend(lo + (hi - lo) * i // max(n - 1, 1) if n > 1 else lo for i in range(n))
+        else:
+            out_src.extend([base[a] if a < len(base) else (base[-1] + 1 if base else 0)] * len(new))
+        pos = b
+    if not changed:
+        return text, src, False
+    parts.append(text[pos:])
+    out_src.extend(base[pos:])
+    new_text = "".join(parts)
+    if len(out_src) == len(new_text) and out_src == _identity(len(new_text)) and src is None:
+        return new_text, None, True
+    return new_text, out_src, True
+
+
+class Normalizer:
+    """Normalises texts one batch at a time. Holds the OpenCC converter (load once)."""
+
+    version = "normalize.v1"
+
+    def __init__(self) -> None:
+        self._t2s = opencc.OpenCC("t2s")
+        self._nfkc_cache: dict[str, str] = {}
+        self._nfkc_re = _nfkc_changing_class()
+
+    def _nfkc_run(self, m: re.Match[str]) -> str:
+        s = m.group(0)
+        out = self._nfkc_cache.get(s)
+        if out is None:
+            out = unicodedata.normalize("NFKC", s)
+            if len(self._nfkc_cache) < 100_000:
+                self._nfkc_cache[s] = out
+        return out
+
+    def __call__(self, text: str) -> Normalized:
+        return self.batch([text])[0]
+
+    def batch(self, texts: Sequence[str]) -> list[Normalized]:
+        """Normalise many texts; the steps that C code does fast (NFKC, lower-casing, OpenCC, the
+        evasion pre-check) run once over the whole batch joined by a separator."""
+        norms = [self._strip(t) for t in texts]
+        if not norms:
+            return []
+        joined = "\x1e".join(n.text for n in norms)  # record separator: stripped from every input
+        if not joined.isascii():
+            starts = _starts(norms)
+            for m in _FULLWIDTH_ALNUM_RE.finditer(joined):
+                ev = norms[bisect.bisect_right(starts, m.start()) - 1].evasions
+                if "fullwidth" not in ev:
+                    ev.append("fullwidth")
+            nfkc = self._nfkc_re.sub(self._nfkc_run, joined)
+            if nfkc != joined:
+                joined = self._rejoin(norms, nfkc, self._nfkc_one)
+        if _UPPER_RE.search(joined):
+            joined = self._rejoin(norms, joined.lower(), self._lower_one)
+        if not joined.isascii():
+            conv = self._t2s.convert(joined)
+            if conv != joined:
+                joined = self._rejoin(norms, conv, self._t2s_one)
+        starts = _starts(norms)
+        todo: set[int] = set()
+        for rx in _EVASION_HINTS:
+            todo.update(bisect.bisect_right(starts, m.start()) - 1 for m in rx.finditer(joined))
+        for i in sorted(todo):
+            norms[i] = self._evasions(norms[i])
+        return norms
+
+    @staticmethod
+    def _strip(text: str) -> Normalized:
+        if not _STRIP_RE.search(text):
+            return Normalized(text)
+        keep: list[int] = []
+        pos = 0
+        for m in _STRIP_RE.finditer(text):
+            keep.extend(range(pos, m.start()))
+            pos = m.end()
+        keep.extend(range(pos, len(text)))
+        return Normalized(_STRIP_RE.sub("", text), keep, ["zero_width"])
+
+    @staticmethod
+    def _rejoin(norms: list[Normalized], converted: str, one) -> str:
+        """Take each text's piece of a whole-batch conversion; a piece whose length changed is
+        redone by `one(norm)` so the offset map stays exact."""
+        pieces = converted.split("\x1e")
+        if len(pieces) != len(norms):  # a conversion touched the separator: redo one by one
+            pieces = [one(n).text for n in norms]
+        for i, (n, piece) in enumerate(zip(norms, pieces)):
+            if piece == n.text:
+                continue
+            if len(piece) == len(n.text):
+                n.text = piece
+            else:
+                norms[i] = one(n)
+        return "\x1e".join(n.text for n in norms)
+
+    def _nfkc_one(self, n: Normalized) -> Normalized:
+        text, src = self._nfkc(n.text, n.src)
+        return Normalized(text, src, n.evasions)
+
+    @staticmethod
+    def _lower_one(n: Normalized) -> Normalized:
+        low = n.text.lower()
+        return Normalized(low if len(low) == len(n.text) else n.text.translate(_ASCII_LOWER), n.src, n.evasions)
+
+    def _t2s_one(self, n: Normalized) -> Normalized:
+        conv = self._t2s.convert(n.text)
+        if len(conv) != len(n.text):  # a phrase changed length: convert char by char
+            chars = [self._t2s.convert(ch) for ch in n.text]
+            conv = "".join(c if len(c) == 1 else o for c, o in zip(chars, n.text))
+        return Normalized(conv, n.src, n.evasions)
+
+    def _nfkc(self, text: str, src: list[int] | None) -> tuple[str, list[int]]:
+        """NFKC one character at a time, so each output character knows its source."""
+        base = src if src is not None else _identity(len(text))
+        cache = self._nfkc_cache
+        parts: list[str] = []
+        out: list[int] = []
+        for i, ch in enumerate(text):
+            n = cache.get(ch)
+            if n is None:
+                n = _STRIP_RE.sub("", unicodedata.normalize("NFKC", ch))
+                if len(cache) < 100_000:
+                    cache[ch] = n
+            parts.append(n)
+            if len(n) == 1:
+                out.append(base[i])
+            else:
+                out.extend([base[i]] * len(n))
+        return "".join(parts), out
+
+    # ---- step 4: evasions
+    def _evasions(self, n: Normalized) -> Normalized:
+        text, src, ev = n.text, n.src, list(n.evasions)
+        if _SPACED_RE.search(text):
+            text, src, ch = _sub(text, src, _SPACED_RE, _unspace)
+            if ch:
+                ev.append("spaced_out")
+        if _CONTACT_HINT_RE.search(text):
+            real: list[bool] = []
+            for pattern, canon in _CONTACT_RULES:
+                text, src, _ = _sub(text, src, pattern, lambda m, c=canon: _canon(m, c, real))
+            if any(real):
+                ev.append("contact_variant")
+        if _CN_NUM_HINT.search(text) and _NUMERAL_RUN_RE.search(text):
+            text, src, ch = _sub(text, src, _NUMERAL_RUN_RE, _numerals)
+            if ch:
+                ev.append("cn_digits")
+        if _PHONE_SEP_RE.search(text):
+            text, src, ch = _sub(text, src, _PHONE_SEP_RE, _drop_seps)
+            if ch:
+                ev.append("split_number")
+        if _URL_HINT_RE.search(text):
+            for pattern, _code in _URL_RULES:
+                text, src, ch = _sub(text, src, pattern, _url_fix)
+                if ch and "obfuscated_url" not in ev:
+                    ev.append("obfuscated_url")
+        return Normalized(text, src, ev)
+
+
+def _canon(m: re.Match[str], canonical: str, real: list[bool]) -> str:
+    """Replace a contact variant; 'qq' -> 'QQ' is canonicalisation, not an evasion."""
+    if m.group(0).upper() != canonical.upper():
+        real.append(True)
+    return canonical
+
+
+def _unspace(m: re.Match[str]) -> str:
+    s = m.group(0)
+    units = re.findall("[\u3400-\u9fff0-9a-z]", s)
+    # keep ordinary spaced words like "a b c" in prose only if they are all ASCII letters
+    if all(u.isascii() and u.isalpha() for u in units):
+        return s
+    return "".join(units)
+
+
+def _numerals(m: re.Match[str]) -> str:
+    s = m.group(0)
+    n_cn = sum(1 for ch in s if ch in _CN_NUMERAL_CHARS)
+    digits = sum(1 for ch in s if ch not in _SEP_CHARS)
+    has_ascii_digit = any("0" <= ch <= "9" for ch in s)
+    if n_cn < 2 or digits < 5 or (not has_ascii_digit and digits < 7):
+        return s
+    return "".join(_CN_DIGITS.get(ch, ch) for ch in s if ch not in _SEP_CHARS)
+
+
+def _drop_seps(m: re.Match[str]) -> str:
+    return "".join(ch for ch in m.group(0) if ch not in _SEP_CHARS)
+
+
+def _url_fix(m: re.Match[str]) -> str:
+    s = m.group(0)
+    if s.startswith("h"):
+        return "https://" if "s" in s[4:6] else "http://"
+    return "."

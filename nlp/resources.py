@@ -1,0 +1,54 @@
+"""Process-wide, load-once resources (dictionaries, converters), behind explicit loader functions.
+
+Each loader builds its resource on first call and returns the same object afterwards; the cost is
+paid once per process (about a second for the segmenter's dictionary), not per batch or per test.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+from nlp.cues import CueScanner
+from nlp.keywords import KeywordExtractor, jieba_idf_path
+from nlp.normalize import Normalizer
+from nlp.segment import Segmenter, jieba_dict_path
+
+RESOURCE_DIR = Path(__file__).resolve().parent / "resources"
+USERDICT = RESOURCE_DIR / "userdict.txt"
+
+
+@functools.lru_cache(maxsize=4)
+def segmenter(userdict: Path = USERDICT) -> Segmenter:
+    return Segmenter.from_files(jieba_dict_path(), [userdict])
+
+
+@functools.lru_cache(maxsize=1)
+def normalizer() -> Normalizer:
+    return Normalizer()
+
+
+@functools.lru_cache(maxsize=1)
+def cue_scanner() -> CueScanner:
+    return CueScanner()
+
+
+@functools.lru_cache(maxsize=1)
+def keyword_extractor() -> KeywordExtractor:
+    return KeywordExtractor.from_file(jieba_idf_path())
+
+
+@functools.lru_cache(maxsize=1)
+def search_tokenizer():  # -> jieba.Tokenizer
+    """jieba with the union user dictionary (same word frequencies as the batch segmenter)."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tk = jieba.Tokenizer()
+    tk.initialize()
+    seg = segmenter()
+    for line in USERDICT.read_text(encoding="utf-8").splitlines():
+        word = line.split()[0] if line.strip() and not line.startswith("#") else ""
+        if word:
+            tk.add_word(word, int(seg.words.get(word, 0) or seg.suggest_freq(word)))
+    return tk

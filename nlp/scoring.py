@@ -1,0 +1,220 @@
+"""Sentiment, spam and rumour scores with their reasons (components of the pipeline).
+
+Each score starts from its linear model head (hashed n-grams + cue columns, `nlp.model`) and is then
+adjusted by signals a text model cannot see: behaviour in the recent window (near-duplicate floods,
+spread across channels and authors), the debunk registry, and explicit official sourcing or refutation.
+Reasons name what moved the score, in Chinese, short enough for a review card.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from core.domain import Reason, Sentiment
+from nlp.components import Batch, Context, Doc, top_per_doc, word_weights
+from nlp.cues import CUE_LABELS, FEATURES
+
+EVASION_LABELS = {
+    "zero_width": "零宽/控制字符",
+    "fullwidth": "全角字母数字",
+    "spaced_out": "字间插空",
+    "contact_variant": "联系方式变体",
+    "cn_digits": "汉字数字",
+    "split_number": "号码拆分",
+    "obfuscated_url": "网址变形",
+}
+SPAM_CUES = ("ad_lexicon", "contact_add", "wechat_id", "qq_id", "phone", "url", "money")
+RUMOUR_CUES = ("hearsay", "urgency", "absolute", "claim_topic")
+FLOOD_REPEAT = 0.6  # trigram repetition (cues.repetition) that makes a long text a screen flood
+FLOOD_MIN_CHARS = 16
+CLAIM_TOPICS = frozenset({"薪酬待遇", "福利慰问", "住房保障", "职称评审", "子女教育", "考勤管理"})
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+def _cue_reasons(d: Doc, score: str, codes: tuple[str, ...], weight: float) -> None:
+    assert d.cues is not None
+    for code in codes:
+        words = d.cues.words(code)
+        if words:
+            d.reasons.append(Reason(score, code, f"{CUE_LABELS[code]}：{'、'.join(words)}", weight))
+
+
+class SentimentScorer:
+    """pos/neu/neg and polarity from two heads: subjective-vs-neutral and positive-vs-negative.
+
+    P(neu) = 1 - s, P(pos) = s * p, P(neg) = s * (1 - p), polarity = P(pos) - P(neg) = s (2p - 1).
+    The sign of the polarity is the positive-vs-negative decision alone."""
+
+    name = "sentiment.v1"
+
+    def pipe(self, batch: Batch, ctx: Context) -> Batch:
+        m = ctx.models
+        assert batch.z is not None
+        p = sigmoid(batch.z[:, m.head("polar")])
+        s = sigmoid(batch.z[:, m.head("subjective")])
+        probs = np.stack([s * p, 1.0 - s, s * (1.0 - p)], axis=1)  # pos, neu, neg
+        label = probs.argmax(axis=1)
+        polarity = s * (2.0 * p - 1.0)
+        labels = (Sentiment.POS, Sentiment.NEU, Sentiment.NEG)
+        terms = self._terms(batch, m, label)
+        for i, d in enumerate(batch.docs):
+            if d.blank:
+                d.reasons.append(Reason("sentiment", "blank", "空白内容，按中性计", 0.0))
+                continue
+            lab = labels[int(label[i])]
+            d.sentiment = lab
+            d.polarity = round(float(polarity[i]), 4)
+            conf = float(probs[i, int(label[i])])
+            text = f"情感{lab.label_zh}（把握 {conf:.0%}，倾向 {d.polarity:+.2f}）"
+            d.reasons.append(Reason("sentiment", "model", text, d.polarity))
+            if terms[i]:
+                code, what = ("positive_terms", "正面词") if lab is Sentiment.POS else ("negative_terms", "负面词")
+                d.reasons.append(Reason("sentiment", code, f"{what}：{'、'.join(terms[i])}", d.polarity))
+        return batch
+
+    @staticmethod
+    def _terms(batch: Batch, m, label: np.ndarray) -> list[list[str]]:
+        """The content words that pushed each non-neutral post most toward its label."""
+        assert batch.word_index is not None and batch.tokens is not None
+        ok, _ = batch.content_words()
+        ww = word_weights(batch, m.coef[:, m.head("polar")], m.cfg.bits)[batch.word_index]
+        sign = np.array([1.0, 0.0, -1.0], dtype=np.float32)[label]  # pos, neu, neg
+        doc = batch.tokens.doc[batch.word_index]
+        signed = ww * sign[doc]
+        return top_per_doc(batch, np.where(ok & (signed > 0.05), signed, 0.0), k=3, only=label != 1)
+
+
+class Spam:
+    """Model probability, raised by floods: the same text from many authors or many times."""
+
+    name = "spam.v1"
+
+    def pipe(self, batch: Batch, ctx: Context) -> Batch:
+        m = ctx.models
+        assert batch.z is not None
+        p = sigmoid(batch.z[:, m.head("spam")])
+        assert batch.dense is not None
+        rep = batch.dense[:, FEATURES.index("repeat_ratio")]
+        for i, d in enumerate(batch.docs):
+            if d.blank:
+                d.reasons.append(Reason("spam", "blank", "空白内容", 0.0))
+                continue
+            base = float(p[i])
+            score = base
+            if rep[i] >= FLOOD_REPEAT and len(d.text) >= FLOOD_MIN_CHARS:  # one text filling the screen
+                d.flood = float(rep[i])
+                score = max(score, 0.6 + 0.4 * d.flood)
+            flood = _flood_strength(d)
+            if flood > 0:
+                contact = d.cues is not None and any(d.cues.has(c) for c in SPAM_CUES)
+                boost = flood * (0.7 if (base >= 0.3 or contact or d.evasions) else 0.3)
+                score = 1.0 - (1.0 - score) * (1.0 - boost)
+            d.spam = round(score, 4)
+            self._reasons(d, base, flood)
+        return batch
+
+    @staticmethod
+    def _reasons(d: Doc, base: float, flood: float) -> None:
+        if d.spam < 0.3:
+            d.reasons.append(Reason("spam", "model", f"未见明显广告特征（{d.spam:.2f}）", d.spam))
+            return
+        d.reasons.append(Reason("spam", "model", f"文本模型判断广告概率 {base:.2f}", base))
+        _cue_reasons(d, "spam", SPAM_CUES, 0.0)
+        if d.evasions:
+            names = "、".join(EVASION_LABELS.get(e, e) for e in d.evasions)
+            d.reasons.append(Reason("spam", "evasion", f"规避写法：{names}", float(len(d.evasions))))
+        if d.flood:
+            d.reasons.append(Reason("spam", "flood_text", f"刷屏：内容大量重复（重复度 {d.flood:.0%}）", d.flood))
+        if flood > 0 and d.cluster is not None:
+            c = d.cluster
+            d.reasons.append(Reason("spam", "near_duplicate",
+                                    f"近期相似内容 {c.size} 条，来自 {c.authors} 个账号、{c.channels} 个渠道", flood))
+
+
+def _flood_strength(d: Doc) -> float:
+    c = d.cluster
+    if c is None or c.key is None or c.size < 3:
+        return 0.0
+    by_authors = (c.authors - 2) / 4.0  # 3 authors: 0.25 ... 6+: 1.0
+    by_one = (c.author_posts - 2) / 4.0  # one author posting the same thing again and again
+    return float(min(1.0, max(by_authors, by_one, 0.0)))
+
+
+class Rumour:
+    """Model probability adjusted by spread, the debunk registry, sourcing and refutation."""
+
+    name = "rumour.v1"
+
+    def pipe(self, batch: Batch, ctx: Context) -> Batch:
+        m = ctx.models
+        assert batch.z is not None
+        p = sigmoid(batch.z[:, m.head("rumour")])
+        for i, d in enumerate(batch.docs):
+            self._score(d, float(p[i]))
+        return batch
+
+    def _score(self, d: Doc, base: float) -> None:
+        cues = d.cues
+        assert cues is not None
+        if d.blank:
+            d.reasons.append(Reason("rumour", "blank", "空白内容", 0.0))
+            return
+        reasons: list[Reason] = []
+        score = base
+        hearsay = any(cues.has(c) for c in ("hearsay", "urgency", "absolute"))
+        refute = cues.has("refute")
+        official = cues.has("official_source")
+        if cues.has("claim_topic") and d.topic in CLAIM_TOPICS and hearsay and not official:
+            score = 1.0 - (1.0 - score) * 0.7
+            reasons.append(Reason("rumour", "unsourced_claim", f"涉及{d.topic}变动且无正式来源", 0.3))
+        spread = _spread_strength(d)
+        if spread > 0 and (base >= 0.3 or hearsay):
+            score = 1.0 - (1.0 - score) * (1.0 - 0.5 * spread)
+            c = d.cluster
+            assert c is not None
+            reasons.append(Reason("rumour", "spread",
+                                  f"相同说法 {c.size} 条，跨 {c.channels} 个渠道、{c.authors} 个账号传播", spread))
+        if d.debunk is not None and not refute:
+            score = max(score, 0.9)
+            clar = _short(d.debunk.debunk.clarification, 40)
+            reasons.append(Reason("rumour", "debunk_match", f"与辟谣库第 {d.debunk.debunk.id} 条相符：{clar}", 1.0))
+        if d.spam >= 0.8 and d.debunk is None and (d.flood or any(cues.has(c) for c in SPAM_CUES)):
+            score = min(score, 1.0 - d.spam)  # an advert or a screen flood is not a rumour
+        if score >= 0.3 and d.debunk is None and len(set(_CONTENT_RE.findall(d.text))) < 5:
+            score = min(score, 0.2)
+            reasons.append(Reason("rumour", "too_short", "内容过短，不构成具体说法", -1.0))
+        if refute or official:
+            score = min(score * 0.25, 0.3)
+            what = "本身在辟谣/澄清" if refute else "引用了正式来源"
+            words = cues.words("refute" if refute else "official_source")
+            reasons.append(Reason("rumour", "refute" if refute else "official_source",
+                                  f"{what}（{'、'.join(words)}），不按谣言计", -1.0))
+        d.rumour = round(score, 4)
+        if d.rumour >= 0.3 or reasons:
+            head = Reason("rumour", "model", f"文本模型判断谣言概率 {base:.2f}", base)
+            d.reasons.append(head)
+            if d.rumour >= 0.3 and not (refute or official):
+                _cue_reasons(d, "rumour", RUMOUR_CUES, 0.0)
+            d.reasons.extend(reasons)
+        else:
+            d.reasons.append(Reason("rumour", "model", f"未见明显谣言特征（{d.rumour:.2f}）", d.rumour))
+        if d.debunk is not None:
+            d.extra["debunk_score"] = d.debunk.score
+
+
+def _spread_strength(d: Doc) -> float:
+    c = d.cluster
+    if c is None or c.key is None or c.size < 2:
+        return 0.0
+    return float(min(1.0, max((c.channels - 1) / 2.0, (c.authors - 2) / 4.0, 0.0)))
+
+
+_CONTENT_RE = re.compile("[\u3400-\u9fff0-9a-zA-Z]")
+
+
+def _short(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"

