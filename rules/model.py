@@ -77,6 +77,7 @@ class Match:
     key: str | None = None  # the query_key value, when the rule has one
     flag_post_ids: list[int] = field(default_factory=list)  # posts the flag action marks
     case_key: str | None = None  # the case this match belongs to (default: `key`)
+    values: dict[str, Any] = field(default_factory=dict)  # type-specific template values, fixed when it fired
 
 
 @dataclass(frozen=True)

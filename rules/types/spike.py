@@ -85,17 +85,11 @@ class SpikeRule(RuleType):
         self._pending.append(Match(
             rule=self.rule, trigger=item, at=now, events=current,
             key=key if self.rule.query_key else None, case_key=episode[0],
+            values={"baseline": round(baseline, 1), "ratio": round(len(current) / max(baseline, 1.0), 1)},
         ))
 
     def describe(self, match: Match) -> dict[str, Any]:
-        window = self.windows.get(match.key if self.rule.query_key else "*")
-        before = len(window) - len(match.events) if window is not None else 0
-        baseline = max(before, 0) * (self.current / self.reference)
-        return {
-            **window_fields(match, self.current, self.tz),
-            "baseline": round(baseline, 1),
-            "ratio": round(len(match.events) / max(baseline, 1.0), 1),
-        }
+        return {**window_fields(match, self.current, self.tz), **match.values}
 
     def expire(self, now: datetime) -> None:
         for key in list(self.windows):
