@@ -15,3 +15,6 @@ def setup_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     for noisy in ("apscheduler", "waitress", "jieba", "urllib3", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # "skipped: maximum number of running instances reached" is the normal back-pressure of a busy
+    # job, not news; job failures are logged by scheduler.py's own listener.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
