@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
-from pathlib import Path
 from typing import TextIO
 
 from core.domain import Role
 from dashboard.accounts import MIN_PASSWORD, AccountError, create_user, parse_role, reset_password
-from store.sqlite import SqliteStore
+from core.config import load_settings
+from core.errors import SentinelError
+from store import Store, open_store
 
 ROLE_HELP = "；".join(f"{r.value}={r.label_zh}" for r in Role)
 
@@ -24,6 +24,8 @@ def _data_dir_parser(default: object) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--data-dir", metavar="DIR", default=default,
                         help="数据目录，数据库为其中的 sentinel.db（默认 $SENTINEL_DATA_DIR 或 ./data）")
+    parser.add_argument("--config", metavar="FILE", default=default,
+                        help="与 scheduler.py 相同的 YAML 配置文件（用其中的数据目录和存储后端）")
     return parser
 
 
@@ -74,15 +76,14 @@ def read_password(from_stdin: bool, stdin: TextIO) -> str:
     return first
 
 
-def open_store(data_dir: str | None) -> SqliteStore:
-    path = Path(data_dir or os.environ.get("SENTINEL_DATA_DIR") or "./data") / "sentinel.db"
-    store = SqliteStore(path)
-    store.migrate()
-    return store
+def open_configured_store(data_dir: str | None, config: str | None = None) -> Store:
+    """The store scheduler.py would open with the same --config / --data-dir."""
+    settings = load_settings(config, overrides={"data_dir": data_dir})
+    return open_store(settings)
 
 
 def run(args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
-    store = open_store(args.data_dir)
+    store = open_configured_store(args.data_dir, getattr(args, "config", None))
     try:
         if args.command == "list":
             users = store.users()
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO
     args = build_parser().parse_args(argv)
     try:
         return run(args, stdin or sys.stdin, out or sys.stdout)
-    except AccountError as exc:
+    except (AccountError, SentinelError) as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, EOFError):
