@@ -13,8 +13,17 @@ Use::
     from nlp.keywords import hot_topics         # hot topics over a window of (post, analysis) pairs
 
 Pipeline (`nlp.components.PIPELINE`, versioned component names, each `pipe(batch, ctx)`):
-normalize.v1 → tokenize.v1 → cues.v1 → featurize.v1 → neardup.v1 → debunk.v1 → sentiment.v1 →
-spam.v1 → rumour.v1 → pii.v1 → keywords.v1.
+normalize.v1 → tokenize.v1 → cues.v2 → featurize.v1 → neardup.v1 → debunk.v1 → sentiment.v1 →
+spam.v1 → rumour.v2 (with claim clustering, `nlp.claims`) → pii.v1 → keywords.v1.
+
+Rumour (`nlp.rumour`): the model head, then: unsourced claims about pay/benefits raised; a debunk
+registry match is a rumour; spam ≥ 0.8 (an advert or a screen flood) is not one (reason ``spam``);
+refutation (reason ``refute``) and a real citation — a named official channel or document (官网通知,
+人事处正式文件, 校发〔2026〕12号, 工会公众号发布, a link to an .edu.cn/.gov.cn site) — cap it (reason
+``official_source``). Hearsay (朋友说, 内部消息, 听说), chain-forwarding (速转, 不转不是) and absolute
+claims (千真万确, 文件已经签了) void an apparent citation (reason ``citation_overridden``); a department
+name alone (人事处) is no citation. Rumour-ish posts (score ≥ 0.4 before spread, no verdict) are
+grouped into claims; a claim spreading across channels and authors raises its posts (reason ``spread``).
 
 Analysis fields: `normalized` (NFKC, Simplified, lower-case ASCII, evasions undone; the original stays on
 the Post), `tokens`, `sentiment` (pos/neu/neg), `polarity` [-1, 1] (> 0 means positive),
@@ -26,17 +35,31 @@ the Post), `tokens`, `sentiment` (pos/neu/neg), `polarity` [-1, 1] (> 0 means po
 `Analysis.extra` keys (JSON-serialisable, always present unless marked optional):
 
 - ``cluster``: near-duplicate cluster key (``dup-<hex>``), stable across restarts; None for texts
-  too short to cluster (fewer than 8 letters/characters).
+  too short to cluster (fewer than 8 letters/characters). Copies and near-copies (spam floods).
 - ``cluster_size``: posts in the cluster within the recent window (default 24 h), this one included.
 - ``cluster_authors``: distinct authors in the cluster within the window.
 - ``cluster_channels``: distinct channels in the cluster within the window.
 - ``cluster_author_posts``: posts by this post's author in the cluster within the window (flooding).
+- ``claim``: claim cluster key (``claim-<hex>``): posts that make the same claim in different words
+  ("绩效工资要砍三成" / "绩效统一下调30%" / "绩效打七折"), matched on content words after cue words and
+  stop words are dropped, synonyms merged (砍/下调/降 → 降; 取消/不发/没了 → 取消) and numbers normalised
+  (三成 = 30% = 百分之三十 = 打七折). Only rumour-ish posts get one (rumour ≥ 0.4 before spread, not an
+  advert, refutation or cited notice, at least two claim terms); None otherwise and when the analyzer
+  keeps no window. Stable across restarts (`warm` reuses stored keys). Rules group rumour cases by it.
+- ``claim_size``, ``claim_authors``, ``claim_channels``: posts, distinct authors and distinct channels
+  of the claim within the claim window (default 48 h), this post included (1 when ``claim`` is None).
 - ``evasions`` (optional): evasion tricks undone by normalisation, codes from
   zero_width, fullwidth, spaced_out, contact_variant, cn_digits, split_number, obfuscated_url.
 - ``debunk_score`` (optional): how well the post matched its debunk entry (0-1).
 
 Models: nlp/models/ holds one bundle (linear heads over hashed character/word n-grams and cue
 columns, ~2.3 MB) and manifest.json (data hashes, parameters, seed, dev metrics, the command).
+The cue columns include an emoticon polarity lexicon (`lexicon.EMOTICON_POLARITY`: [哈哈] [爱你] … /
+[泪] [抓狂] …, strong 1.0 or leaning 0.5) as ``emo_pos``/``emo_neg`` counts, ``emo_score`` (tanh of the
+summed polarity) and ``emo_last`` (the last one's polarity). The polar head is fitted NBSVM-style
+(naive-Bayes-scaled features, folded back into plain weights) and also learns from Weibo posts of the
+rumour corpora labelled by their emoticons (distant supervision, training splits only); the rumour head
+learns adverts (spam rows) as non-rumours.
 Rebuild with ``python -m nlp.train`` (needs ../shared/data; ~40 s on 2 cores; byte-for-byte
 reproducible). tests/nlp/test_artifacts.py checks the committed files against the manifest, the
 seed files and the user dictionary; ``NLP_VERIFY_REBUILD=1 python -m pytest tests/nlp`` rebuilds and

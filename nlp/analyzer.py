@@ -11,6 +11,7 @@ from core.domain import Analysis, Debunk, Post
 from nlp import model as model_io
 from nlp.components import PIPELINE, Batch, Context, Doc, build_pipeline
 from nlp.debunk import DebunkMatcher
+from nlp.claims import WINDOW_HOURS as CLAIM_WINDOW_HOURS, ClaimIndex, ClaimInfo
 from nlp.dedup import NearDupIndex
 from nlp.model import BUNDLED_DIR, ModelBundle, ModelError
 
@@ -74,21 +75,26 @@ class Analyzer:
         window_hours: float = 24.0,
         use_window: bool = True,
         pipeline: Sequence[str] = PIPELINE,
+        claim_window_hours: float = CLAIM_WINDOW_HOURS,
     ) -> None:
         self._data_dir = Path(data_dir) if data_dir is not None else None
         self._lock = threading.RLock()
         self._components = build_pipeline(pipeline)
         self.pipeline_names = tuple(pipeline)
         self._window = NearDupIndex(window_hours) if use_window else None
-        self._ctx = Context(models=models, window=self._window)
+        claims = ClaimIndex(claim_window_hours) if use_window else None
+        self._ctx = Context(models=models, window=self._window, claims=claims)
         self._stamp = _stamp(model_dirs(self._data_dir))
 
     @classmethod
-    def load(cls, data_dir: Path | None = None, *, window_hours: float = 24.0, use_window: bool = True) -> "Analyzer":
+    def load(cls, data_dir: Path | None = None, *, window_hours: float = 24.0, use_window: bool = True,
+             claim_window_hours: float = CLAIM_WINDOW_HOURS) -> "Analyzer":
         """Load the newest models: the bundled ones in nlp/models/ or those `python -m nlp.train
-        --data-dir DIR` wrote to DIR/models/. `use_window=False` scores texts alone (evaluation)."""
+        --data-dir DIR` wrote to DIR/models/. `use_window=False` scores texts alone (evaluation):
+        no near-duplicate clusters, no claims."""
         data_dir = Path(data_dir) if data_dir is not None else None
-        return cls(select_models(data_dir), data_dir, window_hours=window_hours, use_window=use_window)
+        return cls(select_models(data_dir), data_dir, window_hours=window_hours, use_window=use_window,
+                   claim_window_hours=claim_window_hours)
 
     @property
     def model_version(self) -> str:
@@ -110,17 +116,17 @@ class Analyzer:
         return out
 
     def _run(self, posts: Sequence[Post], warm_keys: Sequence[str | None] | None = None,
-             components: Sequence | None = None) -> list[Doc]:
+             components: Sequence | None = None, warm_claims: Sequence[str | None] | None = None) -> list[Doc]:
         with self._lock:
             batch = Batch([Doc(p) for p in posts])
             if not batch.docs:
                 return []
-            self._ctx.warm_keys = warm_keys
+            self._ctx.warm_keys, self._ctx.warm_claims = warm_keys, warm_claims
             try:
                 for comp in components or self._components:
                     batch = comp.pipe(batch, self._ctx)
             finally:
-                self._ctx.warm_keys = None
+                self._ctx.warm_keys = self._ctx.warm_claims = None
             return batch.docs
 
     # ------------------------------------------------------------------ live changes
@@ -157,17 +163,22 @@ class Analyzer:
 
     def warm(self, pairs: Sequence[tuple[Post, Analysis]]) -> None:
         """Refill the recent window from stored posts (oldest first), without scoring them again.
-        Cluster keys stored in the analyses are kept, so cases stay attached to the same key."""
+        Cluster and claim keys stored in the analyses are kept, so cases stay attached to the same key."""
         if self._window is None or not pairs:
             return
         ordered = sorted(pairs, key=lambda pa: pa[0].created_at)
-        from nlp.components import NearDup, Normalize
+        from nlp.components import NearDup, Normalize, Tokenize
+        from nlp.rumour import WarmClaims
 
-        comps = [Normalize(), NearDup()]
+        comps = [Normalize(), Tokenize(), NearDup(), WarmClaims()]
         for i in range(0, len(ordered), 2000):
             chunk = ordered[i : i + 2000]
             keys = [a.extra.get("cluster") if a.extra else None for _, a in chunk]
-            self._run([p for p, _ in chunk], warm_keys=keys, components=comps)
+            claims = [a.extra.get("claim") if a.extra else None for _, a in chunk]
+            self._run([p for p, _ in chunk], warm_keys=keys, components=comps, warm_claims=claims)
+
+
+NO_CLAIM = ClaimInfo(None)
 
 
 def _to_analysis(d: Doc, version: str) -> Analysis:
@@ -178,6 +189,7 @@ def _to_analysis(d: Doc, version: str) -> Analysis:
     else:
         extra.update({"cluster": None, "cluster_size": 1, "cluster_authors": 1, "cluster_channels": 1,
                       "cluster_author_posts": 1})
+    extra.update((d.claim or NO_CLAIM).extra())
     if d.evasions:
         extra["evasions"] = list(d.evasions)
     return Analysis(

@@ -18,6 +18,7 @@ from core.errors import UnknownNameError
 from nlp import resources
 from nlp.cues import FEATURES, CueHits
 from nlp.debunk import DebunkMatch, DebunkMatcher
+from nlp.claims import ClaimIndex, ClaimInfo
 from nlp.dedup import ClusterInfo, NearDupIndex, signatures
 from nlp.features import SALT_WORD, occurrences
 from nlp.hashing import SpanHasher, bucket, codes_of
@@ -46,6 +47,7 @@ class Doc:
     topic: str | None = None
     debunk: DebunkMatch | None = None
     cluster: ClusterInfo | None = None
+    claim: ClaimInfo | None = None  # set for rumour-ish posts when the analyzer keeps a window
     reasons: list[Reason] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     flood: float = 0.0  # repetition when the text itself is a screen flood
@@ -98,7 +100,9 @@ class Context:
     models: ModelBundle
     window: NearDupIndex | None = None
     debunks: DebunkMatcher | None = None
+    claims: ClaimIndex | None = None
     warm_keys: Sequence[str | None] | None = None  # cluster keys to reuse (warm-up only)
+    warm_claims: Sequence[str | None] | None = None  # claim keys to reuse (warm-up only)
 
 
 class Component(Protocol):
@@ -161,7 +165,7 @@ def spans_to_strings(codes: np.ndarray, start: np.ndarray, end: np.ndarray) -> l
 
 
 class Cues:
-    name = "cues.v1"
+    name = "cues.v2"
 
     def pipe(self, batch: Batch, ctx: Context) -> Batch:
         assert batch.starts is not None
@@ -172,6 +176,7 @@ class Cues:
         batch.dense = dense
         for d, h in zip(batch.docs, hits):
             d.cues = h
+            d.topic = topic_of(h.topics)  # known before scoring: the rumour score looks at it
         return batch
 
 
@@ -248,7 +253,6 @@ class Keywords:
         ok, idf = batch.content_words()
         for d, kws in zip(batch.docs, top_per_doc(batch, idf * ok, k=5)):
             d.keywords = kws
-            d.topic = topic_of(d.cues.topics) if d.cues else None
             if kws:
                 d.reasons.append(Reason("keywords", "tfidf", "关键词：" + "、".join(kws)))
         return batch
@@ -283,7 +287,8 @@ def top_per_doc(batch: Batch, weights: np.ndarray, k: int, only: np.ndarray | No
 
 
 def build_pipeline(names: Sequence[str]) -> list[Component]:
-    from nlp.scoring import Rumour, SentimentScorer, Spam
+    from nlp.rumour import Rumour
+    from nlp.scoring import SentimentScorer, Spam
 
     registry: dict[str, type] = {c.name: c for c in (
         Normalize, Tokenize, Cues, Featurize, NearDup, DebunkLookup, SentimentScorer, Spam, Rumour, PII, Keywords,
@@ -297,8 +302,8 @@ def build_pipeline(names: Sequence[str]) -> list[Component]:
 
 
 PIPELINE: tuple[str, ...] = (
-    "normalize.v1", "tokenize.v1", "cues.v1", "featurize.v1", "neardup.v1", "debunk.v1",
-    "sentiment.v1", "spam.v1", "rumour.v1", "pii.v1", "keywords.v1",
+    "normalize.v1", "tokenize.v1", "cues.v2", "featurize.v1", "neardup.v1", "debunk.v1",
+    "sentiment.v1", "spam.v1", "rumour.v2", "pii.v1", "keywords.v1",
 )
 TEXT_PIPELINE: tuple[str, ...] = ("normalize.v1", "tokenize.v1")
 

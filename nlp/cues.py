@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from nlp.hashing import HashTable, SpanHasher, hash_strings, prefix_hashes
-from nlp.lexicon import CUE_GROUPS, TOPICS
+from nlp.lexicon import CUE_GROUPS, EMOTICON_POLARITY, TOPICS
 
 # regex cues: code -> (score, label_zh). Their patterns are one alternation whose branches all start
 # with a literal character, so the regex engine jumps between candidate positions in C; the branch
@@ -27,16 +27,21 @@ REGEX_CUES: dict[str, tuple[str, str]] = {
     "qq_id": ("spam", "QQ号"),
     "phone": ("spam", "电话号码"),
     "money": ("spam", "金额/收益"),
+    "official_url": ("rumour", "官方网址"),
+    "doc_number": ("rumour", "文件编号"),
 }
 _TLD = "com|cn|net|org|top|xyz|vip|cc|me|info|shop|club|site|ly"
 _REGEX = re.compile(
     r"https?://[^\s\x00]+|www\.[^\s\x00]+"  # url
     rf"|\.(?:{_TLD})(?![a-z])"  # url: a domain, its name is found backwards
-    r"|微信(?:号)?[:：]?\s*(?:[a-z][a-z0-9_\-]{5,19}(?![a-z0-9_\-])|1[3-9]\d{9}(?!\d))|wxid_[a-z0-9]+"
+    r"|微信(?:号)?[:：➡→=\s]*(?:[a-z][a-z0-9_\-]{5,19}(?![a-z0-9_\-])|1[3-9]\d{9}(?!\d))|wxid_[a-z0-9]+"
     r"|QQ(?:号|群)?[:：]?\s*[1-9]\d{4,10}(?!\d)"
     r"|1[3-9]\d{9}(?!\d)|0\d{2,3}-\d{7,8}(?!\d)|400-?\d{3}-?\d{4}(?!\d)|800-?\d{3}-?\d{4}(?!\d)"  # phone
     r"|元|块|万|日[入赚]\d+|月[入赚]\d+"  # money: the amount before a unit is found backwards
+    r"|〔20\d\d〕\d{1,4}号|[\[【(]20\d\d[\]】)]\d{1,4}号"  # a document number: 校发〔2026〕12号
+    r"|听[^\s,，。!！?？:：;；\x00说听]{1,8}说"  # hearsay: 听财务处的人说, 听隔壁办公室说
 )
+_OFFICIAL_DOMAIN = re.compile(r"^(?:https?://)?[a-z0-9.\-]*\.(?:edu|gov)\.cn(?![a-z0-9\-])")
 _DOMAIN_NAME = re.compile(r"[a-z0-9\-]{2,}$")
 _AMOUNT = re.compile(r"\d+(?:\.\d+)?\s*$")
 
@@ -46,10 +51,18 @@ def _classify(text: str, m: re.Match[str]) -> tuple[str, int] | None:
     s = m.start()
     c = text[s]
     if c == "h" or c == "w" and text.startswith("www", s):
-        return "url", s
+        return ("official_url" if _OFFICIAL_DOMAIN.match(m.group(0)) else "url"), s
     if c == ".":
         name = _DOMAIN_NAME.search(text, max(0, s - 40), s)
-        return ("url", name.start()) if name else None
+        if not name:
+            return None
+        host = re.search(r"[a-z0-9.\-]*$", text[max(0, s - 60) : s])
+        full = (host.group(0) if host else "") + m.group(0)
+        return ("official_url" if re.search(r"\.(?:edu|gov)\.cn$", full) else "url"), name.start()
+    if c == "听":
+        return "hearsay", s
+    if c in "〔[【(":
+        return "doc_number", s
     if c == "微" or c == "w":
         return "wechat_id", s
     if c == "Q":
@@ -62,7 +75,10 @@ def _classify(text: str, m: re.Match[str]) -> tuple[str, int] | None:
     return "money", s
 
 
-STAT_FEATURES = ("digit_ratio", "ascii_ratio", "length_log", "evasion_count", "repeat_ratio", "exclaim", "question")
+STAT_FEATURES = ("digit_ratio", "ascii_ratio", "length_log", "evasion_count", "repeat_ratio", "exclaim", "question",
+                 "emo_score", "emo_last")
+# emo_score: tanh of the summed emoticon polarity (lexicon.EMOTICON_POLARITY); emo_last: the polarity of
+# the last polar emoticon (a post often closes on its attitude: "累死了，不过值了[哈哈]")
 LEXICON_CODES = tuple(g.code for g in CUE_GROUPS)
 FEATURES: tuple[str, ...] = LEXICON_CODES + tuple(REGEX_CUES) + STAT_FEATURES
 
@@ -121,18 +137,24 @@ class CueHits:
 
     hits: list[tuple[str, str]] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)
+    _by_code: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
+
+    def _index(self) -> dict[str, list[str]]:
+        """Distinct words per code, in order of appearance (built once, after the scan)."""
+        if self._by_code is None:
+            by: dict[str, list[str]] = {}
+            for c, w in self.hits:
+                words = by.setdefault(c, [])
+                if w not in words:
+                    words.append(w)
+            self._by_code = by
+        return self._by_code
 
     def words(self, code: str, limit: int = 3) -> list[str]:
-        out: list[str] = []
-        for c, w in self.hits:
-            if c == code and w not in out:
-                out.append(w)
-                if len(out) >= limit:
-                    break
-        return out
+        return self._index().get(code, [])[:limit]
 
     def has(self, code: str) -> bool:
-        return any(c == code for c, _ in self.hits)
+        return code in self._index()
 
 
 def repetition(codes: np.ndarray, doc_of_pos: np.ndarray, n: int, min_grams: int = 6) -> np.ndarray:
@@ -159,7 +181,7 @@ def repetition(codes: np.ndarray, doc_of_pos: np.ndarray, n: int, min_grams: int
 class CueScanner:
     """Scans a batch; returns the dense cue matrix and per-document hits."""
 
-    version = "cues.v1"
+    version = "cues.v2"
 
     def __init__(self) -> None:
         self._phrase_codes: dict[str, list[str]] = {}
@@ -171,6 +193,7 @@ class CueScanner:
                 self._phrase_codes.setdefault(w, []).append("topic:" + topic)
         self._lex = PhraseMatcher(sorted(self._phrase_codes))
         self._col = {code: i for i, code in enumerate(FEATURES)}
+        self._emo = EMOTICON_POLARITY
 
     def scan(
         self, batch_text: str, doc_starts: np.ndarray, codes: np.ndarray, doc_of_pos: np.ndarray,
@@ -180,12 +203,18 @@ class CueScanner:
         dense = np.zeros((n, len(FEATURES)), dtype=np.float32)
         hits = [CueHits() for _ in range(n)]
         starts = doc_starts.tolist()
-        col, pc, phrases = self._col, self._phrase_codes, self._lex.phrases
+        col, pc, phrases, emo = self._col, self._phrase_codes, self._lex.phrases, self._emo
         dop = doc_of_pos
+        emo_sum = np.zeros(n, dtype=np.float32)
+        emo_last = np.zeros(n, dtype=np.float32)
         for st, _, pid in self._lex.find(codes, hasher or SpanHasher(codes)):
             w = phrases[pid]
             i = int(dop[st])
             d = hits[i]
+            pol = emo.get(w)
+            if pol is not None:
+                emo_sum[i] += pol
+                emo_last[i] = pol
             for code in pc[w]:
                 if code[0] == "t" and code.startswith("topic:"):
                     d.topics.append(code[6:])
@@ -201,6 +230,8 @@ class CueScanner:
             dense[i, col[code]] += 1.0
             hits[i].hits.append((code, batch_text[s : m.end()]))
         self._stats(codes, doc_of_pos, n, evasions, dense)
+        dense[:, self._col["emo_score"]] = np.tanh(0.8 * emo_sum)
+        dense[:, self._col["emo_last"]] = emo_last
         return dense, hits
 
     def _stats(self, codes: np.ndarray, doc_of_pos: np.ndarray, n: int, evasions: Sequence[int],

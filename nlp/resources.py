@@ -9,6 +9,7 @@ import functools
 import logging
 from pathlib import Path
 
+from nlp.claims import TermExtractor
 from nlp.cues import CueScanner
 from nlp.keywords import KeywordExtractor, jieba_idf_path
 from nlp.normalize import Normalizer
@@ -36,6 +37,13 @@ def cue_scanner() -> CueScanner:
 @functools.lru_cache(maxsize=1)
 def keyword_extractor() -> KeywordExtractor:
     return KeywordExtractor.from_file(jieba_idf_path())
+
+
+@functools.lru_cache(maxsize=1)
+def claim_terms() -> TermExtractor:
+    """Claim terms of a post (`nlp.claims`), weighted with jieba's IDF table."""
+    kx = keyword_extractor()
+    return TermExtractor(lambda t: kx.idf.get(t, kx.median))
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,4 +1,4 @@
-"""Sentiment, spam and rumour scores with their reasons (components of the pipeline).
+"""Sentiment and spam scores with their reasons (components of the pipeline; rumour: `nlp.rumour`).
 
 Each score starts from its linear model head (hashed n-grams + cue columns, `nlp.model`) and is then
 adjusted by signals a text model cannot see: behaviour in the recent window (near-duplicate floods,
@@ -6,8 +6,6 @@ spread across channels and authors), the debunk registry, and explicit official 
 Reasons name what moved the score, in Chinese, short enough for a review card.
 """
 from __future__ import annotations
-
-import re
 
 import numpy as np
 
@@ -25,10 +23,8 @@ EVASION_LABELS = {
     "obfuscated_url": "网址变形",
 }
 SPAM_CUES = ("ad_lexicon", "contact_add", "wechat_id", "qq_id", "phone", "url", "money")
-RUMOUR_CUES = ("hearsay", "urgency", "absolute", "claim_topic")
 FLOOD_REPEAT = 0.6  # trigram repetition (cues.repetition) that makes a long text a screen flood
 FLOOD_MIN_CHARS = 16
-CLAIM_TOPICS = frozenset({"薪酬待遇", "福利慰问", "住房保障", "职称评审", "子女教育", "考勤管理"})
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -143,78 +139,3 @@ def _flood_strength(d: Doc) -> float:
     by_one = (c.author_posts - 2) / 4.0  # one author posting the same thing again and again
     return float(min(1.0, max(by_authors, by_one, 0.0)))
 
-
-class Rumour:
-    """Model probability adjusted by spread, the debunk registry, sourcing and refutation."""
-
-    name = "rumour.v1"
-
-    def pipe(self, batch: Batch, ctx: Context) -> Batch:
-        m = ctx.models
-        assert batch.z is not None
-        p = sigmoid(batch.z[:, m.head("rumour")])
-        for i, d in enumerate(batch.docs):
-            self._score(d, float(p[i]))
-        return batch
-
-    def _score(self, d: Doc, base: float) -> None:
-        cues = d.cues
-        assert cues is not None
-        if d.blank:
-            d.reasons.append(Reason("rumour", "blank", "空白内容", 0.0))
-            return
-        reasons: list[Reason] = []
-        score = base
-        hearsay = any(cues.has(c) for c in ("hearsay", "urgency", "absolute"))
-        refute = cues.has("refute")
-        official = cues.has("official_source")
-        if cues.has("claim_topic") and d.topic in CLAIM_TOPICS and hearsay and not official:
-            score = 1.0 - (1.0 - score) * 0.7
-            reasons.append(Reason("rumour", "unsourced_claim", f"涉及{d.topic}变动且无正式来源", 0.3))
-        spread = _spread_strength(d)
-        if spread > 0 and (base >= 0.3 or hearsay):
-            score = 1.0 - (1.0 - score) * (1.0 - 0.5 * spread)
-            c = d.cluster
-            assert c is not None
-            reasons.append(Reason("rumour", "spread",
-                                  f"相同说法 {c.size} 条，跨 {c.channels} 个渠道、{c.authors} 个账号传播", spread))
-        if d.debunk is not None and not refute:
-            score = max(score, 0.9)
-            clar = _short(d.debunk.debunk.clarification, 40)
-            reasons.append(Reason("rumour", "debunk_match", f"与辟谣库第 {d.debunk.debunk.id} 条相符：{clar}", 1.0))
-        if d.spam >= 0.8 and d.debunk is None and (d.flood or any(cues.has(c) for c in SPAM_CUES)):
-            score = min(score, 1.0 - d.spam)  # an advert or a screen flood is not a rumour
-        if score >= 0.3 and d.debunk is None and len(set(_CONTENT_RE.findall(d.text))) < 5:
-            score = min(score, 0.2)
-            reasons.append(Reason("rumour", "too_short", "内容过短，不构成具体说法", -1.0))
-        if refute or official:
-            score = min(score * 0.25, 0.3)
-            what = "本身在辟谣/澄清" if refute else "引用了正式来源"
-            words = cues.words("refute" if refute else "official_source")
-            reasons.append(Reason("rumour", "refute" if refute else "official_source",
-                                  f"{what}（{'、'.join(words)}），不按谣言计", -1.0))
-        d.rumour = round(score, 4)
-        if d.rumour >= 0.3 or reasons:
-            head = Reason("rumour", "model", f"文本模型判断谣言概率 {base:.2f}", base)
-            d.reasons.append(head)
-            if d.rumour >= 0.3 and not (refute or official):
-                _cue_reasons(d, "rumour", RUMOUR_CUES, 0.0)
-            d.reasons.extend(reasons)
-        else:
-            d.reasons.append(Reason("rumour", "model", f"未见明显谣言特征（{d.rumour:.2f}）", d.rumour))
-        if d.debunk is not None:
-            d.extra["debunk_score"] = d.debunk.score
-
-
-def _spread_strength(d: Doc) -> float:
-    c = d.cluster
-    if c is None or c.key is None or c.size < 2:
-        return 0.0
-    return float(min(1.0, max((c.channels - 1) / 2.0, (c.authors - 2) / 4.0, 0.0)))
-
-
-_CONTENT_RE = re.compile("[\u3400-\u9fff0-9a-zA-Z]")
-
-
-def _short(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"

@@ -25,6 +25,7 @@ from nlp.components import PIPELINE, Cues, Normalize, Tokenize, make_batch
 from nlp.features import FeatureConfig, hashed_counts, idf_from_counts, weight
 from nlp.model import BUNDLED_DIR, HEADS, ModelBundle, save, sha256_file
 from nlp.cues import FEATURES
+from nlp.lexicon import EMOTICON_POLARITY
 
 DEFAULT_SEED = 20240601
 DEFAULT_C = {"polar": 4.0, "subjective": 2.0, "spam": 4.0, "rumour": 2.0}
@@ -34,6 +35,12 @@ SUBJ_PUBLIC_SAMPLE = 3000
 HAM_FOR_SPAM = {"weibo2018": 0.3, "ced": 0.3, "ma2016": 0.3, "waimai": 0.15, "shopping": 0.15}
 HAM_SAMPLE = 3000
 WEAK_NEUTRAL_WEIGHT = 0.8
+NB_ALPHA = {"polar": 5.0}  # heads fitted on NB-scaled features (NBSVM-style), with this smoothing
+# adverts are not rumours: spam rows as rumour negatives (the rumour head must not learn ad vocabulary)
+SPAM_AS_NOT_RUMOUR = {"union_spam": 0.4, "mudou_sms": 0.2, "game_forum": 0.1}
+# Weibo posts of the rumour corpora with a clear emoticon polarity: distant-supervised polar examples
+EMOTICON_DISTANT = {"ced": 0.4, "ma2016": 0.4}
+_WEIBO_MARKUP = re.compile(r"\{%|%\}")  # weibo2018's link/hashtag markup: {%#话题#%}, {%标题%}
 _PLAIN_ASK = re.compile(
     r"请问|怎么办理|在哪|什么时候|几点|通知[:：]|公告|报名|截止|安排|地点|时间[:：]|是否|可以吗|能不能.*吗")
 _EMOTIVE = re.compile(r"凭什么|为什么|太|差|烂|坑|气|失望|寒心|垃圾|恶心|难|贵|慢|吐槽|！|!|[?？]{2}|呵呵|\[")
@@ -129,13 +136,14 @@ def head_rows(head: str, splits: dict[str, Split], seed: int) -> tuple[list[str]
     def add(rows: D.Rows, idx: list[int], y: list[int], total: float) -> None:
         if not idx:
             return
-        w = total * N_REF / len(idx)
         texts.extend(rows.texts[i] for i in idx)
         ys.extend(y)
-        ws.extend([w] * len(idx))
+        ws.extend([total * N_REF / len(idx)] * len(idx))
 
     for name, s in sorted(splits.items()):
         rows, task = s.train, s.train.task
+        if name == "weibo2018":  # training rows only: dev rows stay as they are
+            rows = D.Rows(rows.source, task, [_WEIBO_MARKUP.sub("", t) for t in rows.texts], rows.labels)
         if head == "polar" and task == "sentiment":
             idx = [i for i, lab in enumerate(rows.labels) if lab in ("pos", "neg")]
             add(rows, idx, [1 if rows.labels[i] == "pos" else 0 for i in idx], s.weight)
@@ -153,10 +161,26 @@ def head_rows(head: str, splits: dict[str, Split], seed: int) -> tuple[list[str]
             add(rows, idx, [0] * len(idx), WEAK_NEUTRAL_WEIGHT)
         elif head in ("spam", "rumour") and task == head:
             add(rows, list(range(len(rows))), [int(x) for x in rows.labels], s.weight)
+        elif head == "rumour" and name in SPAM_AS_NOT_RUMOUR:
+            idx = [i for i, lab in enumerate(rows.labels) if int(lab) == 1]
+            add(rows, idx, [0] * len(idx), SPAM_AS_NOT_RUMOUR[name])
+        if head == "polar" and name in EMOTICON_DISTANT:
+            labelled = [(i, emoticon_label(t)) for i, t in enumerate(rows.texts)]
+            labelled = [(i, lab) for i, lab in labelled if lab is not None]
+            add(rows, [i for i, _ in labelled], [lab for _, lab in labelled], EMOTICON_DISTANT[name])
         if head == "spam" and name in HAM_FOR_SPAM:  # posts and reviews: ordinary text, not adverts
             idx = sorted(rng.permutation(len(rows))[:HAM_SAMPLE].tolist())
             add(rows, idx, [0] * len(idx), HAM_FOR_SPAM[name])
     return texts, ys, ws
+
+
+def emoticon_label(text: str) -> int | None:
+    """1/0 when a post's emoticons all lean one way (net polarity at least 1), else None."""
+    pols = [w for e, w in EMOTICON_POLARITY.items() if e in text]
+    if not pols or (min(pols) < 0 < max(pols)):
+        return None
+    total = sum(pols)
+    return 1 if total >= 1.0 else 0 if total <= -1.0 else None
 
 
 def weak_neutral(text: str) -> bool:
@@ -165,15 +189,34 @@ def weak_neutral(text: str) -> bool:
     return bool(_PLAIN_ASK.search(text)) and not _EMOTIVE.search(text)
 
 
-def fit_head(x: sp.csr_matrix, y: np.ndarray, w: np.ndarray, c: float, seed: int) -> tuple[np.ndarray, float]:
+def fit_head(x: sp.csr_matrix, y: np.ndarray, w: np.ndarray, c: float, seed: int,
+             nb_alpha: float = 0.0, n_text: int = 0) -> tuple[np.ndarray, float]:
+    """Weighted logistic regression. With `nb_alpha`, the first `n_text` (text) columns are scaled
+    by their naive-Bayes log-count ratio first (Wang & Manning's NBSVM); the scale is folded back
+    into the returned weights, so the model applies them to unscaled features like any head."""
     from sklearn.linear_model import LogisticRegression
 
     if len(set(y.tolist())) < 2:
         raise SystemExit("训练数据只有一个类别，无法训练；请检查语料是否齐全（--corpus-dir）")
     w = w / w.mean()
+    scale = None
+    if nb_alpha > 0:
+        scale = np.ones(x.shape[1], dtype=np.float32)
+        scale[:n_text] = nb_ratio(x[:, :n_text], y, w, nb_alpha)
+        x = x @ sp.diags(scale)
     clf = LogisticRegression(C=c, solver="liblinear", random_state=seed, max_iter=200)
     clf.fit(x, y, sample_weight=w)
-    return clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
+    coef = clf.coef_[0].astype(np.float32)
+    return (coef * scale if scale is not None else coef), float(clf.intercept_[0])
+
+
+def nb_ratio(x: sp.csr_matrix, y: np.ndarray, w: np.ndarray, alpha: float) -> np.ndarray:
+    """log(p_j / q_j) per column: smoothed, weighted presence rates in class 1 and class 0."""
+    b = x.copy()
+    b.data[:] = 1.0
+    p = np.asarray(b.T @ (w * (y == 1))).ravel() + alpha
+    q = np.asarray(b.T @ (w * (y == 0))).ravel() + alpha
+    return np.log((p / p.sum()) / (q / q.sum())).astype(np.float32)
 
 
 def train(args: argparse.Namespace) -> dict:
@@ -196,7 +239,8 @@ def train(args: argparse.Namespace) -> dict:
         texts, ys, ws = per_head[h]
         rows = np.array([index[t] for t in texts])
         say(f"训练 {h}：{len(rows)} 条")
-        coef[:, j], intercept[j] = fit_head(x_all[rows], np.array(ys), np.array(ws), cs[h], args.seed)
+        coef[:, j], intercept[j] = fit_head(x_all[rows], np.array(ys), np.array(ws), cs[h], args.seed,
+                                            NB_ALPHA.get(h, 0.0), len(idf))
     bundle = ModelBundle(cfg, idf, coef, intercept, HEADS, FEATURES, version="(training)")
     if args.export_dev:
         export_dev(splits, Path(args.export_dev), say)
@@ -210,7 +254,9 @@ def train(args: argparse.Namespace) -> dict:
         "seed": args.seed,
         "params": {"features": cfg.to_json(), "C": cs, "n_ref": N_REF, "moderator_weight": MODERATOR_WEIGHT,
                    "subjective_public_sample": SUBJ_PUBLIC_SAMPLE, "ham_for_spam": HAM_FOR_SPAM,
-                   "ham_sample": HAM_SAMPLE, "weak_neutral_weight": WEAK_NEUTRAL_WEIGHT, "solver": "liblinear"},
+                   "ham_sample": HAM_SAMPLE, "weak_neutral_weight": WEAK_NEUTRAL_WEIGHT, "solver": "liblinear",
+                   "spam_as_not_rumour": SPAM_AS_NOT_RUMOUR, "emoticon_distant": EMOTICON_DISTANT,
+                   "nb_alpha": NB_ALPHA},
         "data": info,
         "dev_metrics": metrics,
         "pipeline": list(PIPELINE),

@@ -24,6 +24,9 @@ def norm() -> Normalizer:
         ("V信 dd2233aa", "微信 dd2233aa", "contact_variant"),
         ("有意者vx联系", "有意者微信联系", "contact_variant"),
         ("➕V：lm66990", "加微信:lm66990", "contact_variant"),
+        ("无效退款，+Vｙｃ２９０１", "无效退款,加微信yc2901", "contact_variant"),
+        ("报销无忧，加薇：dn55069", "报销无忧,加微信:dn55069", "contact_variant"),
+        ("月入过万，v❤➡yg50093", "月入过万,微信yg50093", "contact_variant"),
         ("扣扣：12345678", "QQ:12345678", "contact_variant"),
         ("企鹅号 87654321", "QQ 87654321", "contact_variant"),
         ("电话一三八一二三四五六七八", "电话13812345678", "cn_digits"),
@@ -84,3 +87,9 @@ def test_batch_equals_one_by_one(norm: Normalizer) -> None:
     for t, b in zip(texts, batch):
         one = norm(t)
         assert (b.text, b.src, b.evasions) == (one.text, one.src, one.evasions)
+
+
+@pytest.mark.parametrize("text", ["增加薇薇的名额", "参加薇薇的婚礼", "a+vitamin c", "维生素v是什么"])
+def test_names_and_words_that_look_like_contact_variants_stay(norm: Normalizer, text: str) -> None:
+    r = norm(text)
+    assert "微信" not in r.text and "contact_variant" not in r.evasions

@@ -64,7 +64,7 @@ def test_spam_flood_and_rumour_spread_become_cases(store, feed, run):
     channels = ["wechat", "weibo", "qq", "board", "weibo"]
     for i, channel in enumerate(channels):
         feed.add(f"紧急通知：下月起公积金停缴，速转！{i}", minutes=60 + i * 20, channel=channel,
-                 author=f"t{i}", rumour=0.6, cluster="rumour1")
+                 author=f"t{i}", rumour=0.6, cluster=f"copy{i}", claim="rumour1")  # paraphrases: one claim
     run()
     cases = {c.kind.value: c for c in store.cases()}
     assert cases["flood"].key == "flood1" and len(cases["flood"].post_ids) == 8

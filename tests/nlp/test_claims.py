@@ -1,0 +1,111 @@
+"""Claim-level clusters: paraphrases of one claim share `extra["claim"]`, copies of an advert do not."""
+from __future__ import annotations
+
+from core.domain import Analysis, Sentiment
+
+PAY = [  # one claim, many wordings (qq → weibo → wechat)
+    ("【紧急通知】听说下个月起绩效工资要砍三成，年终奖直接取消，内部消息，速转！", "qq"),
+    ("内部消息：学校经费紧张，下月起绩效工资统一下调30%，年终奖今年不发了，大家早做准备，速转", "qq"),
+    ("千真万确！人事处朋友说的，绩效砍三成、年终奖取消，文件已经签了，不转不是咱学校人！", "weibo"),
+    ("紧急扩散：下个月开始绩效工资打七折，年终奖取消，据说下周就发文，速转给身边的老师", "wechat"),
+    ("听财务处的人说，学校账上没钱了，绩效要砍三成，年终奖没了，这回是真的，速转", "qq"),
+    ("转自某学院群：下月起绩效工资下调百分之三十，年终奖暂停发放，红头文件已经在走流程了，速转", "weibo"),
+]
+HOUSING = "听说周转房要统一收回了，所有人一个月内搬走，房产科内部说的，速转"
+
+
+def test_paraphrases_of_one_claim_share_a_claim_but_not_a_cluster(make_post) -> None:
+    from nlp import Analyzer
+
+    an = Analyzer.load()
+    posts = [make_post(t, author=f"a{i}", channel=ch) for i, (t, ch) in enumerate(PAY)]
+    posts.append(make_post(HOUSING, author="h1", channel="qq"))
+    res = an.pipe(posts)
+    pay = res[: len(PAY)]
+    keys = {a.extra["claim"] for a in pay}
+    assert len(keys) == 1 and None not in keys
+    assert all(a.extra["claim"].startswith("claim-") for a in pay)
+    assert len({a.extra["cluster"] for a in pay}) == len(PAY)  # no two are near-duplicates
+    assert [a.extra["claim_size"] for a in pay] == list(range(1, len(PAY) + 1))
+    assert pay[-1].extra["claim_authors"] == len(PAY) and pay[-1].extra["claim_channels"] == 3
+    assert res[-1].extra["claim"] not in keys and res[-1].extra["claim_size"] == 1
+    spread = [r for r in pay[-1].reasons_for("rumour") if r.code == "spread"]
+    assert spread and "6 条" in spread[0].text and all(a.rumour >= 0.7 for a in pay)
+
+
+def test_claim_terms_normalise_numbers_and_synonyms() -> None:
+    from nlp import resources
+    from nlp.components import analyse_texts
+
+    extract = resources.claim_terms()
+    texts = ["绩效要砍三成", "绩效工资下调30%", "绩效打七折", "绩效工资降低百分之三十", "年终奖不发了", "年终奖没了"]
+    terms = [set(extract(n, toks)) for n, toks in analyse_texts(texts)]
+    for t in terms[:4]:
+        assert {"绩效", "降", "30%"} <= t, t
+    assert {"年终奖", "取消"} <= terms[4] and {"年终奖", "取消"} <= terms[5]
+    norm, toks = analyse_texts(["【紧急通知】听说内部消息，千真万确，速转！"])[0]
+    assert len(extract(norm, toks)) < 2  # cue words alone are no claim
+
+
+def test_different_claims_on_one_topic_stay_apart(make_post) -> None:
+    from nlp import Analyzer
+
+    an = Analyzer.load()
+    res = an.pipe([
+        make_post("听说下个月绩效工资要砍三成，内部消息，速转", author="a", channel="qq"),
+        make_post("听说食堂下个月要关门承包给外面的公司，速转", author="b", channel="weibo"),
+        make_post("据说课时费标准要下调三成，千真万确，速转", author="c", channel="wechat"),
+    ])
+    keys = [a.extra["claim"] for a in res]
+    assert None not in keys and len(set(keys)) == 3  # "降 30%" alone does not say which claim
+
+
+def test_adverts_refutations_and_plain_posts_make_no_claim(make_post) -> None:
+    from nlp import Analyzer
+
+    an = Analyzer.load()
+    ad = "产后瘦身，过年前瘦回少女身材，VX号➡lpt4562领试用装"
+    res = an.pipe([make_post(ad, author=f"bot{i}", channel=["qq", "weibo", "wechat"][i % 3]) for i in range(6)]
+                  + [make_post("网传绩效工资砍三成，纯属谣言，以人事处正式文件为准"),
+                     make_post("今天食堂的红烧肉不错")])
+    for a in res:
+        assert a.extra["claim"] is None and a.extra["claim_size"] == 1
+    ads = res[:6]
+    assert len({a.extra["cluster"] for a in ads}) == 1 and ads[-1].extra["cluster_size"] == 6
+    assert all(a.rumour < 0.3 for a in ads)
+    assert not any(r.code == "spread" for a in ads for r in a.reasons_for("rumour"))
+
+
+def test_claims_leave_the_window_and_keep_their_key(make_post) -> None:
+    from nlp import Analyzer
+
+    an = Analyzer.load(claim_window_hours=2)
+    first = an.pipe([make_post(PAY[0][0], minutes=0), make_post(PAY[1][0], minutes=30)])
+    later = an.pipe([make_post(PAY[0][0], minutes=400)])
+    assert first[1].extra["claim"] == first[0].extra["claim"] and first[1].extra["claim_size"] == 2
+    assert later[0].extra["claim"] == first[0].extra["claim"]  # same stable key
+    assert later[0].extra["claim_size"] == 1  # the first two left the window
+
+
+def test_warm_restores_claims_after_a_restart(make_post) -> None:
+    from nlp import Analyzer
+
+    posts = [make_post(t, author=f"w{i}", channel=ch) for i, (t, ch) in enumerate(PAY[:3])]
+    analyses = Analyzer.load().pipe(posts)
+    key = analyses[0].extra["claim"]
+    restarted = Analyzer.load()
+    stored = [Analysis(normalized=a.normalized, tokens=[], sentiment=Sentiment.NEU, polarity=0.0, spam=0.0,
+                       rumour=0.0, extra=dict(a.extra)) for a in analyses]
+    restarted.warm(list(zip(posts, stored)))
+    nxt = restarted.pipe([make_post(PAY[3][0], author="w9", channel="wechat")])[0]
+    assert nxt.extra["claim"] == key
+    assert nxt.extra["claim_size"] == 4 and nxt.extra["claim_channels"] == 3
+
+
+def test_scoring_texts_alone_has_no_claims(analyzer, make_post) -> None:
+    from nlp import Analyzer
+
+    alone = Analyzer.load(use_window=False)
+    a = alone.pipe([make_post(PAY[0][0]), make_post(PAY[1][0])])
+    assert [x.extra["claim"] for x in a] == [None, None]
+    assert [x.extra["claim_size"] for x in a] == [1, 1]
