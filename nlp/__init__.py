@@ -64,7 +64,17 @@ Rebuild with ``python -m nlp.train`` (needs ../shared/data; ~40 s on 2 cores; by
 reproducible). tests/nlp/test_artifacts.py checks the committed files against the manifest, the
 seed files and the user dictionary; ``NLP_VERIFY_REBUILD=1 python -m pytest tests/nlp`` rebuilds and
 compares bytes where the corpora exist. ``python -m nlp.train --data-dir DIR`` adds moderator
-decisions from DIR/sentinel.db and writes DIR/models/, which a running Analyzer hot-swaps in.
+decisions from the service's store (``--data-dir`` / ``--config``, opened with `store.open_store`) and
+writes DIR/models/, which a running Analyzer hot-swaps in. Where the public corpora are missing (a
+union's server) it trains from the bundle instead (``--from-bundle``, `nlp.warmstart`): the committed
+bundle is refitted on the union seed training files plus the moderator labels with a prior that keeps it
+close to the bundled weights (only the heads moderators labelled; deterministic, a few seconds); it
+refuses without labels and when the union dev metrics would drop. A model built on the shipped bundle is
+preferred over it; one built on an older bundle gives way to the shipped one.
+
+Speed: one batch is a handful of whole-batch array passes (hashed dictionary look-ups, n-grams, MinHash)
+plus a little Python per post (reasons, window bookkeeping); the cyclic garbage collector is paused
+during a batch (`analyzer.gc_paused`). ``python -m nlp.bench`` measures it against the naive pipeline.
 
 Commands: ``python -m nlp.train``, ``python -m nlp.evaluate --task T --data F.csv --json``,
 ``python -m nlp.bench [--n 20000] --json`` (see --help).

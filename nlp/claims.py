@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
+from itertools import accumulate, chain
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -29,6 +30,8 @@ STRONG_THRESHOLD = 0.34  # ... when the shared terms name a subject AND what hap
 MIN_SHARED = 2
 MIN_TERMS = 2  # a post with fewer claim terms makes no checkable claim
 PREDICATE_WEIGHT = 6.0
+TOKEN_CACHE = 200_000  # tokens whose claim-term weight is remembered
+_UNKNOWN = object()
 NUMBER_WEIGHT = 6.0
 
 # synonyms → one form; a tuple gives several terms (降薪 = 降 + 工资)
@@ -67,6 +70,7 @@ _NUM = "[0-9]+(?:\\.[0-9]+)?|[一二两三四五六七八九十]+"
 _NUMBER_RE = re.compile(
     f"(?P<pct>[0-9]+(?:\\.[0-9]+)?)\\s*%|百分之(?P<bai>{_NUM})|(?P<cheng>[0-9一二两三四五六七八九])成"
     f"|打(?P<zhe>[0-9一二三四五六七八九])折|(?P<half>减半|一半|腰斩)")
+_NUMBER_HINT = re.compile("[%百成折半斩]")  # every _NUMBER_RE match holds one of these
 _NUMBERISH = re.compile(f"^(?:{_NUM})(?:成|折|%|倍)?$|^[0-9a-z]{{1,2}}$")
 _TAG_RE = re.compile(r"\[([^\[\]\x00]{1,8})\]")  # [流泪] [doge]: emoticon tags are not claim words
 _SYN_RE = re.compile("|".join(sorted(map(re.escape, _SYNONYMS), key=len, reverse=True)))
@@ -130,6 +134,7 @@ class TermExtractor:
         self.idf = idf
         self.skip = STOPWORDS | CLAIM_STOPWORDS | _cue_words()
         self._cache: dict[str, float] = {}
+        self._tokens: dict[str, float | None] = {}  # token -> weight as a claim term (None: not one)
 
     def weight(self, term: str) -> float:
         if term in PREDICATES:
@@ -138,7 +143,9 @@ class TermExtractor:
             return NUMBER_WEIGHT
         w = self._cache.get(term)
         if w is None:
-            w = self._cache[term] = float(self.idf(term))
+            w = float(self.idf(term))
+            if len(self._cache) < TOKEN_CACHE:
+                self._cache[term] = w
         return w
 
     def __call__(self, text: str, tokens: Iterable[str]) -> dict[str, float]:
@@ -146,21 +153,35 @@ class TermExtractor:
         for m in _SYN_RE.finditer(text):
             for t in _SYNONYMS[m.group(0)]:
                 terms[t] = self.weight(t)
-        for m in _NUMBER_RE.finditer(text):
-            p = _pct(m)
-            if p is not None:
-                terms[p] = NUMBER_WEIGHT
-                if m.lastgroup in ("zhe", "half"):  # 打七折 / 减半 say "cut" too
-                    terms["降"] = PREDICATE_WEIGHT
-        skip = self.skip
+        if _NUMBER_HINT.search(text):
+            for m in _NUMBER_RE.finditer(text):
+                p = _pct(m)
+                if p is not None:
+                    terms[p] = NUMBER_WEIGHT
+                    if m.lastgroup in ("zhe", "half"):  # 打七折 / 减半 say "cut" too
+                        terms["降"] = PREDICATE_WEIGHT
+        tags: set[str] = set()
         if "[" in text:
-            skip = skip | {w for tag in _TAG_RE.findall(text) for w in (tag, tag[:2], tag[-2:])}
+            tags = {w for tag in _TAG_RE.findall(text) for w in (tag, tag[:2], tag[-2:])}
+        known = self._tokens
         for tok in tokens:
-            if len(tok) < 2 or tok in skip or tok in _SYNONYMS or _NUMBERISH.match(tok):
+            w = known.get(tok, _UNKNOWN)
+            if w is _UNKNOWN:
+                w = self._token_weight(tok)
+                if len(known) < TOKEN_CACHE:
+                    known[tok] = w
+            if w is None or (tags and tok in tags):
                 continue
             if tok not in terms:
-                terms[tok] = self.weight(tok)
+                terms[tok] = w
         return terms
+
+    def _token_weight(self, tok: str) -> float | None:
+        """The weight of a token as a claim term, or None when it is none (too short, a stop or cue
+        word, a synonym already mapped from the text, a bare number)."""
+        if len(tok) < 2 or tok in self.skip or tok in _SYNONYMS or _NUMBERISH.match(tok):
+            return None
+        return self.weight(tok)
 
 
 def claim_key(terms: Iterable[str]) -> str:
@@ -275,22 +296,29 @@ class ClaimIndex:
         return claim
 
     def _best(self, terms: dict[str, float], cutoff: float) -> tuple[_Claim | None, float]:
-        cands: dict[str, int] = {}
-        for t in terms:
-            for k in self._index.get(t, ()):
-                cands[k] = cands.get(k, 0) + 1
+        index = self._index
+        # claims indexed under at least MIN_SHARED of the post's terms (counted in C)
+        cands = Counter(chain.from_iterable([index[t] for t in terms if t in index]))
         best, best_score = None, 0.0
         total = sum(terms.values()) or 1.0
+        # the n shared terms of a claim weigh at most the n heaviest terms: claims that cannot reach the
+        # lower threshold are skipped before their terms are compared
+        heaviest = list(accumulate(sorted(terms.values(), reverse=True), initial=0.0))
+        need_min = min(self.threshold, self.strong_threshold) * (1.0 - 1e-9)
+        claims = self._claims
         for k, n in cands.items():
             if n < MIN_SHARED:
                 continue
-            claim = self._claims.get(k)
+            claim = claims.get(k)
             if claim is None:
+                continue
+            if heaviest[min(n, len(heaviest) - 1)] < need_min * min(total, claim.seed_weight or total):
                 continue
             claim.expire(cutoff)
             if not claim.members:
                 continue
-            shared = [t for t in terms if claim.profile_has(t)]
+            seed, counts = claim.seed, claim.counts
+            shared = [t for t in terms if t in seed or counts.get(t, 0) >= 2]  # claim.profile_has
             if len(shared) < MIN_SHARED:
                 continue
             action = sum(1 for t in shared if t in PREDICATES or t.endswith("%"))

@@ -7,7 +7,8 @@ and what can change while the service runs (the model bundle, the window, the de
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol, Sequence
 
@@ -24,41 +25,49 @@ from nlp.features import SALT_WORD, occurrences
 from nlp.hashing import SpanHasher, bucket, codes_of
 from nlp.keywords import topic_of
 from nlp.model import ModelBundle
-from nlp.normalize import Normalized
-from nlp.pii import find_pii
+from nlp.normalize import Normalized, matching_docs
+from nlp.pii import HINT as PII_HINT, find_pii
 from nlp.segment import Tokens, is_alnum, is_han
 
 NOT_EVASIONS = frozenset({"traditional"})
 
 
-@dataclass(slots=True)
 class Doc:
-    post: Post
-    norm: Normalized | None = None
-    tokens: list[str] = field(default_factory=list)
-    cues: CueHits | None = None
-    evasions: list[str] = field(default_factory=list)
-    sentiment: Sentiment = Sentiment.NEU
-    polarity: float = 0.0
-    spam: float = 0.0
-    rumour: float = 0.0
-    keywords: list[str] = field(default_factory=list)
-    pii: list[PIISpan] = field(default_factory=list)
-    topic: str | None = None
-    debunk: DebunkMatch | None = None
-    cluster: ClusterInfo | None = None
-    claim: ClaimInfo | None = None  # set for rumour-ish posts when the analyzer keeps a window
-    reasons: list[Reason] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
-    flood: float = 0.0  # repetition when the text itself is a screen flood
+    """One post as it moves through the pipeline (internal; `Analysis` is what leaves nlp/).
 
-    @property
-    def text(self) -> str:
-        return self.norm.text if self.norm is not None else ""
+    A plain slotted class with a hand-written constructor: one is made per post per batch, so its
+    construction cost counts. `text` is the normalised text ("" until `Normalize` ran), `blank` whether
+    it has no visible content."""
 
-    @property
-    def blank(self) -> bool:
-        return not self.text.strip()
+    __slots__ = ("post", "norm", "text", "blank", "tokens", "cues", "evasions", "sentiment", "polarity", "spam",
+                 "rumour", "keywords", "pii", "topic", "debunk", "cluster", "claim", "reasons", "extra", "flood")
+
+    def __init__(self, post: Post) -> None:
+        self.post = post
+        self.norm: Normalized | None = None
+        self.text = ""
+        self.blank = True
+        self.tokens: list[str] = []
+        self.cues: CueHits | None = None
+        self.evasions: list[str] = []
+        self.sentiment = Sentiment.NEU
+        self.polarity = 0.0
+        self.spam = 0.0
+        self.rumour = 0.0
+        self.keywords: list[str] = []
+        self.pii: list[PIISpan] = []
+        self.topic: str | None = None
+        self.debunk: DebunkMatch | None = None
+        self.cluster: ClusterInfo | None = None
+        self.claim: ClaimInfo | None = None  # set for rumour-ish posts when the analyzer keeps a window
+        self.reasons: list[Reason] = []
+        self.extra: dict[str, Any] = {}
+        self.flood = 0.0  # repetition when the text itself is a screen flood
+
+    def set_norm(self, norm: Normalized) -> None:
+        self.norm = norm
+        self.text = norm.text
+        self.blank = not norm.text or norm.text.isspace()
 
 
 @dataclass
@@ -118,8 +127,9 @@ class Normalize:
     def pipe(self, batch: Batch, ctx: Context) -> Batch:
         norms = resources.normalizer().batch([d.post.text for d in batch.docs])
         for d, n in zip(batch.docs, norms):
-            d.norm = n
-            d.evasions = [e for e in n.evasions if e not in NOT_EVASIONS]
+            d.set_norm(n)
+            if n.evasions:
+                d.evasions = [e for e in n.evasions if e not in NOT_EVASIONS]
         texts = [n.text for n in norms]
         batch.text = "\x00".join(texts) + "\x00"
         batch.codes = codes_of(batch.text)
@@ -146,6 +156,13 @@ class Tokenize:
         for i, d in enumerate(batch.docs):
             d.tokens = words[cuts[i] : cuts[i + 1]]
         return batch
+
+
+def docs_matching(rx: re.Pattern[str], batch: Batch) -> list[int]:
+    """Indices of the documents in which `rx` finds a match, from searches over the batch string (at
+    most one per matching document). `rx` must not match across the NUL that ends each document."""
+    assert batch.starts is not None
+    return matching_docs(rx, batch.text, batch.starts.tolist())
 
 
 def spans_to_strings(codes: np.ndarray, start: np.ndarray, end: np.ndarray) -> list[str]:
@@ -186,7 +203,7 @@ class Featurize:
     def pipe(self, batch: Batch, ctx: Context) -> Batch:
         assert batch.codes is not None and batch.hasher is not None and batch.tokens is not None
         m = ctx.models
-        occ = occurrences(m.cfg, batch.codes, batch.hasher, batch.doc_of_pos, batch.tokens)
+        occ = occurrences(m.cfg, batch.codes, batch.hasher, batch.doc_of_pos, batch.tokens, batch.token_hash)
         dense = batch.dense
         if m.dense_features != FEATURES:  # a model from another version: its cue columns, by name
             col = {f: i for i, f in enumerate(FEATURES)}
@@ -231,7 +248,9 @@ class PII:
     name = "pii.v1"
 
     def pipe(self, batch: Batch, ctx: Context) -> Batch:
-        for d in batch.docs:
+        docs = batch.docs
+        for i in docs_matching(PII_HINT, batch):  # most posts hold no digits run or "@": skipped
+            d = docs[i]
             assert d.norm is not None
             d.pii = find_pii(d.norm)
             if d.pii:
@@ -270,13 +289,13 @@ def top_per_doc(batch: Batch, weights: np.ndarray, k: int, only: np.ndarray | No
     if not len(sel):
         return out
     d, h, w = doc[sel], batch.token_hash[wi][sel], weights[sel]
-    order = np.lexsort((h, d))  # group repeats of a word within a doc
+    order = _sort_by(d, h)  # group repeats of a word within a doc
     d, h, w, sel = d[order], h[order], w[order], sel[order]
     first = np.r_[True, (d[1:] != d[:-1]) | (h[1:] != h[:-1])]
     starts = np.nonzero(first)[0]
     score = np.add.reduceat(w, starts)
     d, h, sel = d[starts], h[starts], sel[starts]
-    order = np.lexsort((h, -score, d))
+    order = _sort_by(d, -score, h)
     d, sel = d[order], sel[order]
     rank = np.arange(len(d)) - np.searchsorted(d, d)
     keep = rank < k
@@ -284,6 +303,17 @@ def top_per_doc(batch: Batch, weights: np.ndarray, k: int, only: np.ndarray | No
     for di, si in zip(d[keep].tolist(), sel[keep].tolist()):
         out[di].append(words[si])
     return out
+
+
+def _sort_by(doc: np.ndarray, *keys: np.ndarray) -> np.ndarray:
+    """`np.lexsort((*reversed(keys), doc))`: by document, then by each key in turn, stable. Done as
+    one stable sort per key, the document index last with a radix sort (much faster than lexsort)."""
+    if len(doc) and int(doc.max()) >= 1 << 16:
+        return np.lexsort((*reversed(keys), doc))
+    order = np.argsort(keys[-1], kind="stable")
+    for k in reversed(keys[:-1]):
+        order = order[np.argsort(k[order], kind="stable")]
+    return order[np.argsort(doc[order].astype(np.uint16), kind="stable")]
 
 
 def build_pipeline(names: Sequence[str]) -> list[Component]:

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 
-from nlp.hashing import HashTable, SpanHasher, hash_strings, prefix_hashes
+from nlp.hashing import P, HashTable, SpanHasher, hash_strings, prefix_hashes
 from nlp.lexicon import CUE_GROUPS, EMOTICON_POLARITY, TOPICS
 
 # regex cues: code -> (score, label_zh). Their patterns are one alternation whose branches all start
-# with a literal character, so the regex engine jumps between candidate positions in C; the branch
-# that matched is told by the first character (see `_classify`).
+# with a literal character (not a class: one class there makes the scan ~3x slower), so the regex engine
+# jumps between candidate positions in C; the branch that matched is told by the first character (see
+# `_classify`).
 REGEX_CUES: dict[str, tuple[str, str]] = {
     "url": ("spam", "网址链接"),
     "wechat_id": ("spam", "微信号"),
@@ -38,7 +38,7 @@ _REGEX = re.compile(
     r"|QQ(?:号|群)?[:：]?\s*[1-9]\d{4,10}(?!\d)"
     r"|1[3-9]\d{9}(?!\d)|0\d{2,3}-\d{7,8}(?!\d)|400-?\d{3}-?\d{4}(?!\d)|800-?\d{3}-?\d{4}(?!\d)"  # phone
     r"|元|块|万|日[入赚]\d+|月[入赚]\d+"  # money: the amount before a unit is found backwards
-    r"|〔20\d\d〕\d{1,4}号|[\[【(]20\d\d[\]】)]\d{1,4}号"  # a document number: 校发〔2026〕12号
+    r"|〔20\d\d〕\d{1,4}号|\[20\d\d[\]】)]\d{1,4}号|【20\d\d[\]】)]\d{1,4}号|\(20\d\d[\]】)]\d{1,4}号"  # 校发〔2026〕12号
     r"|听[^\s,，。!！?？:：;；\x00说听]{1,8}说"  # hearsay: 听财务处的人说, 听隔壁办公室说
 )
 _OFFICIAL_DOMAIN = re.compile(r"^(?:https?://)?[a-z0-9.\-]*\.(?:edu|gov)\.cn(?![a-z0-9\-])")
@@ -101,43 +101,76 @@ class PhraseMatcher:
         first = np.r_[True, keys[1:] != keys[:-1]]
         self.table = HashTable(keys[first], vals[first])
         self.maxlen = max(len(p) for p in self.phrases)
+        self._single_found, self._single_vals = self.table.single_chars()  # BMP; others are hashed
 
     def find(self, codes: np.ndarray, hasher: SpanHasher) -> list[tuple[int, int, int]]:
         """(start, end, phrase id) of each match, in text order."""
         n = len(codes)
-        active = np.nonzero(codes > 32)[0]  # no phrase starts with a space or the NUL separator
+        active = np.flatnonzero(codes > 32)  # no phrase starts with a space or the NUL separator
         best_len = np.zeros(n, dtype=np.int64)
         best_id = np.zeros(n, dtype=np.int64)
-        for ln in range(1, self.maxlen + 1):
+        # length 1: a table indexed by the character (hashed only outside the BMP)
+        c = codes.take(active)
+        bmp = c < len(self._single_found)
+        found = np.zeros(len(active), dtype=bool)
+        v = np.zeros(len(active), dtype=np.float32)
+        found[bmp] = self._single_found.take(c[bmp])
+        v[bmp] = self._single_vals.take(c[bmp])
+        if not bmp.all():
+            far = np.flatnonzero(~bmp)
+            found[far], v[far] = self.table.lookup(hasher(active[far], active[far] + 1))
+        active, v = active[found], v[found]
+        whole = v >= 0
+        best_len[active[whole]] = 1
+        best_id[active[whole]] = v[whole].astype(np.int64)
+        unit = codes.astype(np.uint64) + np.uint64(1)  # the hash of each character (as `SpanHasher` gives)
+        h = unit.take(active)  # hash of the span at each active start, grown one character a round
+        for ln in range(2, self.maxlen + 1):
             end = active + ln
             ok = end <= n
-            active, end = active[ok], end[ok]
-            ok = codes[end - 1] != 0  # a phrase never spans two documents
-            active, end = active[ok], end[ok]
+            ok[ok] = codes.take(end[ok] - 1) != 0  # a phrase never spans two documents
+            active, end, h = active[ok], end[ok], h[ok]
             if not len(active):
                 break
-            found, v = self.table.lookup(hasher(active, end))
-            active, v = active[found], v[found]
+            h = h * P + unit.take(end - 1)
+            found, v = self.table.lookup(h)
+            active, v, h = active[found], v[found], h[found]
             whole = v >= 0
             best_len[active[whole]] = ln
             best_id[active[whole]] = v[whole].astype(np.int64)
-        starts = np.nonzero(best_len)[0]
-        out = []
+        starts = np.flatnonzero(best_len)
+        lens = best_len[starts]
+        # leftmost first, no overlaps. A match that overlaps neither its neighbours is kept as it is
+        # (vectorised); the greedy pass runs over the others only (a match starting after every earlier
+        # end is kept by the greedy pass whatever came before, so leaving such ones out changes nothing)
+        ends = starts + lens
+        reach = np.maximum.accumulate(ends)
+        fresh = np.r_[True, starts[1:] >= reach[:-1]] if len(starts) else np.zeros(0, dtype=bool)
+        alone = fresh & np.r_[fresh[1:], True]
+        keep = alone.copy()
         last_end = -1
-        for st, ln, pid in zip(starts.tolist(), best_len[starts].tolist(), best_id[starts].tolist()):
+        rest = np.flatnonzero(~alone)
+        for i, st, en in zip(rest.tolist(), starts[rest].tolist(), ends[rest].tolist()):
             if st >= last_end:
-                out.append((st, st + ln, pid))
-                last_end = st + ln
+                keep[i] = True
+                last_end = en
+        kept = np.flatnonzero(keep)
+        out = list(zip(starts[kept].tolist(), ends[kept].tolist(), best_id[starts[kept]].tolist()))
         return out
 
 
-@dataclass
 class CueHits:
     """What the scanner found in one document: (code, matched text) in order of appearance."""
 
-    hits: list[tuple[str, str]] = field(default_factory=list)
-    topics: list[str] = field(default_factory=list)
-    _by_code: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
+    __slots__ = ("hits", "topics", "_by_code")
+
+    def __init__(self, hits: list[tuple[str, str]] | None = None, topics: list[str] | None = None) -> None:
+        self.hits: list[tuple[str, str]] = hits if hits is not None else []
+        self.topics: list[str] = topics if topics is not None else []
+        self._by_code: dict[str, list[str]] | None = None
+
+    def __repr__(self) -> str:
+        return f"CueHits(hits={self.hits!r}, topics={self.topics!r})"
 
     def _index(self) -> dict[str, list[str]]:
         """Distinct words per code, in order of appearance (built once, after the scan)."""
@@ -193,7 +226,13 @@ class CueScanner:
                 self._phrase_codes.setdefault(w, []).append("topic:" + topic)
         self._lex = PhraseMatcher(sorted(self._phrase_codes))
         self._col = {code: i for i, code in enumerate(FEATURES)}
-        self._emo = EMOTICON_POLARITY
+        # per phrase id: (phrase, topics, ((cue code, dense column), ...), emoticon polarity or None)
+        self._info: list[tuple[str, tuple[str, ...], tuple[tuple[str, int], ...], float | None]] = []
+        for w in self._lex.phrases:
+            codes = self._phrase_codes[w]
+            topics = tuple(c[6:] for c in codes if c.startswith("topic:"))
+            counted = tuple((c, self._col[c]) for c in codes if not c.startswith("topic:"))
+            self._info.append((w, topics, counted, EMOTICON_POLARITY.get(w)))
 
     def scan(
         self, batch_text: str, doc_starts: np.ndarray, codes: np.ndarray, doc_of_pos: np.ndarray,
@@ -203,32 +242,38 @@ class CueScanner:
         dense = np.zeros((n, len(FEATURES)), dtype=np.float32)
         hits = [CueHits() for _ in range(n)]
         starts = doc_starts.tolist()
-        col, pc, phrases, emo = self._col, self._phrase_codes, self._lex.phrases, self._emo
-        dop = doc_of_pos
         emo_sum = np.zeros(n, dtype=np.float32)
         emo_last = np.zeros(n, dtype=np.float32)
-        for st, _, pid in self._lex.find(codes, hasher or SpanHasher(codes)):
-            w = phrases[pid]
-            i = int(dop[st])
-            d = hits[i]
-            pol = emo.get(w)
-            if pol is not None:
-                emo_sum[i] += pol
-                emo_last[i] = pol
-            for code in pc[w]:
-                if code[0] == "t" and code.startswith("topic:"):
-                    d.topics.append(code[6:])
-                else:
+        rows: list[int] = []  # (document, column) of each count, added to `dense` at the end
+        cols: list[int] = []
+        matches = self._lex.find(codes, hasher or SpanHasher(codes))
+        if matches:
+            info = self._info
+            docs = doc_of_pos.take(np.fromiter((m[0] for m in matches), dtype=np.int64, count=len(matches)))
+            for (_, _, pid), i in zip(matches, docs.tolist()):
+                w, topics, counted, pol = info[pid]
+                d = hits[i]
+                if pol is not None:
+                    emo_sum[i] += pol
+                    emo_last[i] = pol
+                if topics:
+                    d.topics.extend(topics)
+                for code, j in counted:
                     d.hits.append((code, w))
-                    dense[i, col[code]] += 1.0
+                    rows.append(i)
+                    cols.append(j)
+        col = self._col
         for m in _REGEX.finditer(batch_text):
             found = _classify(batch_text, m)
             if found is None:
                 continue
             code, s = found
             i = bisect.bisect_right(starts, s) - 1
-            dense[i, col[code]] += 1.0
+            rows.append(i)
+            cols.append(col[code])
             hits[i].hits.append((code, batch_text[s : m.end()]))
+        if rows:
+            np.add.at(dense, (np.asarray(rows), np.asarray(cols)), np.float32(1.0))
         self._stats(codes, doc_of_pos, n, evasions, dense)
         dense[:, self._col["emo_score"]] = np.tanh(0.8 * emo_sum)
         dense[:, self._col["emo_last"]] = emo_last

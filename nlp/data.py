@@ -14,9 +14,12 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from core.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -175,35 +178,37 @@ def split(rows: Rows, dev_fraction: float, max_dev: int, seed: int) -> tuple[Row
     return rows.subset(train), rows.subset(sorted(dev))
 
 
-def store_labels(data_dir: Path) -> dict[str, Rows]:
-    """Moderator decisions in DIR/sentinel.db as labels: removed as spam → spam 1, removed as rumour →
-    rumour 1, false positive / ok → spam 0 and rumour 0, abuse → negative sentiment. The latest
-    decision per post wins. Returns {} (with a note on stderr) when there is no store to read."""
-    db = Path(data_dir) / "sentinel.db"
-    if not db.exists():
-        log.warning("未找到 %s，本次训练不含审核员标注", db)
+def store_labels(settings: "Settings") -> dict[str, Rows]:
+    """Moderator decisions in the configured store as labels: removed as spam → spam 1, removed as
+    rumour → rumour 1, false positive / ok / approved → spam 0 and rumour 0, abuse → negative
+    sentiment. The latest decision per post wins. The store is the one `store.open_store(settings)`
+    opens (the service's own, as set by --data-dir / --config). Returns {} when there is no store to
+    read (the caller says so)."""
+    db = settings.db_path
+    if settings.store.get("backend", "sqlite") == "sqlite" and not db.exists():
         return {}
     try:
-        from store.sqlite import SqliteStore
+        from store import open_store
     except ImportError as e:  # the store is optional for training
         log.warning("无法加载存储模块（%s），本次训练不含审核员标注", e)
         return {}
-    store = SqliteStore(db)
+    store = open_store(settings)
     try:
         latest = {}
         for d in store.decisions():
             latest[d.post_id] = d
-        out = {t: Rows(f"moderator_{t}", t) for t in ("sentiment", "spam", "rumour")}
-        for pid, d in sorted(latest.items()):
-            post = store.get_post(pid)
-            if post is None or not post.text.strip():
-                continue
-            code = getattr(d.reason_code, "value", d.reason_code)
-            for task, label in _labels_for(code, getattr(d.action, "value", d.action)):
-                out[task].texts.append(post.text)
-                out[task].labels.append(label)
+        posts = store.posts_by_ids(sorted(latest))
     finally:
         store.close()
+    out = {t: Rows(f"moderator_{t}", t, path=str(db)) for t in ("sentiment", "spam", "rumour")}
+    for pid, d in sorted(latest.items()):
+        post = posts.get(pid)
+        if post is None or not post.text.strip():
+            continue
+        code = getattr(d.reason_code, "value", d.reason_code)
+        for task, label in _labels_for(code, getattr(d.action, "value", d.action)):
+            out[task].texts.append(post.text)
+            out[task].labels.append(label)
     for rows in out.values():
         rows.sha256 = hashlib.sha256("\n".join(f"{t}\t{lab}" for t, lab in zip(rows.texts, rows.labels))
                                      .encode()).hexdigest()

@@ -142,33 +142,35 @@ class NearDupIndex:
         fresh = np.bitwise_xor.reduce(bk, axis=1).tolist()  # content key for a new cluster
         okl = ok.tolist()
         clusters, singles, band_map = self._clusters, self._singles, self._bands
+        seen = band_map.keys()
+        latest, window = self._latest, self.window
         out: list[ClusterInfo] = []
         for i, post in enumerate(posts):
             if not okl[i]:
                 out.append(ClusterInfo(None))
                 continue
             ts = post.created_at.timestamp()
-            if ts > self._latest:
-                self._latest = ts
-            cutoff = self._latest - self.window
-            key, sim = self._find(sig[i], bands[i], cutoff)
+            if ts > latest:
+                latest = self._latest = ts
+            cutoff = latest - window
+            row = bands[i]
+            if seen.isdisjoint(row):  # no band seen in the window: a new text (most posts)
+                key, sim = None, 0.0
+            else:
+                key, sim = self._find(sig[i], row, cutoff)
             if key is None:
                 key = (keys[i] if keys else None) or f"dup-{fresh[i]:016x}"
                 sim = 1.0
                 if key not in clusters and key not in singles:  # a new singleton: the common case
                     singles[key] = (sig[i], ts, post.key, post.author, post.channel)
-                    entry = (key, ts)
-                    for b in bands[i]:
-                        band_map[b] = entry
+                    band_map.update(dict.fromkeys(row, (key, ts)))
                     out.append(ClusterInfo(key))
                     continue
             cl = clusters.get(key) or self._promote(key)
             clusters.move_to_end(key)
             cl.expire(cutoff)
             cl.add(ts, post.key, post.author, post.channel)
-            entry = (key, ts)
-            for b in bands[i]:
-                band_map[b] = entry
+            band_map.update(dict.fromkeys(row, (key, ts)))
             out.append(ClusterInfo(key, len(cl.members), len(cl.authors), len(cl.channels),
                                    cl.authors.get(post.author, 1), round(sim, 3)))
         self._gc()

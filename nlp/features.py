@@ -39,7 +39,8 @@ class FeatureConfig:
 
 
 def occurrences(
-    cfg: FeatureConfig, codes: np.ndarray, hasher: SpanHasher, doc_of_pos: np.ndarray, tokens: Tokens
+    cfg: FeatureConfig, codes: np.ndarray, hasher: SpanHasher, doc_of_pos: np.ndarray, tokens: Tokens,
+    token_hash: np.ndarray | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(docs, columns) of every n-gram occurrence, one pair of arrays per namespace, each sorted by
     document; a repeated n-gram is another occurrence."""
@@ -47,13 +48,18 @@ def occurrences(
     cols: list[np.ndarray] = []
     bad = np.concatenate([[0], np.cumsum(is_space(codes))])  # whitespace and the NUL separators
     npos = len(codes)
+    # n-gram hashes at each position (the values `SpanHasher` gives): a 1-gram is its code + 1, an
+    # n-gram is the (n-1)-gram at the same position times P plus the next code + 1
+    grams = {1: codes.astype(np.uint64) + np.uint64(1)}
+    for n in range(2, max(cfg.char_ngrams, default=0) + 1):
+        grams[n] = grams[n - 1][:-1] * P + grams[1][n - 1 :]
     for n in cfg.char_ngrams:
         a = np.arange(max(npos - n + 1, 0))
         a = a[(bad[a + n] - bad[a]) == 0]
         rows.append(doc_of_pos[a])
-        cols.append(bucket(hasher(a, a + n), cfg.bits, SALT_CHAR[n]))
+        cols.append(bucket(grams[n][a], cfg.bits, SALT_CHAR[n]))
     if cfg.words and len(tokens.start):
-        th = hasher(tokens.start, tokens.end)
+        th = hasher(tokens.start, tokens.end) if token_hash is None else token_hash
         rows.append(tokens.doc)
         cols.append(bucket(th, cfg.bits, SALT_WORD))
         if cfg.bigrams:

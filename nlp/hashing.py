@@ -48,6 +48,11 @@ class SpanHasher:
         return (self._g[b] - self._g[a]) * self._pw[b]
 
 
+def hash_codes(codes: np.ndarray) -> np.ndarray:
+    """Hash of each one-character string with these code points (as `SpanHasher` gives)."""
+    return codes.astype(np.uint64) + np.uint64(1)
+
+
 def hash_strings(words: Sequence[str]) -> np.ndarray:
     """Rolling hash of each string (same values as `SpanHasher` gives for the same text)."""
     if not words:
@@ -88,46 +93,95 @@ def bucket(h: np.ndarray, bits: int, salt: int = 0) -> np.ndarray:
 
 class HashTable:
     """A read-only open-addressing table (linear probing) from uint64 keys to float32 values,
-    queried for whole arrays of keys at once: a few gathers instead of a binary search each."""
+    queried for whole arrays of keys at once: a few gathers instead of a binary search each.
+
+    The home slot is the top bits of key * a 64-bit odd constant (Fibonacci hashing: two array
+    operations); empty slots hold a key value that is not in the table. Most queries settle in the
+    first round; the few still probing after `ROUNDS` rounds (long probe chains) are answered by a
+    binary search in a sorted copy of the keys, so a query costs a fixed number of array passes. Both
+    give the same answer: the sorted copy holds, per key, the value that probing finds."""
+
+    ROUNDS = 5
 
     def __init__(self, keys: np.ndarray, vals: np.ndarray, load: float = 0.5) -> None:
-        size = 1 << max(4, int(np.ceil(np.log2(max(len(keys), 1) / load))))
+        bits = max(4, int(np.ceil(np.log2(max(len(keys), 1) / load))))
+        size = 1 << bits
         self.mask = size - 1
-        self.keys = np.zeros(size, dtype=np.uint64)
+        self._shift = np.uint64(64 - bits)
+        keys = np.asarray(keys, dtype=np.uint64)
+        self.empty = np.uint64(0)  # the marker of an empty slot: a value that is not a key
+        while (keys == self.empty).any():
+            self.empty += np.uint64(1)
+        self.keys = np.full(size, self.empty, dtype=np.uint64)
         self.vals = np.zeros(size, dtype=np.float32)
-        self.used = np.zeros(size, dtype=bool)
-        slot = (mix(keys) & np.uint64(self.mask)).astype(np.int64)
+        used = np.zeros(size, dtype=bool)
+        slot = self._home(keys)
         pending = np.arange(len(keys))
         while len(pending):
             s = slot[pending]
-            free = ~self.used[s]
+            free = ~used[s]
             cand, cs = pending[free], s[free]
             uniq, first = np.unique(cs, return_index=True)
             win = cand[first]
-            self.used[uniq] = True
+            used[uniq] = True
             self.keys[uniq] = keys[win]
             self.vals[uniq] = vals[win]
             placed = np.zeros(len(keys), dtype=bool)
             placed[win] = True
             pending = pending[~placed[pending]]
             slot[pending] = (slot[pending] + 1) & self.mask
+        self._sorted_keys = np.unique(self.keys[used])
+        self._sorted_vals = self._probe(self._sorted_keys, rounds=None)[1]
+
+    def _home(self, h: np.ndarray) -> np.ndarray:
+        return ((h * _MIX) >> self._shift).view(np.int64)
 
     def lookup(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(found mask, values) for each key in `h` (values are 0 where not found)."""
-        n = len(h)
-        found = np.zeros(n, dtype=bool)
-        vals = np.zeros(n, dtype=np.float32)
-        idx = (mix(h) & np.uint64(self.mask)).astype(np.int64)
-        active = np.arange(n)
-        keys, used, mask = self.keys, self.used, self.mask
+        return self._probe(h, self.ROUNDS)
+
+    def _probe(self, h: np.ndarray, rounds: int | None) -> tuple[np.ndarray, np.ndarray]:
+        keys, tvals, mask, empty = self.keys, self.vals, self.mask, self.empty
+        idx = self._home(h)
+        k = keys.take(idx)
+        found = k == h
+        vals = np.where(found, tvals.take(idx), np.float32(0.0))
+        active = np.flatnonzero(~found & (k != empty))
+        if (h == empty).any():  # such a query "matched" an empty slot: it is in no table
+            miss = h == empty
+            found[miss] = False
+            vals[miss] = 0.0
+            active = active[h.take(active) != empty]
+        ia = (idx.take(active) + 1) & mask
+        done = 1
         while len(active):
-            ia = idx.take(active)
-            u = used.take(ia)
-            hit = u & (keys.take(ia) == h.take(active))
+            if rounds is not None and done >= rounds:
+                self._search(h, active, found, vals)
+                break
+            k = keys.take(ia)
+            q = h.take(active)
+            hit = k == q
             ha = active[hit]
             found[ha] = True
-            vals[ha] = self.vals.take(ia[hit])
-            cont = u & ~hit
+            vals[ha] = tvals.take(ia[hit])
+            cont = ~hit & (k != empty)
             active = active[cont]
-            idx[active] = (ia[cont] + 1) & mask
+            ia = (ia[cont] + 1) & mask
+            done += 1
         return found, vals
+
+    def single_chars(self, limit: int = 0x10000) -> tuple[np.ndarray, np.ndarray]:
+        """`lookup` of every one-character string below code point `limit`, as two arrays indexed
+        by code point (found, value): the first round of a dictionary scan without hashing."""
+        return self.lookup(hash_codes(np.arange(limit, dtype=np.int64)))
+
+    def _search(self, h: np.ndarray, active: np.ndarray, found: np.ndarray, vals: np.ndarray) -> None:
+        """Binary search for the keys `h[active]` still probing."""
+        sk = self._sorted_keys
+        if not len(sk):
+            return
+        q = h.take(active)
+        pos = np.minimum(np.searchsorted(sk, q), len(sk) - 1)
+        hit = sk.take(pos) == q
+        found[active[hit]] = True
+        vals[active[hit]] = self._sorted_vals.take(pos[hit])

@@ -57,6 +57,8 @@ def topic_of(topic_hits: Sequence[str]) -> str | None:
     """The most mentioned topic (first mentioned wins ties), or None."""
     if not topic_hits:
         return None
+    if len(topic_hits) == 1:
+        return topic_hits[0]
     counts = Counter(topic_hits)
     best = max(counts.values())
     for t in topic_hits:

@@ -20,6 +20,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+import numpy as np
 import opencc
 
 # characters removed outright: C0/C1 controls (tab, newline, CR kept), soft hyphen, zero-width and
@@ -104,7 +105,7 @@ _EVASION_HINTS = (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class Normalized:
     """A normalised text and its map back to the original."""
 
@@ -119,13 +120,17 @@ class Normalized:
         return self.src[start], self.src[end - 1] + 1
 
 
-def _nfkc_changing_class() -> re.Pattern[str]:
-    """A regex for runs of characters that NFKC changes (full-width forms, compatibility
-    characters, styled letters...), so normalisation touches only those. Composition of combining
-    sequences is not covered (rare in Chinese text; such text keeps its decomposed form)."""
-    cps = [c for block in (range(0xD800), range(0xE000, 0x10000), range(0x1D400, 0x1D800),
-                           range(0x1F100, 0x1F200), range(0x2F800, 0x2FA20))
-           for c in block if unicodedata.normalize("NFKC", chr(c)) != chr(c)]
+def _nfkc_changing() -> list[int]:
+    """Code points that NFKC changes (full-width forms, compatibility characters, styled letters...),
+    so normalisation touches only those. Composition of combining sequences is not covered (rare in
+    Chinese text; such text keeps its decomposed form)."""
+    return [c for block in (range(0xD800), range(0xE000, 0x10000), range(0x1D400, 0x1D800),
+                            range(0x1F100, 0x1F200), range(0x2F800, 0x2FA20))
+            for c in block if unicodedata.normalize("NFKC", chr(c)) != chr(c)]
+
+
+def _nfkc_changing_class(cps: list[int]) -> re.Pattern[str]:
+    """A regex for runs of the characters `cps` (NFKC applies to each run as a whole)."""
     parts = []
     start = prev = cps[0]
     for c in cps[1:] + [-2]:
@@ -134,6 +139,45 @@ def _nfkc_changing_class() -> re.Pattern[str]:
             start = c
         prev = c
     return re.compile("[" + "".join(parts) + "]+")
+
+
+# Characters whose NFKC form is one ASCII character: full-width ASCII (，！？：（）…) and the ideographic
+# space, most of the NFKC work on Chinese text. A run of them normalises character by character (ASCII
+# never composes), so a lookup table does it for a whole batch; any other NFKC-changing character sends its
+# document through the run-by-run path.
+_NFKC_SAFE = (0x3000, *range(0xFF01, 0xFF5F))
+_KIND_SAFE, _KIND_OTHER = 1, 2
+
+
+def _nfkc_tables(cps: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(kind per code point: 0 unchanged, 1 one-to-one ASCII, 2 other; the ASCII target per BMP code point)."""
+    kind = np.zeros(0x110000, dtype=np.uint8)
+    kind[np.asarray(cps, dtype=np.int64)] = _KIND_OTHER
+    to = np.arange(0x10000, dtype=np.uint32)
+    changing = set(cps)
+    for c in _NFKC_SAFE:
+        n = unicodedata.normalize("NFKC", chr(c))
+        if c in changing and len(n) == 1 and ord(n) < 0x80:
+            kind[c] = _KIND_SAFE
+            to[c] = ord(n)
+    return kind, to
+
+
+def matching_docs(rx: re.Pattern[str], joined: str, starts: list[int]) -> list[int]:
+    """Indices of the documents of `joined` (documents starting at `starts`, separated by one
+    character) in which `rx` finds a match: one search per matching document, none per other one.
+    `rx` must not match across a separator."""
+    out: list[int] = []
+    n = len(starts)
+    pos = 0
+    search = rx.search
+    while (m := search(joined, pos)) is not None:
+        i = bisect.bisect_right(starts, m.start()) - 1
+        out.append(i)
+        if i + 1 >= n:
+            break
+        pos = starts[i + 1]
+    return out
 
 
 def _starts(norms: list[Normalized]) -> list[int]:
@@ -190,7 +234,9 @@ class Normalizer:
     def __init__(self) -> None:
         self._t2s = opencc.OpenCC("t2s")
         self._nfkc_cache: dict[str, str] = {}
-        self._nfkc_re = _nfkc_changing_class()
+        cps = _nfkc_changing()
+        self._nfkc_re = _nfkc_changing_class(cps)
+        self._nfkc_kind, self._nfkc_to = _nfkc_tables(cps)
 
     def _nfkc_run(self, m: re.Match[str]) -> str:
         s = m.group(0)
@@ -207,7 +253,7 @@ class Normalizer:
     def batch(self, texts: Sequence[str]) -> list[Normalized]:
         """Normalise many texts; the steps that C code does fast (NFKC, lower-casing, OpenCC, the
         evasion pre-check) run once over the whole batch joined by a separator."""
-        norms = [self._strip(t) for t in texts]
+        norms = self._strip_all(texts)
         if not norms:
             return []
         joined = "\x1e".join(n.text for n in norms)  # record separator: stripped from every input
@@ -217,7 +263,7 @@ class Normalizer:
                 ev = norms[bisect.bisect_right(starts, m.start()) - 1].evasions
                 if "fullwidth" not in ev:
                     ev.append("fullwidth")
-            nfkc = self._nfkc_re.sub(self._nfkc_run, joined)
+            nfkc = self._nfkc_batch(norms, joined, starts)
             if nfkc != joined:
                 joined = self._rejoin(norms, nfkc, self._nfkc_one)
         if _UPPER_RE.search(joined):
@@ -229,7 +275,7 @@ class Normalizer:
         starts = _starts(norms)
         todo: set[int] = set()
         for rx in _EVASION_HINTS:
-            todo.update(bisect.bisect_right(starts, m.start()) - 1 for m in rx.finditer(joined))
+            todo.update(matching_docs(rx, joined, starts))
         for i in sorted(todo):
             norms[i] = self._evasions(norms[i])
         return norms
@@ -246,12 +292,42 @@ class Normalizer:
         keep.extend(range(pos, len(text)))
         return Normalized(_STRIP_RE.sub("", text), keep, ["zero_width"])
 
+    def _strip_all(self, texts: Sequence[str]) -> list[Normalized]:
+        """`_strip` for each text; one regex pass over the batch finds the few texts that need it."""
+        raw = "\n".join(texts)  # a newline is never stripped, so each hit lies inside one text
+        if _STRIP_RE.search(raw) is None:
+            return [Normalized(t) for t in texts]
+        starts = list(itertools.accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
+        hit = set(matching_docs(_STRIP_RE, raw, starts))
+        return [self._strip(t) if i in hit else Normalized(t) for i, t in enumerate(texts)]
+
+    def _nfkc_batch(self, norms: list[Normalized], joined: str, starts: list[int]) -> str:
+        """NFKC of each run of changing characters in the joined batch (the record separator is not
+        one of them): one-to-one ASCII forms by table lookup, texts with any other changing character
+        run by run with the regex, as `_nfkc_run` does."""
+        codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+        kind = self._nfkc_kind[codes]
+        if not kind.any():
+            return joined
+        out = codes.copy()
+        safe = np.flatnonzero(kind == _KIND_SAFE)
+        out[safe] = self._nfkc_to[codes[safe]]
+        nfkc = out.tobytes().decode("utf-32-le")
+        other = np.flatnonzero(kind == _KIND_OTHER)
+        if len(other):
+            pieces = nfkc.split("\x1e")
+            for i in sorted({bisect.bisect_right(starts, p) - 1 for p in other.tolist()}):
+                pieces[i] = self._nfkc_re.sub(self._nfkc_run, norms[i].text)
+            nfkc = "\x1e".join(pieces)
+        return nfkc
+
     @staticmethod
     def _rejoin(norms: list[Normalized], converted: str, one) -> str:
         """Take each text's piece of a whole-batch conversion; a piece whose length changed is
         redone by `one(norm)` so the offset map stays exact."""
         pieces = converted.split("\x1e")
-        if len(pieces) != len(norms):  # a conversion touched the separator: redo one by one
+        same = len(pieces) == len(norms)  # else a conversion touched the separator: redo one by one
+        if not same:
             pieces = [one(n).text for n in norms]
         for i, (n, piece) in enumerate(zip(norms, pieces)):
             if piece == n.text:
@@ -260,7 +336,9 @@ class Normalizer:
                 n.text = piece
             else:
                 norms[i] = one(n)
-        return "\x1e".join(n.text for n in norms)
+                same = False
+        # every text took its piece as it is: the joined texts are the conversion itself
+        return converted if same else "\x1e".join(n.text for n in norms)
 
     def _nfkc_one(self, n: Normalized) -> Normalized:
         text, src = self._nfkc(n.text, n.src)
@@ -279,12 +357,21 @@ class Normalizer:
         return Normalized(conv, n.src, n.evasions)
 
     def _nfkc(self, text: str, src: list[int] | None) -> tuple[str, list[int]]:
-        """NFKC one character at a time, so each output character knows its source."""
+        """NFKC one character at a time, so each output character knows its source. Only characters
+        that NFKC may change are visited: NFKC-changing ones and those outside the BMP (the text is
+        already stripped, and every BMP character NFKC leaves alone stays as it is)."""
         base = src if src is not None else _identity(len(text))
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        special = np.flatnonzero((self._nfkc_kind[codes] != 0) | (codes >= 0x10000)).tolist()
         cache = self._nfkc_cache
         parts: list[str] = []
         out: list[int] = []
-        for i, ch in enumerate(text):
+        pos = 0
+        for i in special:
+            if i > pos:
+                parts.append(text[pos:i])
+                out.extend(base[pos:i])
+            ch = text[i]
             n = cache.get(ch)
             if n is None:
                 n = _STRIP_RE.sub("", unicodedata.normalize("NFKC", ch))
@@ -295,6 +382,9 @@ class Normalizer:
                 out.append(base[i])
             else:
                 out.extend([base[i]] * len(n))
+            pos = i + 1
+        parts.append(text[pos:])
+        out.extend(base[pos:])
         return "".join(parts), out
 
     # ---- step 4: evasions

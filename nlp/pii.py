@@ -11,7 +11,9 @@ from datetime import date
 from core.domain import PIISpan
 from nlp.normalize import Normalized
 
-_HINT = re.compile(r"\d{4}|@")
+# No PII without one of these: 11 digits (phone, ID, card), 4+4 digits (a spaced card), QQ, @ (email).
+# Lets a batch skip most posts; written to start with one character class (a fast scan in C).
+HINT = re.compile(r"[\dQ@](?:(?<=\d)(?:\d{10}|\d{3}[ \-]\d{4})|(?<=Q)Q|(?<=@))")
 _ID_RE = re.compile(r"(?<![0-9x])\d{17}[0-9x](?![0-9x])")
 _CARD_RE = re.compile(r"(?<!\d)(?:\d{4}[ \-]){3}\d{4}(?:[ \-]?\d{1,3})?(?!\d)|(?<!\d)\d{16,19}(?!\d)")
 _PHONE_RE = re.compile(r"(?<!\d)(?:\+?86[ \-]?)?1[3-9]\d{9}(?!\d)")
@@ -54,7 +56,7 @@ def luhn_valid(number: str) -> bool:
 def find_pii(norm: Normalized) -> list[PIISpan]:
     """PII spans (original-text offsets), non-overlapping, in text order."""
     text = norm.text
-    if not _HINT.search(text):
+    if not HINT.search(text):
         return []
     found: list[tuple[int, int, str]] = []
 
@@ -71,9 +73,10 @@ def find_pii(norm: Normalized) -> list[PIISpan]:
     for m in _PHONE_RE.finditer(text):
         if free(*m.span()):
             found.append((m.start(), m.end(), "phone"))
-    for m in _QQ_RE.finditer(text):
-        if free(*m.span(1)):
-            found.append((m.start(1), m.end(1), "qq"))
+    if "QQ" in text:
+        for m in _QQ_RE.finditer(text):
+            if free(*m.span(1)):
+                found.append((m.start(1), m.end(1), "qq"))
     if "@" in text:
         for m in _EMAIL_RE.finditer(text):
             if free(*m.span()):

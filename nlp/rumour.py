@@ -52,8 +52,8 @@ class Rumour:
     def pipe(self, batch: Batch, ctx: Context) -> Batch:
         m = ctx.models
         assert batch.z is not None
-        p = sigmoid(batch.z[:, m.head("rumour")])
-        states = [None if d.blank else _text_score(d, float(p[i])) for i, d in enumerate(batch.docs)]
+        p = sigmoid(batch.z[:, m.head("rumour")]).tolist()
+        states = [None if d.blank else _text_score(d, base) for d, base in zip(batch.docs, p)]
         if ctx.claims is not None:
             extract = resources.claim_terms()
             for d, st in zip(batch.docs, states):
@@ -88,6 +88,9 @@ def _text_score(d: Doc, base: float) -> _State:
     cues = d.cues
     assert cues is not None
     st = _State(base, base)
+    if not cues.hits and d.debunk is None:  # no cue at all (most posts): only the cue-free verdicts
+        _not_a_rumour(d, st, False, False, [])
+        return st
     hearsay = [w for w in cues.words("hearsay", 8) if w not in WEAK_HEARSAY]
     override = hearsay or cues.has("urgency") or cues.has("absolute")
     refute = cues.has("refute") and not cues.has("absolute")

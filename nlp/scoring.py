@@ -56,20 +56,22 @@ class SentimentScorer:
         label = probs.argmax(axis=1)
         polarity = s * (2.0 * p - 1.0)
         labels = (Sentiment.POS, Sentiment.NEU, Sentiment.NEG)
+        names = tuple(lab.label_zh for lab in labels)
         terms = self._terms(batch, m, label)
-        for i, d in enumerate(batch.docs):
+        conf = probs[np.arange(len(label)), label].tolist()
+        pol = polarity.tolist()
+        for i, (d, k) in enumerate(zip(batch.docs, label.tolist())):
             if d.blank:
                 d.reasons.append(Reason("sentiment", "blank", "空白内容，按中性计", 0.0))
                 continue
-            lab = labels[int(label[i])]
+            lab = labels[k]
             d.sentiment = lab
-            d.polarity = round(float(polarity[i]), 4)
-            conf = float(probs[i, int(label[i])])
-            text = f"情感{lab.label_zh}（把握 {conf:.0%}，倾向 {d.polarity:+.2f}）"
-            d.reasons.append(Reason("sentiment", "model", text, d.polarity))
+            d.polarity = polarity_i = round(pol[i], 4)
+            text = f"情感{names[k]}（把握 {conf[i]:.0%}，倾向 {polarity_i:+.2f}）"
+            d.reasons.append(Reason("sentiment", "model", text, polarity_i))
             if terms[i]:
                 code, what = ("positive_terms", "正面词") if lab is Sentiment.POS else ("negative_terms", "负面词")
-                d.reasons.append(Reason("sentiment", code, f"{what}：{'、'.join(terms[i])}", d.polarity))
+                d.reasons.append(Reason("sentiment", code, f"{what}：{'、'.join(terms[i])}", polarity_i))
         return batch
 
     @staticmethod
@@ -94,17 +96,17 @@ class Spam:
         assert batch.z is not None
         p = sigmoid(batch.z[:, m.head("spam")])
         assert batch.dense is not None
-        rep = batch.dense[:, FEATURES.index("repeat_ratio")]
-        for i, d in enumerate(batch.docs):
+        rep = batch.dense[:, FEATURES.index("repeat_ratio")].tolist()
+        for d, base, r in zip(batch.docs, p.tolist(), rep):
             if d.blank:
                 d.reasons.append(Reason("spam", "blank", "空白内容", 0.0))
                 continue
-            base = float(p[i])
             score = base
-            if rep[i] >= FLOOD_REPEAT and len(d.text) >= FLOOD_MIN_CHARS:  # one text filling the screen
-                d.flood = float(rep[i])
+            if r >= FLOOD_REPEAT and len(d.text) >= FLOOD_MIN_CHARS:  # one text filling the screen
+                d.flood = r
                 score = max(score, 0.6 + 0.4 * d.flood)
-            flood = _flood_strength(d)
+            cl = d.cluster
+            flood = 0.0 if cl is None or cl.size < 3 else _flood_strength(d)  # most posts: no cluster
             if flood > 0:
                 contact = d.cues is not None and any(d.cues.has(c) for c in SPAM_CUES)
                 boost = flood * (0.7 if (base >= 0.3 or contact or d.evasions) else 0.3)

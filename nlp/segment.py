@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from nlp.hashing import HashTable, SpanHasher, hash_strings, prefix_hashes
+from nlp.hashing import P, HashTable, SpanHasher, hash_strings, prefix_hashes
 
 USER_MIN_FREQ = 500.0  # user words without a frequency get at least this (domain words win ties)
-CHUNK = 128  # longer Chinese runs are cut into chunks (bounds the DP loop)
+CHUNK = 128  # longer Chinese runs are cut into chunks (bounds the DP loop; at most 256)
 _NEG = -1e30
 
 
@@ -97,6 +97,7 @@ class Segmenter:
         first = np.ones(len(keys), dtype=bool)
         first[1:] = keys[1:] != keys[:-1]
         self._table = HashTable(keys[first], vals[first].astype(np.float32))
+        self._single_found, self._single_vals = self._table.single_chars()  # Han is in the BMP
 
     @classmethod
     def from_files(cls, main_dict: Path, user_dicts: list[Path]) -> "Segmenter":
@@ -123,17 +124,19 @@ class Segmenter:
         a_s, a_e = _runs(alnum)
         parts_s.append(a_s)
         parts_e.append(a_e)
-        h_s, h_e = self._segment_han(han, hasher)
+        h_s, h_e = self._segment_han(han, hasher, codes)
         parts_s.append(h_s)
         parts_e.append(h_e)
-        start = np.concatenate(parts_s)
-        end = np.concatenate(parts_e)
-        order = np.argsort(start, kind="stable")
-        start, end = start[order], end[order]
+        # tokens never overlap, so each start is unique: put them in text order by position (linear)
+        end_at = np.zeros(len(codes) + 1, dtype=np.int64)
+        for st, en in zip(parts_s, parts_e):
+            end_at[st] = en
+        start = np.flatnonzero(end_at)
+        end = end_at[start]
         doc = np.searchsorted(doc_starts, start, side="right") - 1
         return Tokens(start, end, doc)
 
-    def _segment_han(self, han: np.ndarray, hasher: SpanHasher) -> tuple[np.ndarray, np.ndarray]:
+    def _segment_han(self, han: np.ndarray, hasher: SpanHasher, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         pos = np.nonzero(han)[0]
         if len(pos) == 0:
             return pos, pos
@@ -147,29 +150,36 @@ class Segmenter:
         chunk = np.cumsum(new_chunk) - 1
         chunk_first = np.maximum.accumulate(np.where(new_chunk, np.arange(n), 0))
         off = np.arange(n) - chunk_first  # offset within chunk
-        w, longest = self._lookup(pos, chunk, hasher)
+        w, longest = self._lookup(pos, chunk, hasher, codes)
         back = self._viterbi(w, off, chunk, longest)
         return self._backtrack(back, pos, chunk, chunk_first)
 
-    def _lookup(self, pos: np.ndarray, chunk: np.ndarray, hasher: SpanHasher) -> tuple[np.ndarray, int]:
+    def _lookup(self, pos: np.ndarray, chunk: np.ndarray, hasher: SpanHasher,
+                codes: np.ndarray) -> tuple[np.ndarray, int]:
         """w[r * maxlen + l - 1]: log-probability of the word of length l starting at Han rank r
         (flat), and the longest word length found in the batch."""
         n = len(pos)
         ml = self.maxlen
         w = np.full(n * ml, _NEG, dtype=np.float32)
         table = self._table
-        active = np.arange(n)
+        c = codes.take(pos)  # length 1: a table indexed by the character, no hashing
+        found = self._single_found.take(c)
+        active = np.flatnonzero(found)
+        vals = self._single_vals.take(c.take(active))
+        w[active * ml] = vals
+        unit = c.astype(np.uint64) + np.uint64(1)  # the hash of each character (as `SpanHasher` gives)
+        h = unit.take(active)  # hash of the span starting at each active rank, grown one character a round
         longest = 1
-        for ln in range(1, ml + 1):
+        for ln in range(2, ml + 1):
             endr = active + (ln - 1)
             ok = endr < n
-            active, endr = active[ok], endr[ok]
-            ok = chunk.take(endr) == chunk.take(active)
-            active, endr = active[ok], endr[ok]
+            ok[ok] = chunk.take(endr[ok]) == chunk.take(active[ok])
+            active, endr, h = active[ok], endr[ok], h[ok]
             if len(active) == 0:
                 break
-            found, vals = table.lookup(hasher(pos.take(active), pos.take(endr) + 1))
-            active, vals = active[found], vals[found]
+            h = h * P + unit.take(endr)
+            found, vals = table.lookup(h)
+            active, vals, h = active[found], vals[found], h[found]
             w[active * ml + (ln - 1)] = vals
             if (vals > _NEG / 2).any():
                 longest = ln
@@ -178,25 +188,34 @@ class Segmenter:
         return w, longest
 
     def _viterbi(self, w: np.ndarray, off: np.ndarray, chunk: np.ndarray, longest: int) -> np.ndarray:
-        """Back-pointers: the length of the best last word ending at each Han rank."""
+        """Back-pointers: the length of the best last word ending at each Han rank.
+
+        Ranks are visited by offset within their chunk (all chunks advance together); for the ranks
+        at offset j, `pos` lists them contiguously, so each step works on slices, not gathers."""
         n = len(off)
         ml = self.maxlen
         # slot(before rank r) = r + chunk[r]; slot(after r) = slot + 1 (chunk starts stay 0)
-        slot = np.arange(n) + chunk
         best = np.zeros(n + int(chunk[-1]) + 2)
-        back = np.ones(n, dtype=np.int64)
-        order = np.argsort(off, kind="stable")
+        order = np.argsort(off.astype(np.uint8), kind="stable")  # off < CHUNK <= 256: a radix sort
         offs = off[order]
-        bounds = np.searchsorted(offs, np.arange(int(offs[-1]) + 2))
-        lens = np.arange(longest)
-        for j in range(int(offs[-1]) + 1):
-            e = order[bounds[j] : bounds[j + 1]]
+        bounds = np.searchsorted(offs, np.arange(int(offs[-1]) + 2)).tolist()
+        slot_o = order + chunk[order]  # the slot before each rank, in visiting order
+        wrow_o = order * ml  # where each rank's word scores start in `w`
+        back_o = np.ones(n, dtype=np.int64)
+        steps = np.arange(bounds[1] - bounds[0] if len(bounds) > 1 else 0)  # offset 0 has the most ranks
+        # columns from the longest word down: on ties argmax keeps the longer word
+        rev = np.arange(longest)[::-1]
+        for j in range(len(bounds) - 1):
+            a, b = bounds[j], bounds[j + 1]
             m = min(longest, j + 1)
-            st = e[:, None] - lens[None, :m]  # start rank for word length 1..m ending at e
-            vals = best.take(slot.take(st)) + w.take(st * ml + lens[None, :m])
-            k = m - 1 - np.argmax(vals[:, ::-1], axis=1)  # prefer the longer word on ties
-            best[slot.take(e) + 1] = vals.max(axis=1)
-            back[e] = k + 1
+            r = rev[longest - m :]  # word length - 1, longest first
+            # a word of length l + 1 ending at rank e starts at rank e - l: slot(e) - l, w[(e - l) * ml + l]
+            vals = best.take(slot_o[a:b, None] - r) + w.take(wrow_o[a:b, None] - r * (ml - 1))
+            k = vals.argmax(axis=1)
+            best[slot_o[a:b] + 1] = vals.ravel().take(steps[: b - a] * m + k)  # the max (faster than .max)
+            back_o[a:b] = m - k
+        back = np.empty(n, dtype=np.int64)
+        back[order] = back_o
         return back
 
     @staticmethod

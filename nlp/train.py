@@ -1,8 +1,13 @@
 """`python -m nlp.train`: rebuild the NLP models, reproducibly, and write them with a manifest.
 
     python -m nlp.train                       # public corpora + union seed → nlp/models/ (committed)
-    python -m nlp.train --data-dir ./data     # + moderator decisions in ./data/sentinel.db → ./data/models/
+    python -m nlp.train --data-dir ./data     # + moderator decisions in the store → ./data/models/
+    python -m nlp.train --data-dir ./data --from-bundle
+        # no public corpora (a union's server): the committed bundle, updated with the union seed and the
+        # moderator decisions by a warm-start fit that stays close to it (`nlp.warmstart`) → ./data/models/
 
+Without the public corpora (../shared/data exists only on developer machines and CI), `--data-dir`
+alone also trains from the bundle. The store is the one the service opens (`--data-dir`, `--config`).
 The running service picks up a model written to its data dir without a restart (Analyzer.maybe_reload).
 Progress goes to stderr; the manifest records data hashes, parameters, the seed and dev metrics.
 """
@@ -80,7 +85,8 @@ def load_all(args: argparse.Namespace, say: Progress) -> tuple[dict[str, Split],
             if src.path.startswith("corpus:") and not args.allow_missing:
                 raise SystemExit(
                     f"缺少公开语料 {corpus / src.path[7:]}：完整训练需要 ../shared/data 下的全部语料。"
-                    "请用 --corpus-dir 指向语料目录；确实只想用现有数据训练时加 --allow-missing"
+                    "请用 --corpus-dir 指向语料目录；没有语料时可用 --data-dir DIR（或加 --from-bundle）在随仓库"
+                    "提供的模型上用审核员标注增量训练；确实只想用现有数据训练时加 --allow-missing"
                     "（得到的模型会比随仓库提供的弱）")
             say(f"跳过 {src.name}：未找到 {src.path}")
             continue
@@ -91,7 +97,10 @@ def load_all(args: argparse.Namespace, say: Progress) -> tuple[dict[str, Split],
                      "rows": len(rows), "train": len(tr), "dev": len(dv), "weight": src.weight})
         say(f"读取 {src.name}：{len(rows)} 条（训练 {len(tr)}，开发集 {len(dv)}）")
     if args.data_dir:
-        for task, rows in D.store_labels(Path(args.data_dir)).items():
+        labels = D.store_labels(settings_for(args))
+        if not labels:
+            say(f"{args.data_dir} 的存储中没有审核员决定，本次训练不含审核员标注")
+        for task, rows in labels.items():
             splits[rows.source] = Split(rows, rows.subset([]), MODERATOR_WEIGHT)
             info.append({"source": rows.source, "task": task, "path": "sentinel.db", "sha256": rows.sha256,
                          "rows": len(rows), "train": len(rows), "dev": 0, "weight": MODERATOR_WEIGHT})
@@ -219,8 +228,41 @@ def nb_ratio(x: sp.csr_matrix, y: np.ndarray, w: np.ndarray, alpha: float) -> np
     return np.log((p / p.sum()) / (q / q.sum())).astype(np.float32)
 
 
+def settings_for(args: argparse.Namespace):  # -> core.config.Settings
+    """The service's settings for this data dir (and --config), as scheduler.py would load them."""
+    from core.config import load_settings
+
+    return load_settings(args.config, overrides={"data_dir": args.data_dir})
+
+
+def missing_corpora(corpus: Path, exclude: set[str]) -> list[Path]:
+    """Public corpus files a full build needs that are not there."""
+    out = []
+    for src in D.SOURCES:
+        if src.path.startswith("corpus:") and src.name not in exclude and not (corpus / src.path[7:]).exists():
+            out.append(corpus / src.path[7:])
+    return out
+
+
+def from_bundle(args: argparse.Namespace, say: Progress) -> bool:
+    """Train from the committed bundle: asked for, or moderator labels to learn and no public corpora."""
+    if args.from_bundle:
+        return True
+    exclude = set(filter(None, (args.exclude or "").split(",")))
+    if args.data_dir and not args.allow_missing and missing_corpora(Path(args.corpus_dir), exclude):
+        say(f"未找到公开语料（{args.corpus_dir}），改为在随仓库提供的模型上用审核员标注增量训练（--from-bundle）")
+        return True
+    return False
+
+
 def train(args: argparse.Namespace) -> dict:
     say = Progress(args.quiet)
+    if args.config and not args.data_dir:
+        args.data_dir = str(settings_for(args).data_dir)
+    if from_bundle(args, say):
+        from nlp.warmstart import train_from_bundle
+
+        return train_from_bundle(args, say)
     splits, info = load_all(args, say)
     cfg = FeatureConfig(bits=args.bits)
     per_head = {h: head_rows(h, splits, args.seed) for h in HEADS}
@@ -332,11 +374,25 @@ def _versions() -> dict[str, str]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m nlp.train", description="重新训练情感、垃圾广告、谣言模型（可复现）。")
+    p = argparse.ArgumentParser(
+        prog="python -m nlp.train", description="重新训练情感、垃圾广告、谣言模型（可复现）。",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="示例：\n"
+               "  python -m nlp.train                                   完整训练（需要公开语料），写入 nlp/models/\n"
+               "  python -m nlp.train --data-dir ./data                 完整训练 + 审核员标注，写入 ./data/models/\n"
+               "  python -m nlp.train --data-dir ./data --from-bundle   无公开语料：在随仓库模型上用审核员标注增量训练\n"
+               "运行中的服务会自动热加载 DIR/models/ 下的新模型，无需重启。")
     p.add_argument("--corpus-dir", default=str(D.DEFAULT_CORPUS_DIR),
                    help=f"公开语料目录（默认 {D.DEFAULT_CORPUS_DIR}）；缺失的语料会被跳过并提示")
     p.add_argument("--seed-dir", default=str(D.SEED_DIR), help="工会领域种子集目录（默认 nlp/seed）")
-    p.add_argument("--data-dir", help="服务数据目录：加入其中 sentinel.db 的审核员决定作为标注，模型写到 DIR/models/")
+    p.add_argument("--data-dir", help="服务数据目录：加入其存储中的审核员决定作为标注，模型写到 DIR/models/")
+    p.add_argument("--config", metavar="FILE", help="服务配置文件（与 scheduler.py 相同；用其中的存储设置读取审核员决定）")
+    p.add_argument("--from-bundle", action="store_true",
+                   help="不用公开语料：以随仓库提供的模型为起点，用工会种子集和审核员标注做贴近原模型的增量训练"
+                        "（需要 --data-dir 或 --config；没有公开语料且给了 --data-dir 时自动采用）")
+    p.add_argument("--max-dev-drop", type=float, default=None, metavar="X",
+                   help="增量训练：工会开发集指标（情感宏F1、垃圾F1、谣言F1）比原模型下降超过此值时不写入模型"
+                        "（默认 0.05）")
     p.add_argument("--out", help="模型输出目录（默认：有 --data-dir 时为 DIR/models，否则为 nlp/models）")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"随机种子（默认 {DEFAULT_SEED}）")
     p.add_argument("--bits", type=int, default=18, help="特征哈希位数（默认 18，即 262144 列）")
