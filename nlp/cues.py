@@ -34,7 +34,7 @@ _TLD = "com|cn|net|org|top|xyz|vip|cc|me|info|shop|club|site|ly"
 _REGEX = re.compile(
     r"https?://[^\s\x00]+|www\.[^\s\x00]+"  # url
     rf"|\.(?:{_TLD})(?![a-z])"  # url: a domain, its name is found backwards
-    r"|微信(?:号)?[:：➡→=\s]*(?:[a-z][a-z0-9_\-]{5,19}(?![a-z0-9_\-])|1[3-9]\d{9}(?!\d))|wxid_[a-z0-9]+"
+    r"|微信(?:号)?[:：➡→=\s❤♥]*(?:[a-z][a-z0-9_\-]{5,19}(?![a-z0-9_\-])|1[3-9]\d{9}(?!\d))|wxid_[a-z0-9]+"
     r"|QQ(?:号|群)?[:：]?\s*[1-9]\d{4,10}(?!\d)"
     r"|1[3-9]\d{9}(?!\d)|0\d{2,3}-\d{7,8}(?!\d)|400-?\d{3}-?\d{4}(?!\d)|800-?\d{3}-?\d{4}(?!\d)"  # phone
     r"|元|块|万|日[入赚]\d+|月[入赚]\d+"  # money: the amount before a unit is found backwards

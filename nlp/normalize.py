@@ -69,9 +69,12 @@ _SPACED_RE = re.compile(f"{_NOT_UNIT}{_UNIT}(?:{_FILL}{_UNIT}(?={_FILL})){{1,}}{
 _PLUS = "(?:\\+|➕|✚|╋|加)"
 _ID = "(?=[a-z0-9_\\-]{5,}(?![a-z0-9_\\-]))[a-z_\\-]*[0-9]"  # an account id: 5+ characters, a digit
 _DECOR = "[❤♥➡→⬅:：=\\s\u2600-\u27bf\U0001f300-\U0001faff]"  # hearts, arrows, emoji between "v" and an id
+_EMOJI = "[❤♥\u2600-\u27bf\U0001f300-\U0001faff]"  # symbols spammers put inside a word
 _CONTACT_RULES: list[tuple[re.Pattern[str], str]] = [
     # (pattern, canonical form); a match that differs from the canonical form beyond case is an evasion
-    (re.compile("[薇威徽嶶溦卫维胃魏vw]信|[微薇威]芯|微心|wei信|weixin|wechat|vx(?![a-z])|wx(?![a-z])"), "微信"),
+    (re.compile(f"[薇威徽嶶溦卫维胃魏vw]信|[微薇威]芯|微心|wei信|weixin|wechat|vx(?![a-z])|wx(?![a-z])"
+                f"|[微薇威]{_EMOJI}+信"  # 微❤信
+                f"|(?<![\u3400-\u9fff])[薇威](?={_EMOJI}*[:：]\\s*{_ID})"), "微信"),  # ❤薇❤:kh299
     (re.compile(f"(?<={_PLUS})\\s*v(?![a-z])|(?<![a-z])v(?=[:：号]\\s*[a-z0-9_\\-]{{5,}})"
                 f"|(?<=[+➕✚╋])\\s*v(?={_ID})"  # +vyc2901: "+V" then the id
                 f"|(?<![a-z])v{_DECOR}+(?={_ID})"  # v❤➡yg50093
@@ -81,7 +84,7 @@ _CONTACT_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile("(?:➕|✚|╋|\\+)\\s*(?=微信|QQ)"), "加"),
 ]
 _CONTACT_HINT_RE = re.compile(
-    "[薇威徽嶶溦卫维胃魏vw]信|[微薇威]芯|微心|wei信|weixin|wechat|vx|wx|[扣抠叩寇]{2}|企鹅|(?<![a-z])q|(?<![a-z])v(?![a-z])|➕|✚|╋"
+    f"[微薇威]{_EMOJI}|[薇威][:：]|[薇威徽嶶溦卫维胃魏vw]信|[微薇威]芯|微心|wei信|weixin|wechat|vx|wx|[扣抠叩寇]{{2}}|企鹅|(?<![a-z])q|(?<![a-z])v(?![a-z])|➕|✚|╋"
     "|\\+\\s*v|加[薇威]")
 
 _URL_RULES: list[tuple[re.Pattern[str], str]] = [
@@ -98,7 +101,7 @@ _EVASION_HINTS = (
     _CN_NUM_HINT,
     re.compile("|".join(
         [f"{a}{b}" for a in "薇威徽嶶溦卫维胃魏vw" for b in "信"] + ["微芯", "薇芯", "威芯", "微心", "wei信", "weixin",
-         "wechat", "vx", "wx", "扣扣", "抠抠", "叩叩", "寇寇", "企鹅", "q", "v", "➕", "✚", "╋", "加薇", "加威"]
+         "wechat", "vx", "wx", f"[微薇威]{_EMOJI}", "[薇威][:：]", "扣扣", "抠抠", "叩叩", "寇寇", "企鹅", "q", "v", "➕", "✚", "╋", "加薇", "加威"]
         + [r"1[3-9]\d{1,8}[ \-_.·]\d", r"hxxp", r"h\*\*p", r"\[\.\]", r"\(\.\)", r"【\.】", "dot",
            "点(?:com|cn|net|org|top|xyz|cc|me|vip|info)"]
     )),

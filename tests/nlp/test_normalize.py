@@ -27,6 +27,8 @@ def norm() -> Normalizer:
         ("无效退款，+Vｙｃ２９０１", "无效退款,加微信yc2901", "contact_variant"),
         ("报销无忧，加薇：dn55069", "报销无忧,加微信:dn55069", "contact_variant"),
         ("月入过万，v❤➡yg50093", "月入过万,微信yg50093", "contact_variant"),
+        ("加我微❤信领试用装", "加我微信领试用装", "contact_variant"),
+        ("口红三支包邮 ❤薇❤:kh2990", "口红三支包邮 ❤微信❤:kh2990", "contact_variant"),
         ("扣扣：12345678", "QQ:12345678", "contact_variant"),
         ("企鹅号 87654321", "QQ 87654321", "contact_variant"),
         ("电话一三八一二三四五六七八", "电话13812345678", "cn_digits"),
@@ -89,7 +91,8 @@ def test_batch_equals_one_by_one(norm: Normalizer) -> None:
         assert (b.text, b.src, b.evasions) == (one.text, one.src, one.evasions)
 
 
-@pytest.mark.parametrize("text", ["增加薇薇的名额", "参加薇薇的婚礼", "a+vitamin c", "维生素v是什么"])
+@pytest.mark.parametrize("text", ["增加薇薇的名额", "参加薇薇的婚礼", "a+vitamin c", "维生素v是什么", "薇娅直播间",
+                                  "张薇：明天见"])
 def test_names_and_words_that_look_like_contact_variants_stay(norm: Normalizer, text: str) -> None:
     r = norm(text)
     assert "微信" not in r.text and "contact_variant" not in r.evasions
