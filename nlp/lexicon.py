@@ -68,12 +68,23 @@ CUE_GROUPS: tuple[CueGroup, ...] = (
         扫码 二维码 关注公众号 添加 好友 投资 理财 收益 稳赚 回报 保本 炒股 股票群 荐股 带单 usdt 币圈
         减肥 瘦身 祛斑 丰胸 壮阳 增大 伟哥 面膜 微商 代发 一件代发 货源 正品 高仿 a货 精仿 招生 培训班
         学历 提升学历 文凭 快速拿证 低价 特惠 活动价 抢 速领 戳链接 点击链接 点击 链接 网址 登录 下载
-        价格面议 价格好商量 保本保息 年化收益 年化 拿货价 原单 尾货 试用装 集赞 集满 送话费 即送 申领 逾期作废
+        价格面议 价格好商量 保本保息 年化收益 年化 拿货价 原单 尾货 试用装 集赞 集满 送话费 即送 申领
         版面 见刊 包录用 保证评上 包评上 稳过 内部名额 安排名额 代餐
     """)),
     CueGroup("contact_add", "spam", "招揽联系", _p("""
         加微信 加QQ 加我 私聊我 私信我 联系我 联系电话 电话咨询 详情咨询 咨询电话 微信同号 v我 滴滴我 找我
         有意者 有需要的 需要的联系 感兴趣的 欢迎咨询 欢迎加入 进群 拉你进群 加群 私我 加我细聊 细聊
+    """)),
+    # phishing that dresses as an official notice: it asks for card numbers, codes or an app install
+    CueGroup("phishing", "spam", "索要敏感信息", _p("""
+        银行卡号 填写银行卡 银行卡信息 提供银行卡 验证码 短信验证码 重新绑定 绑定工资卡 绑定银行卡 重新登记
+        登记个人信息 填写个人信息 身份证号码 身份证号 逾期视为放弃 视为放弃 逾期作废 否则影响考核 影响考核
+        将被冻结 账户冻结 即将失效 将失效 下载app 安装app 安装包 apk 屏幕共享 远程协助 转账至 安全账户
+    """)),
+    # a warning against fraud quotes spam words but is not an advert
+    CueGroup("fraud_warning", "spam", "防骗提醒", _p("""
+        是骗子 骗子 骗局 都是诈骗 是诈骗 诈骗 别上当 不要上当 谨防 警惕 反诈 别加 不要加 已经踢了 已踢 广告号
+        举报了 不要相信 别相信 小心被骗 被骗了 上当受骗
     """)),
     CueGroup("hearsay", "rumour", "传闻用语", _p("""
         听说 据说 据传 传言 传闻 网传 有人说 听人说 听别人说 朋友说 朋友圈都在传 都在传 群里都在传 群里在传
@@ -100,7 +111,7 @@ CUE_GROUPS: tuple[CueGroup, ...] = (
     CueGroup("claim_topic", "rumour", "涉及待遇变动", _p("""
         取消 砍掉 砍 停发 不发 扣发 冻结 降薪 减薪 降低 缩减 削减 裁员 裁掉 下岗 清退 辞退 解聘 末位淘汰
         关闭 撤销 合并 倒闭 停办 停招 搬迁 收回 涨价 翻倍 暴涨 要交 补缴 追缴 退回 全部取消 一律 全员
-        下调 打七折 打八折 打折 腰斩 减半
+        下调 打七折 打八折 打折 腰斩 减半 涨工资 涨薪 加薪 上调 补发 内定
     """)),
     # a citation of an official channel or document (a department or "文件" alone is not one)
     CueGroup("official_source", "rumour", "引用正式来源", _p("""

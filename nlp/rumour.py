@@ -33,6 +33,15 @@ WEAK_HEARSAY = frozenset({"据悉", "据了解", "消息称"})  # news wording: 
 CITATION_CUES = ("official_source", "official_url", "doc_number")
 SPAM_SUPPRESS = 0.8  # spam score at which a post is an advert, not a rumour
 CLAIM_MIN = 0.4  # rumour score (before spread) from which a post is grouped into claims
+# "听说你评上教授了，恭喜！": hearsay in small talk about good news (clearly positive, or with a word of
+# goodwill), with no claim about pay or policy and no urging, is not a rumour
+GOOD_NEWS_POLARITY = 0.55
+GOODWILL = ("恭喜", "祝贺", "厉害", "太棒", "真棒", "为你高兴", "为她高兴", "为他高兴", "羡慕", "沾沾喜气")
+# The rumour head is fitted mostly on Weibo rumour corpora, where a rumour is a news-style story; a
+# union rumour is often one flat sentence ("二食堂下周一永久关闭。") that the head scores 0.35–0.5. Its
+# log-odds are shifted up by this much: chosen on the union dev splits (threshold 0.5 then gives the F1
+# that 0.4 gave), and checked on the ced/ma2016 dev splits, which do not move by more than 0.01.
+RUMOUR_LOGIT_SHIFT = 0.4
 _CONTENT_RE = re.compile("[\u3400-\u9fff0-9a-zA-Z]")
 
 
@@ -41,7 +50,7 @@ class _State:
     base: float
     score: float
     reasons: list[Reason] = field(default_factory=list)
-    verdict: str | None = None  # refute | official_source | spam | too_short: not a rumour
+    verdict: str | None = None  # refute | official_source | spam | too_short | good_news: not a rumour
 
 
 class Rumour:
@@ -52,7 +61,7 @@ class Rumour:
     def pipe(self, batch: Batch, ctx: Context) -> Batch:
         m = ctx.models
         assert batch.z is not None
-        p = sigmoid(batch.z[:, m.head("rumour")]).tolist()
+        p = sigmoid(batch.z[:, m.head("rumour")] + RUMOUR_LOGIT_SHIFT).tolist()
         states = [None if d.blank else _text_score(d, base) for d, base in zip(batch.docs, p)]
         if ctx.claims is not None:
             extract = resources.claim_terms()
@@ -124,6 +133,13 @@ def _not_a_rumour(d: Doc, st: _State, refute: bool, official: bool, cites: list[
         st.score = min(st.score, 0.2)
         st.verdict = "too_short"
         st.reasons.append(Reason("rumour", "too_short", "内容过短，不构成具体说法", -1.0))
+        return
+    if (not refute and not official and cues.has("hearsay") and d.polarity > 0
+            and (d.polarity >= GOOD_NEWS_POLARITY or any(w in d.text for w in GOODWILL))
+            and not any(cues.has(c) for c in ("claim_topic", "urgency", "absolute"))):
+        st.score = min(st.score, 0.3)
+        st.verdict = "good_news"
+        st.reasons.append(Reason("rumour", "good_news", "传闻用语用于寒暄/好消息，未涉及待遇变动，不按谣言计", -1.0))
         return
     if refute or official:
         st.score = min(st.score * 0.25, 0.3)

@@ -22,7 +22,16 @@ EVASION_LABELS = {
     "split_number": "号码拆分",
     "obfuscated_url": "网址变形",
 }
-SPAM_CUES = ("ad_lexicon", "contact_add", "wechat_id", "qq_id", "phone", "url", "money")
+SPAM_CUES = ("ad_lexicon", "contact_add", "phishing", "wechat_id", "qq_id", "phone", "url", "money")
+CONTACT_CUES = ("wechat_id", "qq_id", "phone", "url")
+LURES = ("扫码", "二维码", "点击", "登录", "链接")  # how a phishing post gets its victim to a form
+# phishing words no real notice sends through an outside link (a survey link asking for a name is fine)
+PHISHING_STRONG = frozenset("""
+    银行卡号 填写银行卡 银行卡信息 提供银行卡 验证码 短信验证码 重新绑定 绑定工资卡 绑定银行卡 将被冻结 账户冻结
+    即将失效 将失效 下载app 安装app 安装包 apk 转账至 安全账户 屏幕共享 远程协助
+""".split())
+PHISHING_FLOOR = 0.85
+FRAUD_WARNING_CAP = 0.3
 FLOOD_REPEAT = 0.6  # trigram repetition (cues.repetition) that makes a long text a screen flood
 FLOOD_MIN_CHARS = 16
 
@@ -105,6 +114,11 @@ class Spam:
             if r >= FLOOD_REPEAT and len(d.text) >= FLOOD_MIN_CHARS:  # one text filling the screen
                 d.flood = r
                 score = max(score, 0.6 + 0.4 * d.flood)
+            verdict = _verdict(d) if d.cues is not None and d.cues.hits else None
+            if verdict == "phishing":
+                score = max(score, PHISHING_FLOOR)
+            elif verdict == "fraud_warning":
+                score = min(score, FRAUD_WARNING_CAP)
             cl = d.cluster
             flood = 0.0 if cl is None or cl.size < 3 else _flood_strength(d)  # most posts: no cluster
             if flood > 0:
@@ -112,15 +126,23 @@ class Spam:
                 boost = flood * (0.7 if (base >= 0.3 or contact or d.evasions) else 0.3)
                 score = 1.0 - (1.0 - score) * (1.0 - boost)
             d.spam = round(score, 4)
-            self._reasons(d, base, flood)
+            self._reasons(d, base, flood, verdict)
         return batch
 
     @staticmethod
-    def _reasons(d: Doc, base: float, flood: float) -> None:
+    def _reasons(d: Doc, base: float, flood: float, verdict: str | None) -> None:
+        if verdict == "fraud_warning":
+            assert d.cues is not None
+            words = "、".join(d.cues.words("fraud_warning"))
+            d.reasons.append(Reason("spam", "fraud_warning", f"在提醒防骗（{words}）且不含联系方式，不按广告计", -1.0))
         if d.spam < 0.3:
             d.reasons.append(Reason("spam", "model", f"未见明显广告特征（{d.spam:.2f}）", d.spam))
             return
         d.reasons.append(Reason("spam", "model", f"文本模型判断广告概率 {base:.2f}", base))
+        if verdict == "phishing":
+            assert d.cues is not None
+            words = "、".join(d.cues.words("phishing"))
+            d.reasons.append(Reason("spam", "phishing", f"疑似钓鱼：要求通过非官方链接或扫码提交{words}", 1.0))
         _cue_reasons(d, "spam", SPAM_CUES, 0.0)
         if d.evasions:
             names = "、".join(EVASION_LABELS.get(e, e) for e in d.evasions)
@@ -131,6 +153,21 @@ class Spam:
             c = d.cluster
             d.reasons.append(Reason("spam", "near_duplicate",
                                     f"近期相似内容 {c.size} 条，来自 {c.authors} 个账号、{c.channels} 个渠道", flood))
+
+
+def _verdict(d: Doc) -> str | None:
+    """fraud_warning: warns against fraud and carries no contact of its own; phishing: asks for cards,
+    codes or an app through a link or QR code that is not an official site."""
+    cues = d.cues
+    assert cues is not None
+    if cues.has("fraud_warning") and not any(cues.has(c) for c in CONTACT_CUES):
+        return "fraud_warning"  # before phishing: a warning quotes what the phishing message says
+    if cues.has("phishing") and not cues.has("official_url"):
+        words = cues.words("phishing", 8)
+        strong = any(w in PHISHING_STRONG for w in words)
+        if (cues.has("url") and strong) or (len(words) >= 2 and any(w in d.text for w in LURES)):
+            return "phishing"
+    return None
 
 
 def _flood_strength(d: Doc) -> float:

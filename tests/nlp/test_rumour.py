@@ -90,3 +90,14 @@ def test_adverts_are_spam_not_rumours(analyzer, make_post, text) -> None:
 def test_a_rumour_is_not_suppressed_as_spam(analyzer, make_post) -> None:
     a = analyzer.pipe([make_post("紧急扩散：下个月开始绩效工资打七折，年终奖取消，据说下周就发文，速转给身边的老师")])[0]
     assert a.spam < 0.5 and a.rumour >= 0.7 and "spam" not in codes(a)
+
+
+@pytest.mark.parametrize("text", ["听说你家孩子拿了市里的钢琴一等奖，太厉害了！", "听说李老师评上优秀教师了，真为她高兴"])
+def test_hearsay_in_small_talk_about_good_news_is_not_a_rumour(analyzer, make_post, text) -> None:
+    a = analyzer.pipe([make_post(text)])[0]
+    assert a.rumour < 0.5 and "good_news" in codes(a), (text, a.rumour, a.reasons_for("rumour"))
+
+
+def test_good_news_about_pay_is_still_a_claim(analyzer, make_post) -> None:
+    a = analyzer.pipe([make_post("听说明年全体教职工涨工资百分之三十，太好了！")])[0]
+    assert "good_news" not in codes(a)
