@@ -108,6 +108,17 @@ _EVASION_HINTS = (
 )
 
 
+# digits masked as x by data providers and in forwarded messages ("xx元", "电话1xxxxxxxxxx", "xxxx年"):
+# a run of digits and x with at least two x, not inside a word, reads as a number (x -> 0, same length,
+# so offsets are unchanged). Not an evasion.
+_MASKED_RE = re.compile(r"(?<![a-z])(?=[0-9x]*x[0-9x]*x)[0-9x]{2,}(?![a-z])")
+_MASKED_HINT_RE = re.compile(r"xx|x\dx|\dxx")
+
+
+def _unmask(m: re.Match[str]) -> str:
+    return m.group(0).replace("x", "0")
+
+
 @dataclass(slots=True)
 class Normalized:
     """A normalised text and its map back to the original."""
@@ -281,6 +292,10 @@ class Normalizer:
             todo.update(matching_docs(rx, joined, starts))
         for i in sorted(todo):
             norms[i] = self._evasions(norms[i])
+        if _MASKED_HINT_RE.search(joined):
+            for i in matching_docs(_MASKED_RE, "\x1e".join(n.text for n in norms), _starts(norms)):
+                n = norms[i]
+                norms[i] = Normalized(_MASKED_RE.sub(_unmask, n.text), n.src, n.evasions)
         return norms
 
     @staticmethod

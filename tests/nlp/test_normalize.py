@@ -96,3 +96,18 @@ def test_batch_equals_one_by_one(norm: Normalizer) -> None:
 def test_names_and_words_that_look_like_contact_variants_stay(norm: Normalizer, text: str) -> None:
     r = norm(text)
     assert "微信" not in r.text and "contact_variant" not in r.evasions
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("额度xx万，电话1xxxxxxxxxx", "额度00万,电话10000000000"),
+    ("xxxx年xx月xx日前回复", "0000年00月00日前回复"),
+])
+def test_digits_masked_as_x_read_as_numbers(norm: Normalizer, text: str, expected: str) -> None:
+    r = norm(text)
+    assert r.text == expected and r.evasions == []
+    assert len(r.text) == len(text)  # one to one: offsets stay exact
+
+
+@pytest.mark.parametrize("text", ["xxl码的工会文化衫", "xbox 和 max", "0x1f", "x光片"])
+def test_words_with_x_are_not_numbers(norm: Normalizer, text: str) -> None:
+    assert norm(text).text == text
