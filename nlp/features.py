@@ -1,6 +1,7 @@
 """Hashed n-gram features for a whole batch, built with array operations only.
 
-Namespaces: character 1-, 2- and 3-grams of the normalised text (no whitespace inside), word
+Namespaces: character 1-, 2- and 3-grams of the normalised text (no whitespace inside; digits folded to
+0, so amounts and numbers generalise), word
 unigrams and word bigrams from the segmenter. Each maps to one of 2**bits columns; values are
 IDF-weighted counts, L2-normalised per document. The cue matrix (`nlp.cues.FEATURES`) is appended
 as extra columns, so one linear model sees both.
@@ -27,15 +28,17 @@ class FeatureConfig:
     words: bool = True
     bigrams: bool = True
     dense_scale: float = 0.5  # weight of the cue columns next to the L2-normalised text part
+    fold_digits: bool = True  # character n-grams see every digit as 0: "50万" and "80万" are one feature
 
     def to_json(self) -> dict:
         return {"bits": self.bits, "char_ngrams": list(self.char_ngrams), "words": self.words,
-                "bigrams": self.bigrams, "dense_scale": self.dense_scale}
+                "bigrams": self.bigrams, "dense_scale": self.dense_scale, "fold_digits": self.fold_digits}
 
     @classmethod
     def from_json(cls, d: dict) -> "FeatureConfig":
         return cls(bits=int(d["bits"]), char_ngrams=tuple(d["char_ngrams"]), words=bool(d["words"]),
-                   bigrams=bool(d["bigrams"]), dense_scale=float(d["dense_scale"]))
+                   bigrams=bool(d["bigrams"]), dense_scale=float(d["dense_scale"]),
+                   fold_digits=bool(d.get("fold_digits", False)))  # bundles from before the option
 
 
 def occurrences(
@@ -50,7 +53,8 @@ def occurrences(
     npos = len(codes)
     # n-gram hashes at each position (the values `SpanHasher` gives): a 1-gram is its code + 1, an
     # n-gram is the (n-1)-gram at the same position times P plus the next code + 1
-    grams = {1: codes.astype(np.uint64) + np.uint64(1)}
+    chars = np.where((codes >= 0x31) & (codes <= 0x39), 0x30, codes) if cfg.fold_digits else codes
+    grams = {1: chars.astype(np.uint64) + np.uint64(1)}
     for n in range(2, max(cfg.char_ngrams, default=0) + 1):
         grams[n] = grams[n - 1][:-1] * P + grams[1][n - 1 :]
     for n in cfg.char_ngrams:

@@ -57,7 +57,8 @@ def test_direct_ngram_hashes_equal_span_hashes() -> None:
         batch = comp.pipe(batch, None)  # type: ignore[arg-type]
     cfg = FeatureConfig(bits=12, char_ngrams=(3, 1, 2))
     occ = occurrences(cfg, batch.codes, batch.hasher, batch.doc_of_pos, batch.tokens)
-    hasher = SpanHasher(batch.codes)
+    folded = np.where((batch.codes >= 0x31) & (batch.codes <= 0x39), 0x30, batch.codes)  # fold_digits
+    hasher = SpanHasher(folded.astype(batch.codes.dtype))
     bad = np.concatenate([[0], np.cumsum(is_space(batch.codes))])
     for (rows, cols), n in zip(occ, cfg.char_ngrams):
         a = np.arange(len(batch.codes) - n + 1)
@@ -134,3 +135,21 @@ def test_pii_hint_lets_every_pii_through() -> None:
 
 def test_codes_of_roundtrip() -> None:
     assert codes_of("a中😊").tolist() == [ord("a"), ord("中"), ord("😊")]
+
+
+def test_character_ngrams_fold_digits_and_words_keep_them() -> None:
+    from nlp.components import make_batch, Normalize, Tokenize
+    from nlp.features import FeatureConfig, occurrences
+
+    def grams(text: str, fold: bool) -> list[np.ndarray]:
+        batch = make_batch([text])
+        for comp in (Normalize(), Tokenize()):
+            batch = comp.pipe(batch, None)  # type: ignore[arg-type]
+        cfg = FeatureConfig(bits=16, fold_digits=fold)
+        return [np.sort(c) for _, c in occurrences(cfg, batch.codes, batch.hasher, batch.doc_of_pos, batch.tokens)]
+
+    a, b = grams("日赚500元", True), grams("日赚870元", True)
+    assert all((x == y).all() for x, y in zip(a[:3], b[:3]))  # char 1-3-grams: the same
+    assert not (a[3] == b[3]).all()  # word unigrams: 500 and 870 are different words
+    raw_a, raw_b = grams("日赚500元", False), grams("日赚870元", False)
+    assert not all((x == y).all() for x, y in zip(raw_a[:3], raw_b[:3]))
