@@ -49,6 +49,7 @@ SOURCES: tuple[Source, ...] = (
     Source("mudou_sms", "spam", "corpus:spam/mudou_sms_train.csv", 1.0),
     Source("game_forum", "spam", "corpus:spam/game_forum_junk.csv", 0.4),
     Source("union_spam", "spam", "nlp:seed/union_spam.csv", 1.5, dev_fraction=0.0),
+    Source("sms_spam", "spam", "nlp:seed/sms_spam.csv", 0.5, dev_fraction=0.0),  # hand-written, any SMS
     Source("ced", "rumour", "corpus:rumour/ced_train.csv", 1.0),
     Source("ma2016", "rumour", "corpus:rumour/ma2016_weibo.csv", 1.0),
     Source("union_rumour", "rumour", "nlp:seed/union_rumour.csv", 1.5, dev_fraction=0.0),
