@@ -260,9 +260,10 @@ class ClaimIndex:
     def __len__(self) -> int:
         return len(self._claims)
 
-    def add(self, terms: dict[str, float], post, key: str | None = None) -> ClaimInfo:
+    def add(self, terms: dict[str, float], post, key: str | None = None, start: bool = True) -> ClaimInfo | None:
         """Insert one post (in time order) with its claim terms; `key` reuses a stored claim key
-        (warm-up). Returns the claim as of this post."""
+        (warm-up). Returns the claim as of this post, or None when it joins no claim and may not
+        start one (`start=False`: a borderline post can repeat a claim but not found one)."""
         ts = post.created_at.timestamp()
         self._latest = max(self._latest, ts)
         cutoff = self._latest - self.window
@@ -271,6 +272,8 @@ class ClaimIndex:
         if key is None:
             claim, score = self._best(terms, cutoff)
             if claim is None:
+                if not start:
+                    return None
                 key = claim_key(terms)
                 score = 1.0
         if claim is None:

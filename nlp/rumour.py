@@ -32,7 +32,8 @@ CLAIM_TOPICS = frozenset({"薪酬待遇", "福利慰问", "住房保障", "职�
 WEAK_HEARSAY = frozenset({"据悉", "据了解", "消息称"})  # news wording: does not void a citation
 CITATION_CUES = ("official_source", "official_url", "doc_number")
 SPAM_SUPPRESS = 0.8  # spam score at which a post is an advert, not a rumour
-CLAIM_MIN = 0.4  # rumour score (before spread) from which a post is grouped into claims
+CLAIM_MIN = 0.4  # rumour score (before spread) from which a post joins a claim
+CLAIM_START = 0.5  # ... and from which it may start one ("周转房的水电费改成线上缴了" at 0.45 may not)
 # "听说你评上教授了，恭喜！": hearsay in small talk about good news (clearly positive, or with a word of
 # goodwill), with no claim about pay or policy and no urging, is not a rumour
 GOOD_NEWS_POLARITY = 0.55
@@ -69,8 +70,9 @@ class Rumour:
                 if st is not None and st.verdict is None and st.score >= CLAIM_MIN:
                     terms = extract(d.text, d.tokens)
                     if len(terms) >= MIN_TERMS:
-                        d.claim = ctx.claims.add(terms, d.post)
-                        _spread(d.claim, st)
+                        d.claim = ctx.claims.add(terms, d.post, start=st.score >= CLAIM_START)
+                        if d.claim is not None:
+                            _spread(d.claim, st)
         for d, st in zip(batch.docs, states):
             if st is None:
                 d.reasons.append(Reason("rumour", "blank", "空白内容", 0.0))

@@ -109,3 +109,21 @@ def test_scoring_texts_alone_has_no_claims(analyzer, make_post) -> None:
     a = alone.pipe([make_post(PAY[0][0]), make_post(PAY[1][0])])
     assert [x.extra["claim"] for x in a] == [None, None]
     assert [x.extra["claim_size"] for x in a] == [1, 1]
+
+
+def test_a_borderline_post_joins_a_claim_but_does_not_start_one() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from core.domain import Post
+    from nlp.claims import ClaimIndex
+
+    t0 = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
+    post = lambda i: Post("qq", f"s{i}", f"a{i}", "…", t0 + timedelta(minutes=i))  # noqa: E731
+    index = ClaimIndex()
+    rumour = {"周转房": 1.0, "收回": 6.0, "搬走": 1.0}
+    assert index.add({"周转房": 1.0, "水电费": 1.0, "线上": 1.0}, post(0), start=False) is None
+    first = index.add(rumour, post(1))
+    assert first is not None and first.size == 1
+    again = index.add({"周转房": 1.0, "收回": 6.0}, post(2), start=False)
+    assert again is not None and again.key == first.key and again.size == 2
+    assert len(index) == 1
