@@ -55,6 +55,16 @@ EMOTICON_POLARITY: dict[str, float] = {
 EMOTICONS_POS = tuple(e for e, w in EMOTICON_POLARITY.items() if w > 0)
 EMOTICONS_NEG = tuple(e for e, w in EMOTICON_POLARITY.items() if w < 0)
 
+# phishing words: the strong ones no real notice asks for through an outside link; the weak ones real
+# notices use too (a survey link asking for a name is fine)
+PHISHING_STRONG = _p("""
+    银行卡号 填写银行卡 银行卡信息 提供银行卡 验证码 短信验证码 重新绑定 绑定工资卡 绑定银行卡 将被冻结 账户冻结
+    即将失效 将失效 下载app 安装app 安装包 apk 转账至 安全账户 屏幕共享 远程协助
+""")
+PHISHING_WEAK = _p("""
+    重新登记 登记个人信息 填写个人信息 身份证号码 身份证号 逾期视为放弃 视为放弃 逾期作废 否则影响考核 影响考核
+""")
+
 CUE_GROUPS: tuple[CueGroup, ...] = (
     CueGroup("emo_pos", "sentiment", "正面表情", EMOTICONS_POS),
     CueGroup("emo_neg", "sentiment", "负面表情", EMOTICONS_NEG),
@@ -76,11 +86,7 @@ CUE_GROUPS: tuple[CueGroup, ...] = (
         有意者 有需要的 需要的联系 感兴趣的 欢迎咨询 欢迎加入 进群 拉你进群 加群 私我 加我细聊 细聊
     """)),
     # phishing that dresses as an official notice: it asks for card numbers, codes or an app install
-    CueGroup("phishing", "spam", "索要敏感信息", _p("""
-        银行卡号 填写银行卡 银行卡信息 提供银行卡 验证码 短信验证码 重新绑定 绑定工资卡 绑定银行卡 重新登记
-        登记个人信息 填写个人信息 身份证号码 身份证号 逾期视为放弃 视为放弃 逾期作废 否则影响考核 影响考核
-        将被冻结 账户冻结 即将失效 将失效 下载app 安装app 安装包 apk 屏幕共享 远程协助 转账至 安全账户
-    """)),
+    CueGroup("phishing", "spam", "索要敏感信息", PHISHING_STRONG + PHISHING_WEAK),
     # a warning against fraud quotes spam words but is not an advert
     CueGroup("fraud_warning", "spam", "防骗提醒", _p("""
         是骗子 骗子 骗局 都是诈骗 是诈骗 诈骗 别上当 不要上当 谨防 警惕 反诈 别加 不要加 已经踢了 已踢 广告号

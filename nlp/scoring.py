@@ -12,6 +12,7 @@ import numpy as np
 from core.domain import Reason, Sentiment
 from nlp.components import Batch, Context, Doc, top_per_doc, word_weights
 from nlp.cues import CUE_LABELS, FEATURES
+from nlp.lexicon import PHISHING_STRONG
 
 EVASION_LABELS = {
     "zero_width": "零宽/控制字符",
@@ -25,11 +26,6 @@ EVASION_LABELS = {
 SPAM_CUES = ("ad_lexicon", "contact_add", "phishing", "wechat_id", "qq_id", "phone", "url", "money")
 CONTACT_CUES = ("wechat_id", "qq_id", "phone", "url")
 LURES = ("扫码", "二维码", "点击", "登录", "链接")  # how a phishing post gets its victim to a form
-# phishing words no real notice sends through an outside link (a survey link asking for a name is fine)
-PHISHING_STRONG = frozenset("""
-    银行卡号 填写银行卡 银行卡信息 提供银行卡 验证码 短信验证码 重新绑定 绑定工资卡 绑定银行卡 将被冻结 账户冻结
-    即将失效 将失效 下载app 安装app 安装包 apk 转账至 安全账户 屏幕共享 远程协助
-""".split())
 PHISHING_FLOOR = 0.85
 FRAUD_WARNING_CAP = 0.3
 FLOOD_REPEAT = 0.6  # trigram repetition (cues.repetition) that makes a long text a screen flood
