@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import Counter, OrderedDict, deque
+from collections import Counter, OrderedDict
 from itertools import accumulate, chain
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
+from nlp.dedup import WindowMembers
 from nlp.lexicon import CUE_GROUPS, STOPWORDS
 
 WINDOW_HOURS = 48.0
@@ -202,40 +203,23 @@ class ClaimInfo:
                 "claim_channels": self.channels}
 
 
-class _Claim:
-    __slots__ = ("key", "seed", "seed_weight", "counts", "members", "posts", "authors", "channels")
+class _Claim(WindowMembers):
+    __slots__ = ("key", "seed", "seed_weight", "counts")
 
     def __init__(self, key: str, seed: dict[str, float]) -> None:
+        super().__init__()
         self.key = key
         self.seed = seed
         self.seed_weight = sum(seed.values())
-        self.counts: dict[str, int] = {}
-        self.members: deque = deque()  # (ts, post key, author, channel), oldest first
-        self.posts: set = set()
-        self.authors: dict[str, int] = {}
-        self.channels: dict[str, int] = {}
+        self.counts: dict[str, int] = {}  # how many members used each term (not decremented on expiry)
 
     def profile_has(self, term: str) -> bool:
         return term in self.seed or self.counts.get(term, 0) >= 2
 
-    def add(self, ts: float, post_key: tuple, author: str, channel: str, terms: Iterable[str]) -> None:
-        if post_key in self.posts:
-            return
-        self.members.append((ts, post_key, author, channel))
-        self.posts.add(post_key)
-        self.authors[author] = self.authors.get(author, 0) + 1
-        self.channels[channel] = self.channels.get(channel, 0) + 1
-        for t in terms:
-            self.counts[t] = self.counts.get(t, 0) + 1
-
-    def expire(self, cutoff: float) -> None:
-        while self.members and self.members[0][0] < cutoff:
-            _, pk, a, ch = self.members.popleft()
-            self.posts.discard(pk)
-            for counter, k in ((self.authors, a), (self.channels, ch)):
-                counter[k] -= 1
-                if counter[k] <= 0:
-                    del counter[k]
+    def add_terms(self, ts: float, post_key: tuple, author: str, channel: str, terms: Iterable[str]) -> None:
+        if self.add(ts, post_key, author, channel):
+            for t in terms:
+                self.counts[t] = self.counts.get(t, 0) + 1
 
     def info(self, score: float) -> ClaimInfo:
         return ClaimInfo(self.key, len(self.members), len(self.authors), len(self.channels), round(score, 3))
@@ -283,7 +267,7 @@ class ClaimIndex:
                 claim.expire(cutoff)
             if claim is None or not claim.members:  # a new claim (or one whose posts all left the window)
                 claim = self._new(key, terms)
-        claim.add(ts, post.key, post.author, post.channel, terms)
+        claim.add_terms(ts, post.key, post.author, post.channel, terms)
         for t in terms:
             self._index.setdefault(t, set()).add(claim.key)
         self._claims.move_to_end(claim.key)

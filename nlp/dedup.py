@@ -64,26 +64,27 @@ def band_keys(sig: np.ndarray) -> np.ndarray:
     return mix(h + np.arange(BANDS, dtype=np.uint64))
 
 
-class _Cluster:
-    """Members of one cluster inside the window; plain containers (this runs once per post)."""
+class WindowMembers:
+    """The posts of one group (a near-duplicate cluster, a claim) inside the time window, with counts
+    per author and channel; plain containers (this runs once per post)."""
 
-    __slots__ = ("key", "sig", "members", "posts", "authors", "channels")
+    __slots__ = ("members", "posts", "authors", "channels")
 
-    def __init__(self, key: str, sig: np.ndarray) -> None:
-        self.key = key
-        self.sig = sig
+    def __init__(self) -> None:
         self.members: deque = deque()  # (ts, post_key, author, channel), oldest first
         self.posts: set = set()
         self.authors: dict[str, int] = {}
         self.channels: dict[str, int] = {}
 
-    def add(self, ts: float, post_key: tuple, author: str, channel: str) -> None:
+    def add(self, ts: float, post_key: tuple, author: str, channel: str) -> bool:
+        """False when the post is already a member."""
         if post_key in self.posts:
-            return
+            return False
         self.members.append((ts, post_key, author, channel))
         self.posts.add(post_key)
         self.authors[author] = self.authors.get(author, 0) + 1
         self.channels[channel] = self.channels.get(channel, 0) + 1
+        return True
 
     def expire(self, cutoff: float) -> None:
         members = self.members
@@ -94,6 +95,15 @@ class _Cluster:
                 counter[k] -= 1
                 if counter[k] <= 0:
                     del counter[k]
+
+
+class _Cluster(WindowMembers):
+    __slots__ = ("key", "sig")
+
+    def __init__(self, key: str, sig: np.ndarray) -> None:
+        super().__init__()
+        self.key = key
+        self.sig = sig
 
 
 @dataclass(slots=True)

@@ -24,9 +24,12 @@ def test_phishing_that_imitates_an_official_notice_is_spam(analyzer, make_post, 
     assert a.spam >= 0.85 and "phishing" in codes(a), (text, a.spam, a.reasons_for("spam"))
 
 
-def test_an_official_link_is_not_phishing(analyzer, make_post) -> None:
-    a = analyzer.pipe([make_post("请登录 https://cwc.example.edu.cn 核对工资卡信息，有疑问请到财务处咨询")])[0]
-    assert "phishing" not in codes(a)
+def test_the_same_request_through_an_official_link_is_not_phishing(analyzer, make_post) -> None:
+    text = "【财务处】系统升级后请登录 {} 重新绑定工资卡，有疑问请到财务处咨询"
+    official, outside = analyzer.pipe([make_post(text.format("https://cwc.example.edu.cn")),
+                                       make_post(text.format("http://cwc-pay.top"))])
+    assert "phishing" not in codes(official)
+    assert "phishing" in codes(outside) and outside.spam >= 0.85
 
 
 @pytest.mark.parametrize("text", WARNINGS)
