@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,25 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS: dict[str, Any] = {
     "data_dir": "./data",
     "timezone": "Asia/Shanghai",
-    "web": {"host": "127.0.0.1", "port": 8000},
+    "web": {
+        "host": "127.0.0.1",
+        "port": 8000,
+        "external_url": "",  # how users reach the dashboard, e.g. https://yuqing.union.example.edu.cn/
+        "secure_cookies": None,  # None: on when external_url is https
+        "trusted_proxies": 0,  # reverse proxies in front (nginx: 1) whose X-Forwarded-* are believed
+        "session_hours": 12,  # a sign-in lasts at most this long
+        "idle_minutes": 120,  # and ends after this long without a request
+    },
     "store": {"backend": "sqlite"},
     "rules": str(PROJECT_ROOT / "rules" / "default.yaml"),
     "intervals": {"collect": 2.0, "analyze": 1.0, "deliver": 5.0},
     "batch_size": 500,
+    "ingest": {
+        "earliest": "2000-01-01",  # posts dated before this day are dead letters
+        "future_skew_minutes": 10,  # posts dated later than now + this are dead letters
+        "quarantine_after": 3,  # a record that fails a stage this many times is set aside
+    },
+    "health": {"degraded_after": 3},  # consecutive failures of a job before /healthz says degraded
     "channels": [],
     "notifiers": [],
 }
@@ -49,6 +64,11 @@ SCHEMA: dict[str, Any] = {
             "properties": {
                 "host": {"type": "string"},
                 "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                "external_url": {"type": "string", "pattern": "^(https?://[^\\s]+)?$"},
+                "secure_cookies": {"type": ["boolean", "null"]},
+                "trusted_proxies": {"type": "integer", "minimum": 0, "maximum": 5},
+                "session_hours": {"type": "number", "exclusiveMinimum": 0, "maximum": 720},
+                "idle_minutes": {"type": "number", "exclusiveMinimum": 0, "maximum": 43200},
             },
         },
         "store": {
@@ -65,6 +85,20 @@ SCHEMA: dict[str, Any] = {
             },
         },
         "batch_size": {"type": "integer", "minimum": 1, "maximum": 100000},
+        "ingest": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "earliest": {"type": "string", "pattern": "^\\d{4}-\\d{2}-\\d{2}$"},
+                "future_skew_minutes": {"type": "number", "minimum": 0, "maximum": 1440},
+                "quarantine_after": {"type": "integer", "minimum": 1, "maximum": 100},
+            },
+        },
+        "health": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"degraded_after": {"type": "integer", "minimum": 1, "maximum": 1000}},
+        },
         "channels": {"type": "array", "items": _ITEM},
         "notifiers": {"type": "array", "items": _ITEM},
     },
@@ -86,6 +120,17 @@ class Settings:
     demo: bool = False
     config_file: str = "<默认配置>"
     raw: dict[str, Any] = field(default_factory=dict)
+    # web
+    external_url: str = ""
+    secure_cookies: bool = False
+    trusted_proxies: int = 0
+    session_lifetime: timedelta = timedelta(hours=12)
+    idle_timeout: timedelta = timedelta(minutes=120)
+    # the ingestion boundary and resilience
+    earliest: datetime = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    future_skew: timedelta = timedelta(minutes=10)
+    quarantine_after: int = 3
+    degraded_after: int = 3
 
     @property
     def db_path(self) -> Path:
@@ -174,6 +219,8 @@ def load_settings(
         "SENTINEL_HOST": ("web.host", str),
         "SENTINEL_PORT": ("web.port", int),
         "SENTINEL_RULES": ("rules", str),
+        "SENTINEL_EXTERNAL_URL": ("web.external_url", str),
+        "SENTINEL_TRUSTED_PROXIES": ("web.trusted_proxies", int),
     }
     for var, (dotted, conv) in env_map.items():
         if var in env and env[var] != "":
@@ -185,6 +232,13 @@ def load_settings(
         if value is not None:
             _set(data, dotted, value)
     validate(data, SCHEMA, file_label)
+    web, ingest = data["web"], data["ingest"]
+    try:
+        earliest = date.fromisoformat(ingest["earliest"])
+    except ValueError:
+        raise ConfigError(file_label, "ingest.earliest", f"取值 {ingest['earliest']!r} 不是有效日期，示例 2000-01-01") from None
+    external_url = str(web.get("external_url") or "")
+    secure = web.get("secure_cookies")
     return Settings(
         data_dir=Path(data["data_dir"]).expanduser(),
         timezone=data["timezone"],
@@ -198,6 +252,15 @@ def load_settings(
         notifiers=list(data["notifiers"]),
         config_file=file_label,
         raw=data,
+        external_url=external_url,
+        secure_cookies=external_url.lower().startswith("https://") if secure is None else bool(secure),
+        trusted_proxies=int(web["trusted_proxies"]),
+        session_lifetime=timedelta(hours=float(web["session_hours"])),
+        idle_timeout=timedelta(minutes=float(web["idle_minutes"])),
+        earliest=datetime(earliest.year, earliest.month, earliest.day, tzinfo=timezone.utc),
+        future_skew=timedelta(minutes=float(ingest["future_skew_minutes"])),
+        quarantine_after=int(ingest["quarantine_after"]),
+        degraded_after=int(data["health"]["degraded_after"]),
     )
 
 

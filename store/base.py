@@ -113,6 +113,38 @@ class SeriesPoint:
 
 
 @dataclass
+class SessionRecord:
+    """A dashboard sign-in, kept server-side (the cookie only carries a random token)."""
+
+    token_hash: str  # sha256 hex of the cookie token
+    username: str
+    created_at: datetime
+    last_seen: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+    net: str = ""
+
+    def valid_at(self, now: datetime, idle: Any = None) -> bool:
+        """Not revoked, not past its absolute end, and (with `idle`, a timedelta) used recently."""
+        if self.revoked_at is not None or now >= self.expires_at:
+            return False
+        return idle is None or now - self.last_seen < idle
+
+
+@dataclass
+class Quarantined:
+    """A post version set aside by a stage (analyze, rules) after failing it repeatedly."""
+
+    stage: str
+    post_id: int
+    version: int
+    attempts: int
+    error: str
+    first_at: datetime
+    last_at: datetime
+
+
+@dataclass
 class RuleResults:
     """What one rules pass produced, committed together with the rules cursor."""
 
@@ -177,8 +209,9 @@ class Store(abc.ABC):
 
     # ---- analysis
     @abc.abstractmethod
-    def posts_to_analyze(self, limit: int) -> list[Post]:
-        """Post versions not analysed yet, oldest `created_at` first."""
+    def posts_to_analyze(self, limit: int, skip_after: int | None = None) -> list[Post]:
+        """Post versions not analysed yet, oldest `created_at` first. With `skip_after`, versions
+        that failed analysis that many times (the quarantine) are left out."""
 
     @abc.abstractmethod
     def save_analyses(self, pairs: Sequence[tuple[Post, Analysis]]) -> None:
@@ -242,6 +275,10 @@ class Store(abc.ABC):
     def get_case(self, case_id: int) -> Case | None: ...
 
     @abc.abstractmethod
+    def case_alerts(self, case_id: int, limit: int = 50) -> list[Alert]:
+        """Alerts raised about a case, newest first."""
+
+    @abc.abstractmethod
     def alerts(self, limit: int = 50, offset: int = 0, level: str | None = None) -> list[Alert]: ...
 
     @abc.abstractmethod
@@ -295,6 +332,38 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def audit(self, event: AuditEvent) -> None: ...
+
+    # ---- sessions (server-side, so logout and password changes end them)
+    @abc.abstractmethod
+    def create_session(self, record: SessionRecord) -> None: ...
+
+    @abc.abstractmethod
+    def get_session(self, token_hash: str) -> SessionRecord | None: ...
+
+    @abc.abstractmethod
+    def touch_session(self, token_hash: str, at: datetime) -> None:
+        """Record that the session was used at `at` (for the idle timeout)."""
+
+    @abc.abstractmethod
+    def revoke_session(self, token_hash: str, at: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def revoke_user_sessions(self, username: str, at: datetime) -> int:
+        """End every open session of a user (password change, deactivation); returns how many."""
+
+    # ---- quarantine (poison records)
+    @abc.abstractmethod
+    def quarantine_failure(self, stage: str, post_id: int, version: int, error: str, at: datetime) -> int:
+        """Count one failure of `stage` on a post version; returns its failures so far."""
+
+    @abc.abstractmethod
+    def quarantined(self, stage: str | None = None, limit: int = 100, offset: int = 0,
+                    min_attempts: int = 1) -> list[Quarantined]:
+        """Post versions that failed a stage, newest failure first."""
+
+    @abc.abstractmethod
+    def release_quarantine(self, stage: str, post_id: int) -> bool:
+        """Forget a post's failures in a stage so the stage tries it again; False if none."""
 
     @abc.abstractmethod
     def audit_log(self, limit: int = 100, offset: int = 0, actor: str | None = None) -> list[AuditEvent]:

@@ -10,10 +10,11 @@ from core.domain import Analysis, PIISpan, Reason, Sentiment
 
 
 def ts(dt: datetime) -> str:
-    """An aware datetime as sortable UTC text."""
+    """An aware datetime as sortable UTC text, always `YYYY-MM-DDTHH:MM:SS.ffffff+00:00` (the year
+    zero-padded: strftime's %Y is not, for years before 1000, and the text would not parse back)."""
     if dt.tzinfo is None:
         raise ValueError("naive datetime: every time in Union Sentinel must carry a time zone")
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    return dt.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
 def parse_ts(text: str | None) -> datetime | None:

@@ -2,7 +2,8 @@
 
 Split by area; each mixin holds the SQL for one part of the contract in store/base.py:
 posts.py (ingestion, posts, analyses, search, rules cursor), review.py (flags, decisions, cases,
-alerts, outbox), people.py (users, audit, debunk registry), stats.py (dashboard aggregates).
+alerts, outbox), people.py (users, audit, debunk registry), sessions.py (dashboard sessions, the quarantine),
+stats.py (dashboard aggregates).
 """
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from store.sqlite.connection import Database
 from store.sqlite.people import PeopleMixin
 from store.sqlite.posts import PostsMixin
 from store.sqlite.review import ReviewMixin
+from store.sqlite.sessions import SessionsMixin
 from store.sqlite.stats import StatsMixin
 from store.base import Store
 
 
-class SqliteStore(PostsMixin, ReviewMixin, PeopleMixin, StatsMixin, Database, Store):
+class SqliteStore(PostsMixin, ReviewMixin, PeopleMixin, SessionsMixin, StatsMixin, Database, Store):
     """`SqliteStore(path, tokenize=search_tokens)`; call `migrate()` once before use."""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from core.domain import AuditEvent, Debunk, Role, User
+from core.domain import AuditEvent, Debunk, Role, User, utcnow
 from store.codec import dumps, parse_ts, ts
 
 
@@ -34,10 +34,13 @@ class PeopleMixin:
         return user
 
     def set_password(self, username: str, password_hash: str) -> None:
+        """Also ends every open session of the user, in the same transaction."""
         with self._tx() as c:
             cur = c.execute("UPDATE users SET password_hash = ? WHERE username = ?", (password_hash, username))
             if cur.rowcount == 0:
                 raise ValueError(f"用户 {username} 不存在")
+            c.execute("UPDATE sessions SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
+                      (ts(utcnow()), username))
 
     def update_user(self, username: str, audit: AuditEvent, *, role: Role | None = None,
                     active: bool | None = None) -> None:
@@ -48,6 +51,9 @@ class PeopleMixin:
             c.execute("UPDATE users SET role = ?, active = ? WHERE username = ?",
                       (role.value if role else row["role"], row["active"] if active is None else int(active),
                        username))
+            if active is False:  # a deactivated account is signed out everywhere
+                c.execute("UPDATE sessions SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
+                          (ts(audit.at), username))
             self._insert_audit(c, audit)
 
     def get_user(self, username: str) -> User | None:

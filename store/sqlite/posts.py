@@ -154,10 +154,16 @@ class PostsMixin:
         return [row_to_post(r) for r in rows]
 
     # ------------------------------------------------------------------ analysis
-    def posts_to_analyze(self, limit: int) -> list[Post]:
+    def posts_to_analyze(self, limit: int, skip_after: int | None = None) -> list[Post]:
+        skip = ""
+        params: list = [limit]
+        if skip_after is not None:
+            skip = (" AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.stage = 'analyze' AND q.post_id = posts.id"
+                    " AND q.version = posts.version AND q.attempts >= ?)")
+            params = [skip_after, limit]
         rows = self._rows(
-            f"SELECT {POST_COLUMNS} FROM posts WHERE analyzed_version < version ORDER BY created_at, id LIMIT ?",
-            (limit,),
+            f"SELECT {POST_COLUMNS} FROM posts WHERE analyzed_version < version{skip} ORDER BY created_at, id LIMIT ?",
+            params,
         )
         return [row_to_post(r) for r in rows]
 

@@ -150,6 +150,11 @@ class ReviewMixin:
         r = self._one("SELECT * FROM cases WHERE id = ?", (case_id,))
         return self._case(r) if r else None
 
+    def case_alerts(self, case_id: int, limit: int = 50) -> list[Alert]:
+        rows = self._rows("SELECT * FROM alerts WHERE case_id = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+                          (case_id, limit))
+        return [_alert(r) for r in rows]
+
     def _case(self, r: sqlite3.Row) -> Case:
         post_ids = [x["post_id"] for x in self._rows(
             "SELECT post_id FROM case_posts WHERE case_id = ? ORDER BY post_id", (r["id"],))]
