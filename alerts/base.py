@@ -11,11 +11,11 @@ import abc
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Mapping
-from zoneinfo import ZoneInfo
 
 from core.config import validate
 from core.domain import Alert, Level, channel_label
 from core.errors import ConfigError, SentinelError
+from core.timefmt import format_local
 
 DEFAULT_TZ = "Asia/Shanghai"
 INLINE_SECRETS = ("password", "secret", "token", "key")
@@ -63,7 +63,7 @@ class AlertMessage:
         return f"【{self.level_zh}】{self.title}"
 
     def local_time(self, tz: str = DEFAULT_TZ) -> str:
-        return self.created_at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+        return format_local(self.created_at, tz)
 
     def link(self, dashboard_url: str | None) -> str | None:
         return f"{dashboard_url.rstrip('/')}/alerts/{self.alert_id}" if dashboard_url else None

@@ -2,9 +2,20 @@
 
 Files are taken oldest first. Records are read in batches; the checkpoint (file name, inode, byte
 offset, line number) is saved with each batch, so a crash resumes mid-file without loss or
-duplicates. A malformed line becomes a dead letter with its reason; the rest of the file is still
+duplicates. A malformed record becomes a dead letter with its reason; the rest of the file is still
 ingested. A finished file moves to `inbox/done/`; a CSV without the required columns moves to
 `inbox/failed/`. Write files under a temporary name (`.tmp`, `.part`) and rename them when complete.
+
+Only regular files that really live in the inbox are read: a symbolic link, a file with other hard
+links, a FIFO or device, or a file whose name is not UTF-8 (or holds control characters) is never
+opened; it moves to `inbox/failed/` with a dead letter saying why. Files are opened without following
+links, and checked again after opening.
+
+Every record is parsed on its own: whatever a line holds (invalid JSON, nesting too deep, numbers too
+long, a line over 1 MiB, a CSV field over the csv module's limit, a stray quote), it ends up as a dead
+letter and the next line is read. A CSV record may span lines only inside a quoted field; when such
+a record does not come out as one row of the header's width, only its first line is a dead letter
+and reading resumes on the next line, so a stray quote never swallows the good rows after it.
 """
 from __future__ import annotations
 
@@ -13,20 +24,36 @@ import io
 import json
 import logging
 import os
+import stat
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from collectors.base import Batch, Collector
-from collectors.records import COLUMNS, REQUIRED, post_from_record
+from collectors.records import COLUMNS, REQUIRED, parse_time, post_from_record
 from core.config import Settings
-from core.domain import Post
 from core.errors import RecordError
+from core.text import printable
 from store.base import DeadLetter
 
 log = logging.getLogger("sentinel.collectors")
 SUFFIXES = (".jsonl", ".csv")
 SETTLE_SECONDS = 2.0  # a last line without newline is complete once the file is this old
+MAX_LINE_BYTES = 1 << 20  # a longer line is a dead letter (it is skipped without being held in memory)
+MAX_RECORD_LINES = 200  # a quoted CSV field may span at most this many lines
+RAW_CHARS = 4000  # of a bad record kept in its dead letter
+
+
+class LineTooLong(Exception):
+    pass
+
+
+@dataclass
+class Line:
+    data: bytes  # the line (for a too-long line: its first bytes)
+    end: int  # byte offset just after it
+    too_long: bool = False
 
 
 class FileCollector(Collector):
@@ -58,125 +85,220 @@ class FileCollector(Collector):
 
     # ------------------------------------------------------------------ fetch
     def fetch(self, checkpoint: str | None) -> Batch:
-        cp: dict[str, Any] = json.loads(checkpoint) if checkpoint else {}
-        current = self._resolve(cp)
-        if current is None:
-            return Batch()
-        path, start = current
-        ino = path.stat().st_ino
-        if start is None:  # a new file
+        cp = _load_checkpoint(checkpoint)
+        resumed = self._resume(cp)
+        if resumed is None:
+            ready, refused = self._scan()
+            if refused:
+                return self._refuse(*refused[0])
+            if not ready:
+                return Batch()
+            path, ino = ready[0]
             cp = {"file": path.name, "ino": ino, "offset": 0, "line": 0}
-        if path.suffix == ".csv":
-            return self._read_csv(path, cp)
-        return self._read_jsonl(path, cp)
+        else:
+            path, cp = resumed
+        try:
+            fh, st = self._open(path, cp["ino"])
+        except FileNotFoundError:  # gone between listing and opening: look again
+            return Batch(more=True)
+        except (OSError, _Refused) as exc:
+            return self._refuse(path, f"无法安全读取（{exc}）")
+        with fh:
+            settled = time.time() - st.st_mtime >= self.settle_s
+            if path.suffix.lower() == ".csv":
+                return self._read_csv(fh, path, cp, st.st_size, settled)
+            return self._read_jsonl(fh, path, cp, st.st_size, settled)
 
-    def _resolve(self, cp: dict[str, Any]) -> tuple[Path, int | None] | None:
-        """The file to read now and its start offset (None = from the beginning)."""
-        if cp.get("file"):
-            path = self.inbox / cp["file"]
-            same = path.is_file() and path.stat().st_ino == cp.get("ino")
-            if same and cp.get("done"):
-                self._move(path, "done")  # crashed between commit and move: finish the move
-            elif same:
-                return path, int(cp["offset"])
-        files = self._pending_files()
-        return (files[0], None) if files else None
+    def skip(self, checkpoint: str | None, error: str) -> Batch | None:
+        """Reading the current file keeps failing: move it to inbox/failed/ with a dead letter."""
+        cp = _load_checkpoint(checkpoint)
+        resumed = self._resume(cp)
+        if resumed is not None:
+            path = resumed[0]
+        else:
+            ready, _ = self._scan()
+            if not ready:
+                return None
+            path = ready[0][0]
+        return self._refuse(path, f"读取连续失败（{error}）")
 
-    def _pending_files(self) -> list[Path]:
-        found = [
-            p for p in self.inbox.iterdir()
-            if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(".")
-        ]
-        return sorted(found, key=lambda p: (p.stat().st_mtime_ns, p.name))
+    def _resume(self, cp: dict[str, Any]) -> tuple[Path, dict[str, Any]] | None:
+        """The file the checkpoint is in the middle of, if it is still there (same inode)."""
+        name = cp.get("file")
+        if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+            return None
+        path = self.inbox / name
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode) or st.st_ino != cp.get("ino"):
+            return None
+        if cp.get("done"):  # crashed between commit and move: finish the move
+            self._move(path, cp.get("to", "done"))
+            return None
+        return path, cp
 
-    def _lines(self, path: Path, offset: int):
-        """Yield (line_bytes, end_offset) of complete lines from `offset`."""
-        settled = time.time() - path.stat().st_mtime >= self.settle_s
-        with path.open("rb") as fh:
-            fh.seek(offset)
-            while True:
-                line = fh.readline()
-                if not line:
-                    return
-                if not line.endswith(b"\n") and not settled:
+    def _scan(self) -> tuple[list[tuple[Path, int]], list[tuple[Path, str]]]:
+        """Files ready to read (oldest first, with their inode) and data files refused, with why."""
+        ready: list[tuple[float, str, Path, int]] = []
+        refused: list[tuple[Path, str]] = []
+        with os.scandir(self.inbox) as entries:
+            for entry in entries:
+                name = entry.name
+                if name.startswith(".") or os.path.splitext(name)[1].lower() not in SUFFIXES:
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    continue
+                path = Path(entry.path)
+                problem = _refusal(name, st)
+                if problem:
+                    refused.append((path, problem))
+                else:
+                    ready.append((st.st_mtime, name, path, st.st_ino))
+        ready.sort(key=lambda r: (r[0], r[1]))
+        return [(p, ino) for _, _, p, ino in ready], refused
+
+    def _open(self, path: Path, ino: Any) -> tuple[io.BufferedReader, os.stat_result]:
+        """Open without following links, then check it is still the same plain, singly linked file."""
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(path, flags)
+        try:
+            st = os.fstat(fd)
+            problem = _refusal(path.name, st) or ("文件在读取前被替换" if st.st_ino != ino else "")
+            if problem:
+                raise _Refused(problem)
+            return os.fdopen(fd, "rb"), st
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def _refuse(self, path: Path, reason: str) -> Batch:
+        shown = display_name(path.name)
+        log.warning("收件箱文件 %s 未读取：%s，已移到 inbox/failed/", shown, reason)
+        batch = Batch(note=shown, more=True)
+        batch.dead.append(DeadLetter(source=f"inbox/{shown}", raw="",
+                                     error=f"{reason}；文件已移到 inbox/failed/，未读取其内容"))
+        batch.context["move"] = (path, "failed")
+        return batch
+
+    # ------------------------------------------------------------------ reading lines
+    def _lines(self, fh: io.BufferedReader, offset: int, settled: bool) -> Iterator[Line]:
+        """Complete lines from `offset` (a last line without newline only once the file settled).
+        A line over MAX_LINE_BYTES is skipped in chunks and reported as too long."""
+        fh.seek(offset)
+        while True:
+            data = fh.readline(MAX_LINE_BYTES + 1)
+            if not data:
+                return
+            if len(data) > MAX_LINE_BYTES and not data.endswith(b"\n"):
+                head = data[:RAW_CHARS]
+                ended = False
+                while True:
+                    chunk = fh.readline(MAX_LINE_BYTES)
+                    if not chunk:
+                        break
+                    if chunk.endswith(b"\n"):
+                        ended = True
+                        break
+                if not ended and not settled:
                     return  # still being written
-                yield line, fh.tell()
+                yield Line(head, fh.tell(), too_long=True)
+                continue
+            if not data.endswith(b"\n") and not settled:
+                return  # still being written
+            yield Line(data, fh.tell())
 
-    def _read_jsonl(self, path: Path, cp: dict[str, Any]) -> Batch:
-        batch = Batch(note=path.name)
+    def _read_jsonl(self, fh: io.BufferedReader, path: Path, cp: dict[str, Any], size: int, settled: bool) -> Batch:
+        batch = Batch(note=display_name(path.name))
         offset, lineno = int(cp["offset"]), int(cp["line"])
-        for raw, end in self._lines(path, offset):
+        for line in self._lines(fh, offset, settled):
             lineno += 1
-            offset = end
-            if raw.strip():
-                self._take(batch, raw, lineno, path, lambda text: json.loads(text))
+            offset = line.end
+            if line.too_long:
+                self._dead(batch, path, lineno, line.data, f"这一行超过 {MAX_LINE_BYTES // 1024} KB，未读取")
+            elif line.data.strip():
+                self._take(batch, path, lineno, line.data, _json_record)
             if len(batch.posts) + len(batch.dead) >= self.batch_size:
                 break
-        return self._finish(batch, path, cp, offset, lineno)
+        return self._finish(batch, path, cp, offset, lineno, size, settled)
 
-    def _read_csv(self, path: Path, cp: dict[str, Any]) -> Batch:
-        batch = Batch(note=path.name)
+    def _read_csv(self, fh: io.BufferedReader, path: Path, cp: dict[str, Any], size: int, settled: bool) -> Batch:
+        batch = Batch(note=display_name(path.name))
         offset, lineno = int(cp["offset"]), int(cp["line"])
         header: list[str] | None = cp.get("header")
-        pending, first_line = b"", lineno + 1
-        for raw, end in self._lines(path, offset):
-            lineno += 1
-            pending += raw
-            if pending.count(b'"') % 2:  # a quoted field spans lines: keep reading
-                continue
-            chunk, pending, start_line, offset = pending, b"", first_line, end
-            first_line = lineno + 1
-            if header is None:
-                header = self._header(chunk, path)
-                if header is None:
+        while len(batch.posts) + len(batch.dead) < self.batch_size:
+            step = _csv_step(self._lines(fh, offset, settled), first=lineno == 0, settled=settled)
+            if step is None:  # no complete record available (end of file, or still being written)
+                break
+            lines, row, error = step
+            start_line = lineno + 1
+            if row is not None and header is None:
+                header = [h.strip() for h in row]
+                if not all(col in header for col in REQUIRED):
                     batch.dead.append(DeadLetter(
-                        source=f"inbox/{path.name}:1", raw=chunk.decode("utf-8", "replace")[:2000],
+                        source=f"inbox/{display_name(path.name)}:1", raw=_raw(lines),
                         error=f"CSV 表头缺少必填列（需要 {', '.join(REQUIRED)}），整个文件已移到 inbox/failed/",
                     ))
-                    batch.checkpoint = json.dumps({**cp, "offset": offset, "line": lineno, "done": True})
+                    batch.checkpoint = json.dumps({**cp, "offset": lines[-1].end, "line": lineno + len(lines),
+                                                   "done": True, "to": "failed"}, ensure_ascii=False)
                     batch.context["move"] = (path, "failed")
                     return batch
-                continue
-            if chunk.strip():
-                self._take(batch, chunk, start_line, path, lambda text, h=header: _csv_record(text, h))
-            if len(batch.posts) + len(batch.dead) >= self.batch_size:
-                break
-        cp = {**cp, "header": header}
-        return self._finish(batch, path, cp, offset, first_line - 1)
+            elif row is not None:
+                try:
+                    record = _csv_record(row, header)  # type: ignore[arg-type]
+                    if len(lines) > 1 and _swallows_rows(lines, header):  # type: ignore[arg-type]
+                        raise RecordError("多行文本里夹着完整的数据行")
+                except RecordError as exc:
+                    error = str(exc)
+                else:
+                    self._take(batch, path, start_line, _raw_bytes(lines), lambda _: record)
+            if error is not None:
+                if len(lines) > 1:
+                    # A record over several lines that is not one good row: a stray quote. Only the
+                    # first line is refused; the next lines are read again on their own.
+                    lines = lines[:1]
+                    error = f"引号不配对（{error}），只跳过这一行"
+                self._dead(batch, path, start_line, _raw_bytes(lines), error)
+            offset, lineno = lines[-1].end, lineno + len(lines)
+        return self._finish(batch, path, {**cp, "header": header}, offset, lineno, size, settled)
 
-    @staticmethod
-    def _header(chunk: bytes, path: Path) -> list[str] | None:
-        text = chunk.decode("utf-8-sig", "replace")
-        header = [h.strip() for h in next(csv.reader(io.StringIO(text)), [])]
-        return header if all(col in header for col in REQUIRED) else None
-
-    def _take(self, batch: Batch, raw: bytes, lineno: int, path: Path, parse) -> None:
-        source = f"inbox/{path.name}:{lineno}"
+    # ------------------------------------------------------------------ records
+    def _take(self, batch: Batch, path: Path, lineno: int, data: bytes,
+              parse: Callable[[str], Any]) -> None:
         try:
             try:
-                text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+                text = data.decode("utf-8-sig" if lineno == 1 else "utf-8")
             except UnicodeDecodeError:
                 raise RecordError("不是 UTF-8 编码（Excel 导出的 GBK 文件请另存为“CSV UTF-8”）") from None
-            try:
-                record = parse(text)
-            except json.JSONDecodeError as exc:
-                raise RecordError(f"不是合法的 JSON：{exc.msg}（第 {exc.colno} 列）") from None
-            post: Post = post_from_record(record)
-        except RecordError as exc:
-            batch.dead.append(DeadLetter(source=source, raw=raw.decode("utf-8", "replace")[:4000], error=str(exc)))
+            post = post_from_record(parse(text))
+        except Exception as exc:
+            self._dead(batch, path, lineno, data, explain(exc))
             return
+        source = f"inbox/{display_name(path.name)}:{lineno}"
         post.raw.setdefault("_source", source)
         batch.posts.append(post)
+        batch.originals[id(post)] = data.decode("utf-8", "replace")[:RAW_CHARS]
 
-    def _finish(self, batch: Batch, path: Path, cp: dict[str, Any], offset: int, lineno: int) -> Batch:
-        at_end = offset >= path.stat().st_size
-        done = at_end and time.time() - path.stat().st_mtime >= self.settle_s
+    def _dead(self, batch: Batch, path: Path, lineno: int, data: bytes, error: str) -> None:
+        batch.dead.append(DeadLetter(source=f"inbox/{display_name(path.name)}:{lineno}",
+                                     raw=data.decode("utf-8", "replace")[:RAW_CHARS], error=error))
+
+    def _finish(self, batch: Batch, path: Path, cp: dict[str, Any], offset: int, lineno: int, size: int,
+                settled: bool) -> Batch:
+        at_end = offset >= size
+        done = at_end and settled
         batch.checkpoint = json.dumps({**cp, "offset": offset, "line": lineno, "done": done}, ensure_ascii=False)
         if done:
             batch.context["move"] = (path, "done")
-            batch.more = bool(self._pending_files()[1:])
+            ready, refused = self._scan()
+            batch.more = len(ready) > 1 or bool(refused)
         else:
-            batch.more = not at_end
+            batch.more = not at_end and (bool(batch.posts) or bool(batch.dead))
         return batch
 
     def after_commit(self, batch: Batch) -> None:
@@ -186,17 +308,141 @@ class FileCollector(Collector):
 
     def _move(self, path: Path, where: str) -> None:
         target = self.inbox / where / path.name
-        if target.exists():
+        if os.path.lexists(target):
             target = target.with_name(f"{path.stem}.{time.strftime('%Y%m%d%H%M%S')}.{os.getpid()}{path.suffix}")
-        path.replace(target)
-        log.info("收件箱文件 %s 已处理完毕，移到 inbox/%s/", path.name, where)
+        os.replace(path, target)  # a symbolic link is moved itself, its target is never touched
+        log.info("收件箱文件 %s 已处理完毕，移到 inbox/%s/", display_name(path.name), where)
 
 
-def _csv_record(text: str, header: list[str]) -> dict[str, Any]:
-    rows = list(csv.reader(io.StringIO(text)))
-    if len(rows) != 1:
-        raise RecordError("CSV 行格式错误：无法解析为一条记录")
-    values = rows[0]
+class _Refused(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------- helpers
+def display_name(name: str) -> str:
+    """A file name as logs and dead letters show it: undecodable bytes as U+FFFD, controls escaped."""
+    try:
+        text = os.fsencode(name).decode("utf-8", "replace")
+    except Exception:
+        text = repr(name)
+    return printable(text, 200)
+
+
+def _refusal(name: str, st: os.stat_result) -> str:
+    """Why a directory entry of the inbox must not be read ("" when it may)."""
+    if stat.S_ISLNK(st.st_mode):
+        return "是符号链接：只读取真正位于收件箱内的普通文件，请把文件本身放进来"
+    if not stat.S_ISREG(st.st_mode):
+        return "不是普通文件（可能是管道或设备）"
+    if st.st_nlink > 1:
+        return "有多个硬链接，可能是收件箱外某个文件的别名；请复制文件本身放进来"
+    try:
+        os.fsencode(name).decode("utf-8")
+    except (UnicodeError, ValueError):
+        return "文件名不是 UTF-8 编码，请改名后重新放入"
+    if any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029" for c in name):
+        return "文件名含换行或控制字符，请改名后重新放入"
+    return ""
+
+
+def _load_checkpoint(checkpoint: str | None) -> dict[str, Any]:
+    if not checkpoint:
+        return {}
+    try:
+        cp = json.loads(checkpoint)
+    except ValueError:
+        return {}
+    return cp if isinstance(cp, dict) else {}
+
+
+def _json_record(text: str) -> Any:
+    return json.loads(text)
+
+
+def explain(exc: BaseException) -> str:
+    """The reason a record could not be read, in Chinese, saying what to fix."""
+    if isinstance(exc, RecordError):
+        return str(exc)
+    if isinstance(exc, json.JSONDecodeError):
+        return f"不是合法的 JSON：{exc.msg}（第 {exc.colno} 列）"
+    if isinstance(exc, RecursionError):
+        return "JSON 嵌套层数过多，无法读取"
+    if isinstance(exc, ValueError) and "digits" in str(exc):
+        return "数字位数过多，无法读取；请把超长数字写成字符串"
+    if isinstance(exc, csv.Error):
+        return f"CSV 行格式错误：{exc}"
+    if isinstance(exc, UnicodeError):
+        return "含有无效的 Unicode 字符"
+    return f"记录无法读取（{type(exc).__name__}：{printable(exc, 200)}）"
+
+
+def _csv_step(lines: Iterator[Line], first: bool, settled: bool
+              ) -> tuple[list[Line], list[str] | None, str | None] | None:
+    """Read one CSV record from `lines`: (the lines it took, the row or None, the error or None).
+    None when no complete record is available yet (nothing left, or a quoted field still open at the
+    end of a file that is still being written)."""
+    taken: list[Line] = []
+    state = {"end": False, "capped": False}
+
+    def source() -> Iterator[str]:
+        for line in lines:
+            taken.append(line)
+            if line.too_long:
+                raise LineTooLong()
+            if len(taken) > MAX_RECORD_LINES:
+                state["capped"] = True
+                return
+            yield line.data.decode("utf-8-sig" if first and len(taken) == 1 else "utf-8")
+        state["end"] = True
+
+    reader = csv.reader(source(), strict=True)
+    try:
+        row = next(reader)
+    except StopIteration:
+        return None
+    except LineTooLong:
+        return taken[-1:] if len(taken) == 1 else taken[:1], None, (
+            f"这一行超过 {MAX_LINE_BYTES // 1024} KB，未读取" if len(taken) == 1 else "引号内跨到了超长的一行")
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc) and not state["capped"]:
+            if not settled:
+                return None  # a quoted field runs to the end of what is written so far: wait for the rest
+            return taken, None, "引号没有闭合，直到文件末尾"
+        return taken, None, f"CSV 格式错误：{exc}"
+    except UnicodeDecodeError:
+        return taken, None, "不是 UTF-8 编码（Excel 导出的 GBK 文件请另存为“CSV UTF-8”）"
+    if not row or all(not v.strip() for v in row):
+        return taken, None, None if len(taken) == 1 else "空记录"
+    return taken, row, None
+
+
+def _swallows_rows(lines: list[Line], header: list[str]) -> bool:
+    """Whether the continuation lines of a multi-line record are complete rows themselves (the header's
+    width and a valid created_at): a stray quote swallowing good rows, not a text with line breaks."""
+    at = header.index("created_at")
+    for line in lines[1:]:
+        try:
+            rows = list(csv.reader([line.data.decode("utf-8")]))
+        except (UnicodeDecodeError, csv.Error):
+            continue
+        if len(rows) == 1 and len(rows[0]) == len(header):
+            try:
+                parse_time(rows[0][at])
+            except RecordError:
+                continue
+            return True
+    return False
+
+
+def _csv_record(values: list[str], header: list[str]) -> dict[str, Any]:
     if len(values) != len(header):
         raise RecordError(f"CSV 列数不对：表头 {len(header)} 列，本行 {len(values)} 列")
     return {k: (v if v != "" or k in REQUIRED else None) for k, v in zip(header, values) if k in COLUMNS or v}
+
+
+def _raw_bytes(lines: list[Line]) -> bytes:
+    return b"".join(line.data for line in lines)
+
+
+def _raw(lines: list[Line]) -> str:
+    return _raw_bytes(lines).decode("utf-8", "replace")[:RAW_CHARS]

@@ -1,15 +1,36 @@
-"""Logging: one line per event, `time level component message`, messages in Chinese."""
+"""Logging: one line per event, `time level component message`, messages in Chinese.
+
+Log lines carry attacker-controlled text (file names, record fields, error messages quoting them), so
+the formatter keeps every message on one line: line breaks and other control characters are written
+as \\xNN escapes and cannot forge a second log line. A traceback, when there is one, follows as usual.
+"""
 from __future__ import annotations
 
 import logging
 import sys
 
+from core.text import printable
+
 FORMAT = "%(asctime)s %(levelname)-5s %(name)s %(message)s"
+MAX_MESSAGE = 4000
+
+
+class OneLineFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        msg, args = record.msg, record.args
+        try:
+            record.msg, record.args = printable(record.getMessage(), MAX_MESSAGE), None
+        except Exception:  # a message that cannot be formatted must still be logged
+            record.msg, record.args = printable(f"{msg!r} {args!r}", MAX_MESSAGE), None
+        try:
+            return super().format(record)
+        finally:
+            record.msg, record.args = msg, args
 
 
 def setup_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
+    handler.setFormatter(OneLineFormatter(FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -3,21 +3,32 @@
 `Sentinel.build(settings)` makes the store, the collectors, the analyzer, the rule engine and the
 outbox; scheduler.py calls `collect`, `process`, `deliver` and `refresh` on a schedule and serves
 the dashboard. Tests call the same methods directly.
+
+No record can stop a stage: the ingestion boundary turns bad records into dead letters, and a post
+that still makes analysis or the rules fail is retried alone and, after `ingest.quarantine_after`
+failures, set aside in the quarantine (the admin's dead-letter page lists it and can retry it).
+`status()` reports each job's last success, last error and consecutive failures; it says "degraded"
+when a job or a collector has failed `health.degraded_after` times in a row, and /healthz answers 503.
 """
 from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from alerts import Outbox, build_notifiers
 from collectors import CollectorRunner, build_collectors
+from collectors.boundary import Boundary
 from core.config import Settings
-from core.domain import utcnow
+from core.domain import Post, utcnow
+from core.health import Health
+from core.text import printable
 from nlp import Analyzer
 from nlp.tokenizer import search_tokens
 from rules import RuleEngine
@@ -30,12 +41,6 @@ StopCheck = Callable[[], bool]
 
 
 @dataclass
-class JobStats:
-    last_run: dict[str, str] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
 class Sentinel:
     settings: Settings
     store: Store
@@ -44,7 +49,7 @@ class Sentinel:
     engine: RuleEngine
     outbox: Outbox
     clock: Callable[[], datetime] = utcnow
-    stats: JobStats = field(default_factory=JobStats)
+    health: Health = field(default_factory=lambda: Health(utcnow))
     _process_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -52,18 +57,23 @@ class Sentinel:
         started = time.perf_counter()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         notifiers = build_notifiers(settings.notifiers, settings.config_file, dict(os.environ))
-        engine = RuleEngine.from_file(settings.rules_file, list(notifiers), timezone=settings.timezone)
+        engine = RuleEngine.from_file(settings.rules_file, list(notifiers), timezone=settings.timezone, clock=clock,
+                                      max_skew=settings.future_skew, quarantine_after=settings.quarantine_after)
         collectors = build_collectors(settings)
         store = open_store(settings, tokenize=search_tokens)
         analyzer = Analyzer.load(data_dir=settings.data_dir)
+        analyzer.clock, analyzer.max_skew = clock, settings.future_skew
+        runner = CollectorRunner(store, collectors, boundary=Boundary.from_settings(settings, clock),
+                                 quarantine_after=settings.quarantine_after, clock=clock)
         service = cls(
             settings=settings,
             store=store,
-            runner=CollectorRunner(store, collectors),
+            runner=runner,
             analyzer=analyzer,
             engine=engine,
             outbox=Outbox(store, notifiers, clock=clock),
             clock=clock,
+            health=Health(clock),
         )
         service._warm()
         log.info(
@@ -75,16 +85,22 @@ class Sentinel:
         return service
 
     def _warm(self) -> None:
-        """Refill in-memory windows from recent stored history, so a restart changes no decision."""
+        """Refill in-memory windows from recent stored history, so a restart changes no decision.
+        A failure here is reported by /healthz; the service still starts (with empty windows)."""
         now = self.clock()
-        self.analyzer.set_debunks(self.store.debunks())
-        self.analyzer.warm(self.store.recent_analyzed(since=now - WARM_WINDOW))
-        self.engine.warm(self.store, now)
+        try:
+            with self._job("warm"):
+                self.analyzer.set_debunks(self.store.debunks())
+                self.analyzer.warm(self.store.recent_analyzed(since=now - WARM_WINDOW,
+                                                              until=now + self.settings.future_skew))
+                self.engine.warm(self.store, now)
+        except Exception as exc:
+            log.error("启动时回填时间窗口失败，窗口从空开始：%s", printable(f"{type(exc).__name__}: {exc}"))
 
     # ------------------------------------------------------------------ jobs
     def collect(self, should_stop: StopCheck = lambda: False) -> int:
-        result = self.runner.run_once(should_stop)
-        self._mark("collect")
+        with self._job("collect"):
+            result = self.runner.run_once(should_stop)
         return result.new + result.updated
 
     def process(self, should_stop: StopCheck = lambda: False, budget_s: float = 20.0) -> int:
@@ -94,31 +110,60 @@ class Sentinel:
         deadline = time.monotonic() + budget_s
         with self._process_lock:
             while not should_stop() and time.monotonic() < deadline:
-                posts = self.store.posts_to_analyze(self.settings.batch_size)
-                if posts:
-                    started = time.perf_counter()
-                    analyses = self.analyzer.pipe(posts)
-                    self.store.save_analyses(list(zip(posts, analyses)))
-                    log.info("分析完成 %d 条（%.0f 条/秒，模型 %s）", len(posts),
-                             len(posts) / max(time.perf_counter() - started, 1e-6), self.analyzer.model_version)
-                ruled = self.engine.process(self.store, self.settings.batch_size)
+                with self._job("analyze"):
+                    posts = self.store.posts_to_analyze(self.settings.batch_size,
+                                                        skip_after=self.settings.quarantine_after)
+                    if posts:
+                        self._analyse(posts)
+                with self._job("rules"):
+                    ruled = self.engine.process(self.store, self.settings.batch_size)
                 done += len(posts)
                 if not posts and not ruled:
                     break
-        self._mark("process")
         return done
 
+    def _analyse(self, posts: list[Post]) -> None:
+        started = time.perf_counter()
+        try:
+            analyses = self.analyzer.pipe(posts)
+            self.store.save_analyses(list(zip(posts, analyses)))
+        except sqlite3.OperationalError:  # the database, not a post: fail the job, retry next cycle
+            raise
+        except Exception as exc:
+            log.warning("分析一批 %d 条时出错（%s），改为逐条分析以找出问题帖子", len(posts),
+                        printable(f"{type(exc).__name__}: {exc}"))
+            self._analyse_one_by_one(posts)
+            return
+        log.info("分析完成 %d 条（%.0f 条/秒，模型 %s）", len(posts),
+                 len(posts) / max(time.perf_counter() - started, 1e-6), self.analyzer.model_version)
+
+    def _analyse_one_by_one(self, posts: list[Post]) -> None:
+        limit = self.settings.quarantine_after
+        for post in posts:
+            assert post.id is not None
+            try:
+                self.store.save_analyses([(post, self.analyzer.pipe([post])[0])])
+            except sqlite3.OperationalError:
+                raise
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                n = self.store.quarantine_failure("analyze", post.id, post.version, error, self.clock())
+                if n >= limit:
+                    log.error("帖子 #%d 第 %d 次分析失败，已隔离（管理员可在“死信”页重试）：%s", post.id, n,
+                              printable(error))
+                else:
+                    log.error("帖子 #%d 分析失败（第 %d 次）：%s", post.id, n, printable(error))
+
     def deliver(self) -> Any:
-        report = self.outbox.deliver_due()
-        self._mark("deliver")
-        return report
+        with self._job("deliver"):
+            return self.outbox.deliver_due()
 
     def refresh(self) -> None:
         """Pick up a newly trained model and the current debunk registry."""
-        if self.analyzer.maybe_reload():
-            log.info("已切换到新模型 %s（无需重启）", self.analyzer.model_version)
-        self.analyzer.set_debunks(self.store.debunks())
-        self._mark("refresh")
+        with self._job("refresh"):
+            if self.analyzer.maybe_reload():
+                log.info("已切换到新模型 %s（无需重启）", self.analyzer.model_version)
+            self.analyzer.set_debunks(self.store.debunks())
 
     def run_until_idle(self, rounds: int = 100) -> None:
         """Collect, process and deliver until nothing new arrives (used by tests and tools)."""
@@ -130,11 +175,36 @@ class Sentinel:
                 return
 
     # ------------------------------------------------------------------ status
-    def _mark(self, job: str) -> None:
-        self.stats.last_run[job] = self.clock().isoformat(timespec="seconds")
+    @contextmanager
+    def _job(self, name: str) -> Iterator[None]:
+        self.health.started(name)
+        try:
+            yield
+        except BaseException as exc:
+            self.health.failure(name, f"{type(exc).__name__}: {exc}")
+            raise
+        else:
+            self.health.success(name)
 
     def status(self) -> dict[str, Any]:
-        return {"model_version": self.analyzer.model_version, "last_run": dict(self.stats.last_run)}
+        """What /healthz and the admin status page add to the store's counts."""
+        jobs, problems = self.health.report(self.settings.degraded_after)
+        collectors, source_problems = self.runner.health.report(self.settings.degraded_after)
+        problems += [f"收集器 {p}" for p in source_problems]
+        try:
+            quarantined = len(self.store.quarantined(min_attempts=self.settings.quarantine_after, limit=1000))
+        except Exception as exc:
+            quarantined = None
+            problems.append(f"读取隔离区失败：{exc}")
+        return {
+            "status": "degraded" if problems else "ok",
+            "problems": problems,
+            "model_version": self.analyzer.model_version,
+            "jobs": jobs,
+            "collectors": collectors,
+            "quarantined": quarantined,
+            "last_run": {name: job["last_success"] for name, job in jobs.items() if job["last_success"]},
+        }
 
     def close(self) -> None:
         self.store.close()

@@ -12,6 +12,7 @@ from flask import request
 
 from core.domain import Analysis, Debunk, Decision, Flag, FlagStatus, PIISpan, Post, Reason, User
 from core.masking import mask
+from core.timefmt import format_local
 from dashboard import roles
 from store.base import PostVersion
 
@@ -34,7 +35,7 @@ UNANALYZED_TEXT = "（尚未分析；为保护个人信息，分析完成后显�
 
 
 def localtime(dt: datetime | None, tz: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return dt.astimezone(tz).strftime(fmt) if dt else ""
+    return format_local(dt, tz, fmt)
 
 
 def sees_clear_pii(user: User | None) -> bool:

@@ -7,8 +7,9 @@ import gc
 import logging
 import os
 import threading
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from core.domain import Analysis, Debunk, Post
 from nlp import model as model_io
@@ -84,7 +85,14 @@ def select_models(data_dir: Path | None) -> ModelBundle:
 class Analyzer:
     """Loads the models once; `pipe` turns posts into analyses, in order, batch by batch.
 
-    Thread-safe: batches, hot reloads, registry updates and warm-up are serialised by one lock."""
+    Thread-safe: batches, hot reloads, registry updates and warm-up are serialised by one lock.
+
+    The near-duplicate and claim windows follow event time. With a `clock` (the running service sets
+    one), a post dated later than the clock plus `max_skew` is placed at that bound for the windows, so
+    one post from the future cannot expire every window (its analysis is otherwise unchanged)."""
+
+    clock: Callable[[], datetime] | None = None
+    max_skew: timedelta = timedelta(minutes=10)
 
     def __init__(
         self,
@@ -134,8 +142,17 @@ class Analyzer:
                 out.extend([_to_analysis(d, version) for d in docs])
         return out
 
+    def _bounded(self, posts: Sequence[Post]) -> Sequence[Post]:
+        if self.clock is None:
+            return posts
+        horizon = self.clock() + self.max_skew
+        if all(p.created_at <= horizon for p in posts):
+            return posts
+        return [p if p.created_at <= horizon else dataclasses.replace(p, created_at=horizon) for p in posts]
+
     def _run(self, posts: Sequence[Post], warm_keys: Sequence[str | None] | None = None,
              components: Sequence | None = None, warm_claims: Sequence[str | None] | None = None) -> list[Doc]:
+        posts = self._bounded(posts)
         with self._lock:
             batch = Batch([Doc(p) for p in posts])
             if not batch.docs:

@@ -4,18 +4,26 @@
     engine.warm(store, now)            # after a (re)start: refill windows, raise nothing
     engine.process(store, limit=500)   # one batch: rules → flags, cases, alerts → one commit
 
-The engine never reads the wall clock: every time it uses is a post's `created_at` (event time), so
-running it over history (a backtest) gives the same result as running it live.
+Every time the engine uses is a post's `created_at` (event time), so running it over history (a
+backtest) gives the same result as running it live. The one exception is a bound: with a `clock`
+(the running service passes one), event time can't run ahead of that clock by more than `max_skew`.
+A post dated in the future (the ingestion boundary refuses those, but a store may hold older ones) is
+left out of every window instead of moving "now" forward and expiring every window with it.
+
+A post that makes the rules fail is retried alone; after `quarantine_after` failures it is set aside
+(the store's quarantine, shown on the dead-letter page) and the rules move on.
 """
 from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from datetime import datetime, timedelta
-from typing import Sequence
+from typing import Any, Callable, Sequence
 from zoneinfo import ZoneInfo
 
-from core.domain import Debunk
+from core.domain import Debunk, utcnow
+from core.text import printable
 from rules.actions import LastAlertAt, ResultBuilder
 from rules.loader import load_rules
 from rules.model import Item, RuleSpec
@@ -27,10 +35,14 @@ log = logging.getLogger("sentinel.rules")
 
 class RuleEngine:
     def __init__(self, rules: Sequence[RuleSpec], notifier_names: Sequence[str] = (),
-                 timezone: str = "Asia/Shanghai") -> None:
+                 timezone: str = "Asia/Shanghai", clock: Callable[[], datetime] | None = None,
+                 max_skew: timedelta = timedelta(minutes=10), quarantine_after: int = 3) -> None:
         self.rules = list(rules)
         self.notifier_names = list(notifier_names)
         self.tz = ZoneInfo(timezone)
+        self.clock = clock
+        self.max_skew = max_skew
+        self.quarantine_after = quarantine_after
         self._types: list[RuleType] = []
         self._high_water: datetime | None = None  # newest event time seen
         self._stale = False  # a commit failed: windows hold posts the store has not taken
@@ -38,9 +50,14 @@ class RuleEngine:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], notifier_names: Sequence[str],
-                  timezone: str = "Asia/Shanghai") -> "RuleEngine":
-        """Load and validate a rule file (ConfigError names file, rule and field)."""
-        return cls(load_rules(path, notifier_names), notifier_names, timezone)
+                  timezone: str = "Asia/Shanghai", **options: Any) -> "RuleEngine":
+        """Load and validate a rule file (ConfigError names file, rule and field). `options`: clock,
+        max_skew, quarantine_after."""
+        return cls(load_rules(path, notifier_names), notifier_names, timezone, **options)
+
+    def horizon(self) -> datetime | None:
+        """The latest event time the windows may take now (None: unbounded, as in a backtest)."""
+        return self.clock() + self.max_skew if self.clock is not None else None
 
     def _reset(self) -> None:
         self._types = [RULE_TYPES.get(r.type)(r, self.tz) for r in self.rules if r.enabled]
@@ -59,7 +76,8 @@ class RuleEngine:
         span = self.longest_timeframe
         if span is None:
             return 0
-        items = [Item.of(p, a) for p, a in store.recent_analyzed(since=now - span, ruled_only=True)]
+        horizon = self.horizon()
+        items = [Item.of(p, a) for p, a in store.recent_analyzed(since=now - span, until=horizon, ruled_only=True)]
         for rule_type in self._types:
             if rule_type.timeframe is not None:
                 rule_type.consume(items)
@@ -74,23 +92,74 @@ class RuleEngine:
         flags, cases, alerts and the cursor in one transaction. Returns the number of posts."""
         if self._stale and self._high_water is not None:
             self.warm(store, self._high_water)
-        batch = store.posts_for_rules(limit)
+        batch = store.posts_for_rules(limit, skip_after=self.quarantine_after)
         if not batch:
             return 0
-        items = [Item.of(p, a) for p, a in batch]
-        debunks = self._debunks(store, items)
+        items, future = self._bounded([Item.of(p, a) for p, a in batch])
         try:
-            results = self.evaluate(items, debunks, store.last_alert_at)
+            results = self.evaluate(items, self._debunks(store, items), store.last_alert_at)
+            results.seen.extend((i.post.id, i.post.version) for i in future if i.post.id is not None)
             store.commit_rule_results(results)
-        except BaseException:
-            self._stale = True  # the windows consumed (part of) this batch; rebuild them from the store
+        except sqlite3.OperationalError:  # the database, not a post: fail the job, retry next cycle
+            self._stale = True
             raise
+        except Exception as exc:
+            self._stale = True  # the windows consumed (part of) this batch; rebuild them from the store
+            log.warning("规则处理一批 %d 条时出错（%s），改为逐条处理以找出问题帖子", len(items), printable(exc))
+            return self._one_by_one(store, items, future)
+        self._log(len(items), results)
+        return len(batch)
+
+    def _one_by_one(self, store: Store, items: list[Item], future: list[Item]) -> int:
+        """After a failed batch: each post alone; one that fails again counts toward its quarantine."""
+        if future:
+            store.commit_rule_results(RuleResults(seen=[(i.post.id, i.post.version) for i in future
+                                                        if i.post.id is not None]))
+        for item in items:
+            post = item.post
+            assert post.id is not None
+            if self._stale:
+                self.warm(store, self._high_water or item.at)
+            try:
+                results = self.evaluate([item], self._debunks(store, [item]), store.last_alert_at)
+                store.commit_rule_results(results)
+            except sqlite3.OperationalError:
+                self._stale = True
+                raise
+            except Exception as exc:
+                self._stale = True
+                error = f"{type(exc).__name__}: {exc}"
+                n = store.quarantine_failure("rules", post.id, post.version, error, (self.clock or utcnow)())
+                if n >= self.quarantine_after:
+                    log.error("帖子 #%d 第 %d 次让规则出错，已隔离（管理员可在“死信”页重试）：%s", post.id, n,
+                              printable(error))
+                else:
+                    log.error("帖子 #%d 让规则出错（第 %d 次）：%s", post.id, n, printable(error))
+                continue
+            self._log(1, results)
+        return len(items) + len(future)
+
+    def _bounded(self, items: list[Item]) -> tuple[list[Item], list[Item]]:
+        """(items within the horizon, items dated after it). The latter are marked seen, never
+        windowed: one post from the future must not move the rules' clock."""
+        horizon = self.horizon()
+        if horizon is None:
+            return items, []
+        inside = [i for i in items if i.at <= horizon]
+        if len(inside) == len(items):
+            return items, []
+        future = [i for i in items if i.at > horizon]
+        log.warning("规则跳过 %d 条发帖时间晚于当前时间的帖子（如 #%s，%s）", len(future), future[0].post.id,
+                    future[0].at.isoformat())
+        return inside, future
+
+    def _log(self, n: int, results: RuleResults) -> None:
         if results.flags or results.alerts or results.cases:
-            log.info("规则处理 %d 条：标记 %d 条，预警 %d 条，事件 %d 个", len(items), len(results.flags),
+            log.info("规则处理 %d 条：标记 %d 条，预警 %d 条，事件 %d 个", n, len(results.flags),
                      len(results.alerts), len(results.cases))
         for alert in results.alerts:
-            log.info("触发%s色预警 #%s（规则 %s）：%s", alert.level.label_zh, alert.id, alert.rule, alert.title)
-        return len(batch)
+            log.info("触发%s色预警 #%s（规则 %s）：%s", alert.level.label_zh, alert.id, alert.rule,
+                     printable(alert.title))
 
     # ------------------------------------------------------------------ pure core
     def evaluate(self, items: Sequence[Item], debunks: dict[int, Debunk], last_alert_at: LastAlertAt) -> RuleResults:
@@ -110,6 +179,9 @@ class RuleEngine:
         if not items:
             return
         newest = max(i.at for i in items)
+        horizon = self.horizon()
+        if horizon is not None and newest > horizon:
+            newest = horizon
         if self._high_water is None or newest > self._high_water:
             self._high_water = newest
         for rule_type in self._types:

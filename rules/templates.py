@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from core.domain import Debunk, channel_label
 from core.errors import ConfigError
+from core.timefmt import format_local
 from core.masking import excerpt as masked_excerpt, mask_value
 from rules.model import Event, Item, Match, key_label
 
@@ -93,7 +94,7 @@ def scrub(text: str, item: Item) -> str:
 
 
 def local_time(at: datetime, tz: ZoneInfo) -> str:
-    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    return format_local(at, tz)
 
 
 def post_fields(item: Item, rule_name: str, rule_title: str, debunks: Mapping[int, Debunk],

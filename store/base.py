@@ -222,8 +222,9 @@ class Store(abc.ABC):
 
     # ---- rules
     @abc.abstractmethod
-    def posts_for_rules(self, limit: int) -> list[tuple[Post, Analysis]]:
-        """Analysed post versions the rules have not seen, oldest `created_at` first."""
+    def posts_for_rules(self, limit: int, skip_after: int | None = None) -> list[tuple[Post, Analysis]]:
+        """Analysed post versions the rules have not seen, oldest `created_at` first. With
+        `skip_after`, versions that made the rules fail that many times are left out."""
 
     @abc.abstractmethod
     def recent_analyzed(

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
 from datetime import datetime
@@ -11,11 +12,14 @@ from core.domain import Alert, Analysis, Case, Post, utcnow
 from store.base import DeadLetter, IngestResult, PostVersion, RuleResults
 from store.codec import analysis_fields, analysis_from_fields, dumps, parse_ts, ts
 from store.sqlite.connection import placeholders
+from core.text import post_preview, printable, safe_str
 
 POST_COLUMNS = (
     "id, channel, source_id, thread, author, author_name, text, created_at, url, reply_to, raw, version"
 )
 _FTS_SAFE = re.compile(r'["\s]+')
+_SURROGATE = re.compile("[\ud800-\udfff]")
+log = logging.getLogger("sentinel.store")
 
 
 def row_to_post(r: sqlite3.Row) -> Post:
@@ -48,16 +52,50 @@ class PostsMixin:
         checkpoint: str | None,
         dead: Sequence[DeadLetter] = (),
     ) -> IngestResult:
+        try:
+            return self._ingest(collector, posts, checkpoint, dead, isolate=False)
+        except sqlite3.OperationalError:  # locked, disk full, I/O: the database, not a post
+            raise
+        except Exception as exc:
+            if not posts:
+                raise
+            # A post the database refuses: save the batch again with each post in its own savepoint,
+            # so that post becomes a dead letter and the rest (and the checkpoint) still commit.
+            log.warning("收集器 %s 的一批数据保存失败（%s），改为逐条保存以找出问题记录", collector,
+                        printable(f"{type(exc).__name__}: {exc}"))
+            return self._ingest(collector, posts, checkpoint, dead, isolate=True)
+
+    def _ingest(self, collector: str, posts: Sequence[Post], checkpoint: str | None, dead: Sequence[DeadLetter],
+                isolate: bool) -> IngestResult:
         result = IngestResult()
         now = ts(utcnow())
+        refused: list[DeadLetter] = []
         with self._tx() as c:
             for post in posts:
-                outcome = self._upsert(c, post, now)
+                if not isolate:
+                    outcome = self._upsert(c, post, now)
+                else:
+                    c.execute("SAVEPOINT post")
+                    try:
+                        outcome = self._upsert(c, post, now)
+                    except sqlite3.OperationalError:
+                        raise
+                    except Exception as exc:
+                        c.execute("ROLLBACK TO post")
+                        c.execute("RELEASE post")
+                        refused.append(DeadLetter(
+                            source=f"{collector}:{safe_str(post.channel, 40)}/{safe_str(post.source_id, 100)}",
+                            raw=post_preview(post), channel=None,
+                            error=f"数据库拒绝保存这条记录（{type(exc).__name__}：{printable(exc, 200)}）",
+                        ))
+                        continue
+                    c.execute("RELEASE post")
                 setattr(result, outcome, getattr(result, outcome) + 1)
-            for d in dead:
+            for d in [*dead, *refused]:
                 c.execute(
                     "INSERT INTO dead_letters (source, channel, raw, error, created_at) VALUES (?,?,?,?,?)",
-                    (d.source, d.channel, d.raw, d.error, ts(d.created_at or utcnow())),
+                    (_clean(d.source, 1000), d.channel, _clean(d.raw, 8000), _clean(d.error, 2000),
+                     ts(d.created_at or utcnow())),
                 )
                 result.dead += 1
             if checkpoint is not None:
@@ -192,11 +230,17 @@ class PostsMixin:
         return row_to_analysis(r) if r else None
 
     # ------------------------------------------------------------------ rules cursor
-    def posts_for_rules(self, limit: int) -> list[tuple[Post, Analysis]]:
+    def posts_for_rules(self, limit: int, skip_after: int | None = None) -> list[tuple[Post, Analysis]]:
+        skip = ""
+        params: list = [limit]
+        if skip_after is not None:
+            skip = (" AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.stage = 'rules' AND q.post_id = posts.id"
+                    " AND q.version = posts.version AND q.attempts >= ?)")
+            params = [skip_after, limit]
         rows = self._rows(
-            f"SELECT {POST_COLUMNS} FROM posts WHERE ruled_version < analyzed_version"
+            f"SELECT {POST_COLUMNS} FROM posts WHERE ruled_version < analyzed_version{skip}"
             " ORDER BY created_at, id LIMIT ?",
-            (limit,),
+            params,
         )
         posts = [row_to_post(r) for r in rows]
         analyses = self.analyses_by_ids([p.id for p in posts])  # type: ignore[misc]
@@ -267,6 +311,11 @@ class PostsMixin:
     def last_alert_at(self, dedupe_key: str) -> datetime | None:
         r = self._one("SELECT max(created_at) AS t FROM alerts WHERE dedupe_key = ?", (dedupe_key,))
         return parse_ts(r["t"]) if r and r["t"] else None
+
+
+def _clean(text: str | None, limit: int) -> str:
+    """Text a dead letter may hold: broken UTF-16 halves replaced (SQLite stores UTF-8), cut."""
+    return _SURROGATE.sub("\ufffd", text or "")[:limit]
 
 
 def _chunks(items: list, n: int):

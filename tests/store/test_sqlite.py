@@ -53,11 +53,31 @@ def test_edited_post_keeps_earlier_versions(store):
     assert [p.version for p in store.posts_to_analyze(10)] == [2]
 
 
-def test_ingest_is_atomic_with_checkpoint_and_dead_letters(store):
+def test_a_post_the_database_refuses_becomes_a_dead_letter_and_the_rest_commits(store):
     bad = post("2", "x")
     bad.created_at = datetime(2026, 1, 1)  # naive: refused inside the transaction
-    with pytest.raises(ValueError):
-        store.ingest("inbox", [post("1", "正常的评论"), bad], checkpoint="after",
+    result = store.ingest("inbox", [post("1", "正常的评论"), bad, post("3", "另一条正常的评论")], checkpoint="after",
+                          dead=[DeadLetter("inbox/a.jsonl:3", "{", "不是合法的 JSON")])
+    assert (result.new, result.dead) == (2, 2)
+    assert store.find_post("weibo", "1") and store.find_post("weibo", "3") and not store.find_post("weibo", "2")
+    assert store.checkpoint("inbox") == "after"
+    refused = [d for d in store.dead_letters() if d.source != "inbox/a.jsonl:3"]
+    assert len(refused) == 1 and "数据库拒绝" in refused[0].error and '"source_id": "2"' in refused[0].raw
+
+
+def test_ingest_is_atomic_when_the_database_fails(store, monkeypatch):
+    calls = {"n": 0}
+    real = type(store)._upsert
+
+    def failing(self, c, p, now):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(self, c, p, now)
+
+    monkeypatch.setattr(type(store), "_upsert", failing)
+    with pytest.raises(sqlite3.OperationalError):
+        store.ingest("inbox", [post("1", "正常的评论"), post("2", "第二条")], checkpoint="after",
                      dead=[DeadLetter("inbox/a.jsonl:3", "{", "不是合法的 JSON")])
     assert store.counts()["posts"] == 0
     assert store.counts()["dead_letters"] == 0
