@@ -85,7 +85,7 @@ class Service:
         self.server = None
 
     def start(self) -> None:
-        from dashboard import create_app, seed_demo_users
+        from dashboard import create_app, seed_demo_users, server_options
         from waitress.server import create_server
 
         if self.settings.demo:
@@ -93,7 +93,8 @@ class Service:
             if created:
                 log.info("演示账号已创建：%s（密码均为 demo，仅限本机访问）", "、".join(created))
         app = create_app(self.sentinel.store, self.settings, status=self.sentinel.status)
-        self.server = create_server(app, host=self.settings.host, port=self.settings.port, threads=8)
+        self.server = create_server(app, host=self.settings.host, port=self.settings.port, threads=8,
+                                    **server_options(self.settings))
         threading.Thread(target=self.server.run, name="web", daemon=True).start()
         log.info("看板已启动：http://%s:%d/", self.settings.host, self.settings.port)
 

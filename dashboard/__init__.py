@@ -10,11 +10,11 @@ Content-Security-Policy forbids it, and charts are drawn by static/app.js with v
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 from typing import Any, Callable
 
 from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect, generate_csrf
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.config import Settings
 from core.domain import channel_label
@@ -27,7 +27,7 @@ from dashboard.security import add_security_headers, load_secret_key
 from dashboard.throttle import LoginThrottle
 from store.base import Store
 
-__all__ = ["create_app", "load_secret_key", "seed_demo_users", "LoginThrottle"]
+__all__ = ["create_app", "server_options", "load_secret_key", "seed_demo_users", "LoginThrottle"]
 
 
 def create_app(
@@ -39,17 +39,30 @@ def create_app(
     throttle: LoginThrottle | None = None,
 ) -> Flask:
     """Build the dashboard app over `store`. `status()` adds runtime facts (model version, last job
-    runs) to /healthz and the admin status page. The secret key defaults to `load_secret_key`."""
+    runs) to /healthz and the admin status page. The secret key defaults to `load_secret_key`.
+
+    Sessions are server-side (dashboard/auth.py): the signed cookie carries only a random token.
+    It is `Secure` when `settings.secure_cookies` (on by default for an https `web.external_url`).
+    With `web.trusted_proxies` = n > 0 the app believes the X-Forwarded-For/-Proto/-Host/-Port/
+    -Prefix headers set by the n reverse proxies in front of it (Werkzeug's ProxyFix); with 0 they
+    are ignored and the client address is the socket peer."""
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=secret_key or load_secret_key(settings.data_dir),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
         SESSION_COOKIE_NAME="sentinel_session",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        # The server-side session decides (absolute end, idle timeout); the cookie lasts as long and
+        # is sent again only when its content changes, not renewed with every response.
+        PERMANENT_SESSION_LIFETIME=settings.session_lifetime,
+        SESSION_REFRESH_EACH_REQUEST=False,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session: queues stay open for hours
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
+    if settings.trusted_proxies > 0:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.jinja_env.autoescape = True  # every template, whatever its file name
     app.extensions[EXTENSION_KEY] = Services(
@@ -66,6 +79,13 @@ def create_app(
     app.after_request(add_security_headers)
     errors.register(app)
     return app
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for `waitress.create_server` serving this app. Waitress drops the
+    X-Forwarded-For/-Proto/-Host/-Port headers before the app sees them unless told otherwise, and
+    behind trusted proxies ProxyFix needs them; with no trusted proxy they are dropped as before."""
+    return {"clear_untrusted_proxy_headers": settings.trusted_proxies == 0}
 
 
 def _register_blueprints(app: Flask) -> None:

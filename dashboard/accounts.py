@@ -2,7 +2,6 @@
 and the `python -m dashboard.users` command; every change is audited."""
 from __future__ import annotations
 
-import hashlib
 import re
 
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -32,11 +31,6 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str, password: str) -> bool:
     return check_password_hash(password_hash, password)
-
-
-def password_version(password_hash: str) -> str:
-    """A short fingerprint of the hash, kept in the session: changing the password ends sessions."""
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
 def check_username(username: str) -> str:
@@ -72,6 +66,8 @@ def create_user(store: Store, username: str, role: Role, password: str, actor: s
 
 
 def reset_password(store: Store, username: str, password: str, actor: str, via: str) -> None:
+    """Set a new password and audit it. The store ends every session of the user in the same
+    transaction: whoever was signed in as `username`, on any browser, must sign in again."""
     check_password(password)
     if store.get_user(username) is None:
         raise AccountError(f"用户 {username} 不存在，请先创建")

@@ -9,7 +9,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from core.domain import Role
 from dashboard import roles
 from dashboard.accounts import AccountError, create_user, parse_role, reset_password
-from dashboard.auth import current_user, require_role
+from dashboard.auth import current_user, require_role, start_session
 from dashboard.context import services
 from dashboard.present import COUNT_LABELS, pager
 
@@ -54,7 +54,13 @@ def password(username: str) -> Any:
         reset_password(services().store, username, form.get("password", ""), actor, "web")
     except AccountError as exc:
         return users(error=f"重置 {username} 的密码失败：{exc}", status=400)
-    flash(f"已重置 {username} 的密码，其已登录的会话随之失效。", "ok")
+    if username == actor:
+        # The store ended all of the admin's own sessions, this one too: keep this browser signed
+        # in under a new session (the admin is here and just chose the password), end the others.
+        start_session(current_user())  # type: ignore[arg-type]
+        flash("已重置你自己的密码：其他浏览器或设备上的登录均已失效，当前浏览器保持登录。", "ok")
+    else:
+        flash(f"已重置 {username} 的密码；其所有已登录的会话已随之失效，需用新密码重新登录。", "ok")
     return redirect(url_for("admin.users"))
 
 

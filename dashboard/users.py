@@ -100,7 +100,7 @@ def run(args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
             return 0
         password = read_password(args.password_stdin, stdin)
         reset_password(store, args.name, password, actor="system", via="cli")
-        print(f"已重置 {args.name} 的密码；其已登录的会话将失效。", file=out)
+        print(f"已重置 {args.name} 的密码；其所有已登录的会话已随之失效，需用新密码重新登录。", file=out)
         return 0
     finally:
         store.close()

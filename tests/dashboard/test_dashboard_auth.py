@@ -37,34 +37,45 @@ def test_login_unknown_user_audited_without_revealing_it(client, store):
     assert audit_actions(store, "nobody")[0][1]["reason"] == "unknown_user"
 
 
-def test_five_failures_lock_the_account_even_for_the_right_password(client, store):
+def test_five_failures_make_that_name_wait_at_that_address_even_for_the_right_password(client, store):
     for _ in range(5):
-        assert do_login(client, "admin", "nope-nope").status_code == 401
-    resp = do_login(client, "admin")  # correct password, but locked
+        resp = do_login(client, "admin", "nope-nope")
+        assert resp.status_code == 401
+    assert "连续失败 5 次后须等待 30 秒再试" in resp.get_data(as_text=True)
+    resp = do_login(client, "admin")  # correct password, but this name must wait at this address
     assert resp.status_code == 429
-    assert "分钟后再试" in resp.get_data(as_text=True)
+    text = resp.get_data(as_text=True)
+    assert "请 1 分钟后再试" in text and "只针对当前网络地址" in text
     assert client.get("/admin/users").status_code == 302
     assert audit_actions(store, "admin")[0][1]["reason"] == "locked"
     assert do_login(client, "admin").status_code == 429
     reasons = [d["reason"] for a, d in audit_actions(store, "admin")]
-    assert reasons == ["locked"] + ["bad_password"] * 5  # the lock is audited once, not per try
+    assert reasons == ["locked"] + ["bad_password"] * 5  # the wait is audited once, not per try
     assert do_login(client, "officer").status_code == 302  # other accounts are unaffected
+    other = client.application.test_client()
+    other.environ_base["REMOTE_ADDR"] = "10.9.8.7"
+    assert do_login(other, "admin").status_code == 302  # and so is the same account elsewhere
 
 
-def test_lock_expires_after_the_lockout(store, settings, users):
+def test_wait_ends_then_doubles_with_each_further_failure(store, settings, users):
     now = [1000.0]
-    throttle = LoginThrottle(max_user_failures=5, lockout=600, clock=lambda: now[0])
+    throttle = LoginThrottle(clock=lambda: now[0])
     app = create_app(store, settings, secret_key="k" * 40, throttle=throttle)
     client = app.test_client()
     for _ in range(5):
-        do_login(client, "leader", "bad-password")
+        assert do_login(client, "leader", "bad-password").status_code == 401
     assert do_login(client, "leader").status_code == 429
-    now[0] += 601
+    now[0] += 31
+    assert do_login(client, "leader", "bad-password").status_code == 401  # a 6th failure: 60 s
+    now[0] += 59
+    assert do_login(client, "leader").status_code == 429
+    now[0] += 2
     assert do_login(client, "leader").status_code == 302
+    assert throttle.locked_for("leader", "127.0.0.1") == 0  # success clears the pair
 
 
-def test_throttle_locks_an_address_trying_many_names():
-    throttle = LoginThrottle(max_user_failures=5, max_ip_failures=3, clock=lambda: 0.0)
+def test_throttle_slows_an_address_trying_many_names():
+    throttle = LoginThrottle(ip_free_failures=3, clock=lambda: 0.0)
     for name in ("a", "b", "c"):
         throttle.failure(name, "10.0.0.9")
     assert throttle.locked_for("d", "10.0.0.9") > 0
@@ -126,6 +137,7 @@ def test_session_cookie_flags(client):
     cookie = resp.headers["Set-Cookie"]
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # no https external URL configured (see test_dashboard_sessions.py)
 
 
 def test_security_headers_on_pages_static_and_json(client):
