@@ -15,6 +15,7 @@ from typing import Any, Callable
 from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect, generate_csrf
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from core.config import Settings
 from core.domain import channel_label
@@ -73,12 +74,22 @@ def create_app(
         dummy_hash=hash_password(secrets.token_hex(16)),
     )
     CSRFProtect(app)
+    app.url_map.converters["int"] = StoreIdConverter  # before the blueprints add their rules
     _register_blueprints(app)
     _register_template_helpers(app)
     app.before_request(load_user)
     app.after_request(add_security_headers)
     errors.register(app)
     return app
+
+
+class StoreIdConverter(IntegerConverter):
+    """`<int:…>` in every route: a non-negative id the store can hold (SQLite integers are 64-bit);
+    a larger number is "no such page" (404), not an overflow (500)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def server_options(settings: Settings) -> dict[str, Any]:

@@ -1,12 +1,13 @@
-"""Admin pages: users (create, reset password), the audit log, dead letters, runtime status."""
+"""Admin pages: users (create, reset password), the audit log, dead letters and the quarantine,
+runtime status (each job's health)."""
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from core.domain import Role
+from core.domain import AuditEvent, Role
 from dashboard import roles
 from dashboard.accounts import AccountError, create_user, parse_role, reset_password
 from dashboard.auth import current_user, require_role, start_session
@@ -16,6 +17,10 @@ from dashboard.present import COUNT_LABELS, pager
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 AUDIT_PER_PAGE = 50
 DEAD_PER_PAGE = 50
+QUARANTINE_SHOWN = 200
+STAGE_LABELS = {"analyze": "分析", "rules": "规则处理"}
+JOB_LABELS = {"collect": "收集", "analyze": "分析", "rules": "规则", "deliver": "通知投递", "refresh": "模型与辟谣库刷新",
+              "warm": "启动预热"}
 
 
 @bp.get("/users")
@@ -77,9 +82,26 @@ def audit() -> Any:
 @bp.get("/dead-letters")
 @require_role(*roles.ADMIN_ONLY)
 def dead_letters() -> Any:
+    s = services()
     pg = pager(DEAD_PER_PAGE)
-    rows = pg.trim(services().store.dead_letters(limit=DEAD_PER_PAGE + 1, offset=pg.offset))
-    return render_template("admin/dead_letters.html", letters=rows, pager=pg)
+    rows = pg.trim(s.store.dead_letters(limit=DEAD_PER_PAGE + 1, offset=pg.offset))
+    held = s.store.quarantined(min_attempts=s.settings.quarantine_after, limit=QUARANTINE_SHOWN)
+    return render_template("admin/dead_letters.html", letters=rows, pager=pg, quarantined=held,
+                           stage_labels=STAGE_LABELS)
+
+
+@bp.post("/quarantine/<stage>/<int:post_id>/retry")
+@require_role(*roles.ADMIN_ONLY)
+def retry_quarantined(stage: str, post_id: int) -> Any:
+    if stage not in STAGE_LABELS:
+        abort(404)
+    actor = current_user().username  # type: ignore[union-attr]
+    if services().store.release_quarantine(stage, post_id):
+        services().store.audit(AuditEvent(actor, "quarantine.release", f"post:{post_id}", {"stage": stage}))
+        flash(f"帖子 #{post_id} 已移出隔离区，将在下一轮{STAGE_LABELS[stage]}时重试。", "ok")
+    else:
+        flash(f"帖子 #{post_id} 不在隔离区。", "info")
+    return redirect(url_for("admin.dead_letters"))
 
 
 @bp.get("/status")
@@ -91,6 +113,12 @@ def status() -> Any:
         runtime_error = None
     except Exception as exc:  # the page must still show what it can
         runtime, runtime_error = {}, f"读取运行状态失败：{exc}"
+    health = {
+        "status": runtime.pop("status", None),
+        "problems": runtime.pop("problems", []),
+        "jobs": [(JOB_LABELS.get(k, k), v) for k, v in (runtime.pop("jobs", None) or {}).items()],
+        "collectors": list((runtime.pop("collectors", None) or {}).items()),
+    }
     settings = s.settings
     config = [
         ("数据目录", str(settings.data_dir)),
@@ -104,6 +132,7 @@ def status() -> Any:
         "admin/status.html",
         counts=[(COUNT_LABELS.get(k, k), v) for k, v in s.store.counts().items()],
         runtime=[(k, _fmt(v)) for k, v in runtime.items()],
+        health=health,
         runtime_error=runtime_error,
         config=config,
     )

@@ -15,6 +15,7 @@ from dashboard.present import CASE_KIND_LABELS, PostView
 bp = Blueprint("cases", __name__)
 CASE_LIMIT = 200
 MAX_POSTS_SHOWN = 100
+ALERTS_SHOWN = 20
 
 
 def _kinds_for_user() -> list[CaseKind]:
@@ -41,15 +42,19 @@ def index() -> Any:
 @bp.get("/cases/<int:case_id>")
 @require_role(*roles.CASES)
 def detail(case_id: int) -> Any:
-    case = services().store.get_case(case_id)
+    store = services().store
+    case = store.get_case(case_id)
     if case is None:
         abort(404)
-    if case.kind not in _kinds_for_user():
+    alerts = store.case_alerts(case_id, limit=ALERTS_SHOWN)
+    # Leaders list rumour cases only, but may open any case an alert they can read is about.
+    if case.kind not in _kinds_for_user() and not (alerts and roles.allows(current_user(), roles.ALERTS)):
         abort(403)
     posts = posts_for(case.post_ids, MAX_POSTS_SHOWN)
     return render_template(
         "cases/detail.html",
         case=case,
+        alerts=alerts,
         posts=posts,
         more_posts=max(0, len(case.post_ids) - MAX_POSTS_SHOWN),
         clarifications=_clarifications(posts),

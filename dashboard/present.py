@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Sequence
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from flask import request
@@ -188,6 +189,12 @@ class Pager:
     @property
     def has_prev(self) -> bool:
         return self.page > 1
+
+    def link(self, page: int) -> str:
+        """This page's address with another page number; the other query parameters are kept as
+        they came (as text, never as arguments to url_for)."""
+        args = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]
+        return request.path + "?" + urlencode([*args, ("page", str(page))])
 
     def trim(self, rows: list) -> list:
         """Given per_page + 1 rows, keep per_page and remember whether more exist."""

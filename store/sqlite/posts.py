@@ -17,7 +17,7 @@ from core.text import post_preview, printable, safe_str
 POST_COLUMNS = (
     "id, channel, source_id, thread, author, author_name, text, created_at, url, reply_to, raw, version"
 )
-_FTS_SAFE = re.compile(r'["\s]+')
+_FTS_SAFE = re.compile(r'["\s\x00-\x1f\x7f]+')
 _SURROGATE = re.compile("[\ud800-\udfff]")
 log = logging.getLogger("sentinel.store")
 
