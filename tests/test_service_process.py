@@ -94,3 +94,60 @@ def test_help_is_complete():
     assert result.returncode == 0
     for option in ("--demo", "--config", "--data-dir", "--host", "--port"):
         assert option in result.stdout
+
+
+def test_hostile_inbox_on_the_running_service(tmp_path):
+    """Bad files dropped into the inbox of the running process, then a good one: the good one is
+    ingested, every bad record is a dead letter, nothing outside the inbox is read, /healthz stays
+    truthful, and a rumour wave after a post from the future still raises its alert."""
+    from datetime import datetime, timedelta, timezone
+
+    data = tmp_path / "data"
+    inbox = data / "inbox"
+    inbox.mkdir(parents=True)
+    service = ServiceProcess(data).start()
+    try:
+        service.wait_for(lambda h: h["status"] == "ok" and "collectors" in h, timeout=60, poll=0.2)
+        secret = tmp_path / "secret.jsonl"
+        secret.write_text(json.dumps({"channel": "board", "source_id": "secret", "author": "x",
+                                      "text": "收件箱外的文件", "created_at": "2026-03-01T08:00:00+08:00"}) + "\n")
+        import os
+        os.symlink(secret, inbox / "link.jsonl")
+        now = datetime.now(timezone.utc)
+        bad_lines = [
+            '{"a":' * 50_000 + "1" + "}" * 50_000,
+            '{"channel": "board", "source_id": "n1", "author": "a", "text": "t", "created_at": "2026-03-01T08:00:00+08:00", "x": ' + "9" * 6000 + "}",
+            json.dumps({"channel": "board", "source_id": "f1", "author": "a", "text": "来自未来",
+                        "created_at": "9999-12-31T23:59:59+00:00"}),
+            json.dumps({"channel": "board", "source_id": "o1", "author": "a", "text": "太久以前",
+                        "created_at": "0001-01-01T00:00:00+00:00"}),
+            json.dumps({"channel": "board\n", "source_id": "c1", "author": "a", "text": "频道带换行",
+                        "created_at": "2026-03-01T08:00:00+08:00"}),
+        ]
+        (inbox / "bad.jsonl").write_text("\n".join(bad_lines) + "\n", encoding="utf-8")
+        (inbox / "bad.csv").write_text('channel,source_id,author,text,created_at\nboard,q1,a,"没闭合,2026-03-01T08:00:00+08:00\n'
+                                       + 'board,q2,a,' + "长" * 140_000 + ",2026-03-01T08:00:00+08:00\n", encoding="utf-8")
+        with open(os.path.join(os.fsencode(inbox), b"bad-\xff.jsonl"), "wb") as fh:
+            fh.write(b'{"oops": 1}\n')
+        (inbox / "good.jsonl").write_text("\n".join(json.dumps({
+            "channel": ["weibo", "qq", "wechat"][i % 3], "source_id": f"g{i}", "author": f"a{i % 5}", "text": t,
+            "created_at": (now - timedelta(minutes=50 - i * 5)).isoformat()}, ensure_ascii=False)
+            for i, t in enumerate(["听说下个月起绩效工资要砍掉三成，大家知道吗", "听说绩效工资下个月砍三成，是真的吗？",
+                                   "据说下月开始绩效砍掉30%，太离谱了", "有人说下个月绩效工资要砍三成，谁有消息",
+                                   "听说下个月绩效要砍三成了！！", "下个月绩效工资砍三成？听财务的人说的",
+                                   "群里都在传下月绩效砍三成", "听说绩效工资下月起打七折，砍三成"])) + "\n", encoding="utf-8")
+        health = service.wait_for(lambda h: h["posts"] >= 8 and h["alerts"] >= 1, timeout=60, poll=0.5)
+        assert health["status"] == "ok", health
+        assert service.terminate() == 0
+    finally:
+        service.stop_quietly()
+    db = sqlite3.connect(data / "sentinel.db")
+    posts = {r[0] for r in db.execute("SELECT source_id FROM posts")}
+    assert posts == {f"g{i}" for i in range(8)}
+    dead = db.execute("SELECT source, error FROM dead_letters").fetchall()
+    assert len(dead) == len(bad_lines) + 2 + 2  # the bad lines, the two CSV rows, the link and the bad name
+    assert all(error for _, error in dead)
+    assert "rumour_spread" in {r[0] for r in db.execute("SELECT rule FROM alerts")}
+    assert not any("收件箱外" in raw for (raw,) in db.execute("SELECT raw FROM dead_letters"))
+    assert "收件箱外的文件" not in service.log_path.read_text(encoding="utf-8", errors="replace")
+    assert {p.name for p in (inbox / "done").iterdir()} == {"bad.jsonl", "bad.csv", "good.jsonl"}
