@@ -43,3 +43,25 @@ def test_search_tokens_normalise_and_expand() -> None:
     assert "教代会" in toks
     assert not any(t in toks for t in ("！", "？", "!", "?"))
     assert search_tokens("加薇信") == search_tokens("加微信")
+
+
+def test_search_tokens_never_feed_jieba_hmm_a_run_longer_than_a_piece(monkeypatch):
+    """jieba's HMM is quadratic in the length of an unbroken run; long runs are cut into pieces first,
+    so a 20,000-character post costs what 300 short ones do."""
+    import jieba.finalseg
+
+    from nlp.tokenizer import MAX_PIECE, search_tokens
+
+    seen: list[int] = []
+    real = jieba.finalseg.cut
+
+    def cut(sentence):
+        seen.append(len(sentence))
+        return real(sentence)
+
+    monkeypatch.setattr(jieba.finalseg, "cut", cut)
+    for text in ("出" * 20_000, "哈" * 5_000 + "好" * 5_000, "绩效工资" * 3_000):
+        tokens = search_tokens(text)
+        assert tokens and all(len(t) <= MAX_PIECE for t in tokens)
+    assert seen and max(seen) <= MAX_PIECE
+    assert "绩效" in search_tokens("绩效工资" * 3_000)
