@@ -193,9 +193,11 @@ class Sentinel:
         problems += [f"收集器 {p}" for p in source_problems]
         try:
             quarantined = len(self.store.quarantined(min_attempts=self.settings.quarantine_after, limit=1000))
+            for notifier, waiting, error in self.store.failing_notifiers(self.settings.degraded_after):
+                problems.append(f"通知方式 {notifier} 连续发送失败，{waiting} 条预警待重发：{printable(error, 200)}")
         except Exception as exc:
             quarantined = None
-            problems.append(f"读取隔离区失败：{exc}")
+            problems.append(f"读取隔离区或发件箱失败：{exc}")
         return {
             "status": "degraded" if problems else "ok",
             "problems": problems,

@@ -307,6 +307,11 @@ class Store(abc.ABC):
     def deliveries(self, alert_id: int) -> list[Delivery]: ...
 
     @abc.abstractmethod
+    def failing_notifiers(self, min_attempts: int) -> list[tuple[str, int, str]]:
+        """(notifier, deliveries waiting, latest error) for notifiers with a delivery that failed at
+        least `min_attempts` times in a row (for /healthz)."""
+
+    @abc.abstractmethod
     def delivery_sent(self, delivery_id: int, at: datetime) -> None: ...
 
     @abc.abstractmethod

@@ -195,6 +195,15 @@ class ReviewMixin:
         return [_delivery(r) for r in self._rows("SELECT * FROM deliveries WHERE alert_id = ? ORDER BY id",
                                                  (alert_id,))]
 
+    def failing_notifiers(self, min_attempts: int) -> list[tuple[str, int, str]]:
+        rows = self._rows(
+            "SELECT notifier, count(*) AS n, (SELECT d2.last_error FROM deliveries d2 WHERE d2.notifier = d.notifier"
+            " AND d2.state = 'failing' ORDER BY d2.next_attempt_at DESC, d2.id DESC LIMIT 1) AS err"
+            " FROM deliveries d WHERE state = 'failing' AND attempts >= ? GROUP BY notifier ORDER BY notifier",
+            (min_attempts,),
+        )
+        return [(r["notifier"], int(r["n"]), r["err"] or "") for r in rows]
+
     def delivery_sent(self, delivery_id: int, at: datetime) -> None:
         with self._tx() as c:
             c.execute("UPDATE deliveries SET state = 'sent', attempts = attempts + 1, sent_at = ?,"

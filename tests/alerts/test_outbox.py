@@ -117,3 +117,15 @@ def test_message_has_masked_excerpts_and_no_author_name(store, make_alert, hook_
                                     "excerpt": "请联系王老师 138****5678 报名，身份证号 1101**********1234 也发我"}]
     assert got.json()["alert_id"] == alert.id
 
+
+
+def test_a_notifier_that_keeps_failing_is_reported_for_health(store, make_alert, clock):
+    outbox = Outbox(store, {"坏的": Broken("坏的")}, clock=clock, rng=FixedRandom(1.0))
+    make_alert(["坏的"])
+    for _ in range(2):
+        outbox.deliver_due()
+        clock.advance(minutes=31)
+    assert store.failing_notifiers(3) == []
+    outbox.deliver_due()
+    [(name, waiting, error)] = store.failing_notifiers(3)
+    assert (name, waiting) == ("坏的", 1) and "KeyError" in error
