@@ -227,11 +227,12 @@ def _json_value(value: Any, lim: Limits, depth: int, path: str) -> Any:
 # --------------------------------------------------------------------------- dead-letter helpers
 def source_of(post: Post, collector: str) -> str:
     """Where a post came from, for a dead letter: the collector's `_source` note, else channel/id."""
-    raw = post.raw if isinstance(post.raw, dict) else {}
-    src = raw.get("_source")
+    raw = getattr(post, "raw", None)
+    src = raw.get("_source") if isinstance(raw, dict) else None
     if isinstance(src, str) and src:
         return printable(src, 300)
-    return printable(f"{collector}:{safe_str(post.channel, 40)}/{safe_str(post.source_id, 100)}", 300)
+    channel, source_id = getattr(post, "channel", None), getattr(post, "source_id", None)
+    return printable(f"{collector}:{safe_str(channel, 40)}/{safe_str(source_id, 100)}", 300)
 
 
 def _iso(value: datetime) -> str:
@@ -247,5 +248,5 @@ def _minutes(td: timedelta) -> str:
 
 
 def _channel_or_none(post: Post) -> str | None:
-    ch = post.channel
+    ch = getattr(post, "channel", None)
     return ch if isinstance(ch, str) and CHANNEL_RE.fullmatch(ch) else None

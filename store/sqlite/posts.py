@@ -203,7 +203,7 @@ class PostsMixin:
             f"SELECT {POST_COLUMNS} FROM posts WHERE analyzed_version < version{skip} ORDER BY created_at, id LIMIT ?",
             params,
         )
-        return [row_to_post(r) for r in rows]
+        return self._decode(rows, "analyze", skip_after)
 
     def save_analyses(self, pairs: Sequence[tuple[Post, Analysis]]) -> None:
         now = ts(utcnow())
@@ -242,9 +242,33 @@ class PostsMixin:
             " ORDER BY created_at, id LIMIT ?",
             params,
         )
-        posts = [row_to_post(r) for r in rows]
-        analyses = self.analyses_by_ids([p.id for p in posts])  # type: ignore[misc]
+        posts = self._decode(rows, "rules", skip_after)
+        analyses: dict[int, Analysis] = {}
+        for chunk in _chunks([p.id for p in posts], 500):
+            for r in self._rows(f"SELECT * FROM analyses WHERE post_id IN ({placeholders(len(chunk))})", chunk):
+                try:
+                    analyses[r["post_id"]] = row_to_analysis(r)
+                except Exception as exc:
+                    self._undecodable(r["post_id"], "rules", exc, skip_after)
         return [(p, analyses[p.id]) for p in posts if p.id in analyses]
+
+    def _decode(self, rows: list[sqlite3.Row], stage: str, skip_after: int | None) -> list[Post]:
+        """Rows as posts; a row that can't be read back counts as a failure of `stage` (so, with
+        `skip_after`, it ends in the quarantine instead of blocking the queue)."""
+        posts = []
+        for r in rows:
+            try:
+                posts.append(row_to_post(r))
+            except Exception as exc:
+                self._undecodable(r["id"], stage, exc, skip_after)
+        return posts
+
+    def _undecodable(self, post_id: int, stage: str, exc: Exception, skip_after: int | None) -> None:
+        version = self._one("SELECT version FROM posts WHERE id = ?", (post_id,))
+        error = f"数据库中的记录无法读取（{type(exc).__name__}：{printable(exc, 200)}）"
+        log.error("帖子 #%d %s", post_id, error)
+        if skip_after is not None and version is not None:
+            self.quarantine_failure(stage, post_id, version["version"], error, utcnow())
 
     def recent_analyzed(
         self, since: datetime, until: datetime | None = None, ruled_only: bool = False

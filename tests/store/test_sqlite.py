@@ -222,3 +222,15 @@ def test_store_is_safe_across_threads(store):
     for t in threads:
         t.join()
     assert store.counts()["posts"] == 200
+
+
+def test_a_row_that_cannot_be_read_back_is_quarantined_not_blocking(store):
+    store.ingest("inbox", [post("1", "正常的评论"), post("2", "被改坏的评论", 1), post("3", "又一条", 2)], None)
+    conn = sqlite3.connect(store.path)
+    conn.execute("UPDATE posts SET raw = '{broken' WHERE source_id = '2'")
+    conn.commit()
+    for _ in range(3):
+        assert [p.source_id for p in store.posts_to_analyze(10, skip_after=3)] == ["1", "3"]
+    [held] = store.quarantined("analyze")
+    assert held.attempts == 3 and "无法读取" in held.error
+    assert "2" not in [p.source_id for p in store.posts_to_analyze(10, skip_after=3)]
