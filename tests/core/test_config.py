@@ -82,3 +82,37 @@ def test_file_collector_is_always_on_and_demo_joins_with_flag(tmp_path):
     assert [c.type_name for c in build_collectors(s)] == ["file"]
     s.demo = True
     assert [c.type_name for c in build_collectors(s)] == ["file", "demo"]
+
+
+def test_the_example_config_is_valid():
+    from core.config import PROJECT_ROOT
+
+    settings = load_settings(PROJECT_ROOT / "config.example.yaml", env={})
+    assert settings.quarantine_after >= 1 and settings.degraded_after >= 1 and not settings.secure_cookies
+
+
+@pytest.mark.parametrize("url,override,secure", [
+    ("https://yuqing.example.edu.cn/", None, True), ("http://10.0.0.5:8000/", None, False), ("", None, False),
+    ("https://yuqing.example.edu.cn/", False, False), ("", True, True),
+])
+def test_secure_cookies_follow_the_external_url_unless_set(tmp_path, url, override, secure):
+    cfg = tmp_path / "s.yaml"
+    extra = "" if override is None else f"\n  secure_cookies: {str(override).lower()}"
+    cfg.write_text(f"web:\n  external_url: '{url}'{extra}\n", encoding="utf-8")
+    assert load_settings(cfg, env={}).secure_cookies is secure
+
+
+@pytest.mark.parametrize("body,field", [
+    ("ingest:\n  earliest: '2026-02-30'\n", "ingest.earliest"),
+    ("ingest:\n  future_skew_minutes: -1\n", "ingest.future_skew_minutes"),
+    ("ingest:\n  quarantine_after: 0\n", "ingest.quarantine_after"),
+    ("web:\n  trusted_proxies: 9\n", "web.trusted_proxies"),
+    ("web:\n  external_url: 'ftp://x'\n", "web.external_url"),
+    ("health:\n  degraded_after: 0\n", "health.degraded_after"),
+])
+def test_bad_hardening_settings_name_the_field(tmp_path, body, field):
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(body, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg, env={})
+    assert field in str(err.value)
