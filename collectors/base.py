@@ -80,12 +80,16 @@ class Collector(abc.ABC):
 class CollectorRunner:
     """Runs every collector until it has nothing more, saving each batch atomically."""
 
-    def __init__(self, store: Store, collectors: list[Collector], max_batches: int = 50,
+    def __init__(self, store: Store, collectors: list[Collector], max_batches: int = 10_000,
                  boundary: Boundary | None = None, quarantine_after: int = 3,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, budget_s: float = 10.0) -> None:
         self.store = store
         self.collectors = collectors
-        self.max_batches = max_batches  # per collector per run, so shutdown stays prompt
+        # Per collector per run: batches follow each other while the collector has more, up to
+        # `budget_s` seconds (a backlog of a million lines drains at full speed; the other
+        # collectors still get their turn, and a stop request is seen between batches).
+        self.max_batches = max_batches
+        self.budget_s = budget_s
         self.boundary = boundary or Boundary(clock=clock)
         self.quarantine_after = quarantine_after
         self.clock = clock
@@ -95,9 +99,12 @@ class CollectorRunner:
     def run_once(self, should_stop: Callable[[], bool] = lambda: False) -> IngestResult:
         total = IngestResult()
         for collector in self.collectors:
+            deadline = time.monotonic() + self.budget_s
             for _ in range(self.max_batches):
                 if should_stop():
                     return total
+                if time.monotonic() > deadline:
+                    break
                 outcome = self._step(collector)
                 if outcome is None:
                     break
@@ -128,7 +135,9 @@ class CollectorRunner:
             collector.after_commit(batch)
         except Exception as exc:  # the batch is saved; the collector repairs its own state on the next fetch
             log.error("收集器 %s 提交后的收尾失败：%s", name, printable(exc))
-        return result, batch.more
+            return result, False
+        progressed = bool(batch.posts or batch.dead) or batch.checkpoint not in (None, checkpoint)
+        return result, batch.more and progressed
 
     def _fetch_failed(self, collector: Collector, checkpoint: str | None, exc: Exception) -> Batch | None:
         error = f"{type(exc).__name__}: {exc}"

@@ -1,4 +1,4 @@
-"""`file`: watches `<data-dir>/inbox/` for `.jsonl` and `.csv` files in the post record format.
+"""`file`: watches `<data-dir>/inbox/` for `.jsonl` (or `.ndjson`) and `.csv` files in the post record format.
 
 Files are taken oldest first. Records are read in batches; the checkpoint (file name, inode, byte
 offset, line number) is saved with each batch, so a crash resumes mid-file without loss or
@@ -38,7 +38,10 @@ from core.text import printable
 from store.base import DeadLetter
 
 log = logging.getLogger("sentinel.collectors")
-SUFFIXES = (".jsonl", ".csv")
+SUFFIXES = (".jsonl", ".ndjson", ".csv")
+# data files someone may well drop in by mistake: refused with a dead letter that says what to use
+# (temporary names such as .tmp and .part are left alone: they are still being written)
+UNSUPPORTED = (".json", ".txt", ".tsv", ".xlsx", ".xls", ".xml", ".gz", ".zip", ".bz2", ".xz", ".7z", ".rar")
 SETTLE_SECONDS = 2.0  # a last line without newline is complete once the file is this old
 MAX_LINE_BYTES = 1 << 20  # a longer line is a dead letter (it is skipped without being held in memory)
 MAX_RECORD_LINES = 200  # a quoted CSV field may span at most this many lines
@@ -75,6 +78,7 @@ class FileCollector(Collector):
         self.inbox = inbox
         self.batch_size = batch_size
         self.settle_s = settle_s
+        self._refused: set[tuple[str, int]] = set()  # (name, inode) reported but not moved away
         for sub in ("", "done", "failed"):
             (inbox / sub).mkdir(parents=True, exist_ok=True)
 
@@ -146,7 +150,8 @@ class FileCollector(Collector):
         with os.scandir(self.inbox) as entries:
             for entry in entries:
                 name = entry.name
-                if name.startswith(".") or os.path.splitext(name)[1].lower() not in SUFFIXES:
+                suffix = os.path.splitext(name)[1].lower()
+                if name.startswith(".") or suffix not in SUFFIXES + UNSUPPORTED:
                     continue
                 try:
                     st = entry.stat(follow_symlinks=False)
@@ -155,9 +160,10 @@ class FileCollector(Collector):
                 if stat.S_ISDIR(st.st_mode):
                     continue
                 path = Path(entry.path)
-                problem = _refusal(name, st)
+                problem = _refusal(name, st) or _unsupported(name, st, self.settle_s)
                 if problem:
-                    refused.append((path, problem))
+                    if (name, st.st_ino) not in self._refused:
+                        refused.append((path, problem))
                 else:
                     ready.append((st.st_mtime, name, path, st.st_ino))
         ready.sort(key=lambda r: (r[0], r[1]))
@@ -179,6 +185,10 @@ class FileCollector(Collector):
 
     def _refuse(self, path: Path, reason: str) -> Batch:
         shown = display_name(path.name)
+        try:
+            self._refused.add((path.name, os.lstat(path).st_ino))
+        except OSError:
+            pass
         log.warning("收件箱文件 %s 未读取：%s，已移到 inbox/failed/", shown, reason)
         batch = Batch(note=shown, more=True)
         batch.dead.append(DeadLetter(source=f"inbox/{shown}", raw="",
@@ -279,8 +289,7 @@ class FileCollector(Collector):
         except Exception as exc:
             self._dead(batch, path, lineno, data, explain(exc))
             return
-        source = f"inbox/{display_name(path.name)}:{lineno}"
-        post.raw.setdefault("_source", source)
+        post.raw["_source"] = f"inbox/{display_name(path.name)}:{lineno}"  # ours, whatever the record said
         batch.posts.append(post)
         batch.originals[id(post)] = data.decode("utf-8", "replace")[:RAW_CHARS]
 
@@ -326,6 +335,14 @@ def display_name(name: str) -> str:
     except Exception:
         text = repr(name)
     return printable(text, 200)
+
+
+def _unsupported(name: str, st: os.stat_result, settle_s: float) -> str:
+    """Why a settled data file of a format the inbox does not read is refused ("" otherwise)."""
+    suffix = os.path.splitext(name)[1].lower()
+    if suffix not in UNSUPPORTED or time.time() - st.st_mtime < settle_s:
+        return ""
+    return f"不支持的文件类型 {suffix}：收件箱只读取 .jsonl（每行一条 JSON 记录）和 .csv（UTF-8）文件"
 
 
 def _refusal(name: str, st: os.stat_result) -> str:

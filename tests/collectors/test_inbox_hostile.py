@@ -290,3 +290,52 @@ def test_event_time_bounds_come_from_the_settings(tmp_path, store):
     errors = {d.source: d.error for d in store.dead_letters()}
     assert "ingest.earliest" in errors["inbox/t.jsonl:1"]
     assert "ingest.future_skew_minutes" in errors["inbox/t.jsonl:4"]
+
+
+def test_files_of_formats_the_inbox_does_not_read_are_refused_with_what_to_use(tmp_path, store):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "comments.json").write_text(json.dumps([record(1)]), encoding="utf-8")
+    (inbox / "export.xlsx").write_bytes(b"PK\x03\x04")
+    (inbox / "upload.jsonl.part").write_bytes(good_line(3))  # still being written: left alone
+    (inbox / "ok.ndjson").write_bytes(good_line(2))
+    for name in ("comments.json", "export.xlsx", "ok.ndjson", "upload.jsonl.part"):
+        os.utime(inbox / name, (1e9, 1e9))
+    runner(store, inbox).run_once()
+    assert store.find_post("wechat", "ok2") and not store.find_post("wechat", "ok1")
+    errors = {d.source: d.error for d in store.dead_letters()}
+    assert set(errors) == {"inbox/comments.json", "inbox/export.xlsx"}
+    assert all(".jsonl" in e and ".csv" in e for e in errors.values())
+    assert sorted(p.name for p in (inbox / "failed").iterdir()) == ["comments.json", "export.xlsx"]
+    assert (inbox / "upload.jsonl.part").exists()
+
+
+def test_a_refused_file_that_cannot_be_moved_is_reported_once(tmp_path, store, monkeypatch):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    os.symlink(tmp_path, inbox / "link.jsonl")
+    real_replace = os.replace
+
+    def no_move(src, dst):
+        if str(src).endswith("link.jsonl"):
+            raise PermissionError(13, "Permission denied")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", no_move)
+    r = runner(store, inbox)
+    for _ in range(3):
+        r.run_once()
+        (inbox / "good.jsonl").write_bytes(good_line(len(store.dead_letters()) + 10))
+    assert len(store.dead_letters()) == 1
+    assert store.find_post("wechat", "ok11")
+
+
+def test_a_backlog_of_bad_lines_does_not_hold_up_the_file_behind_it(tmp_path, store):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "junk.jsonl").write_bytes(b"{not json}\n" * 60_000)
+    (inbox / "good.jsonl").write_bytes(good_line(1))
+    os.utime(inbox / "junk.jsonl", (1e9, 1e9))
+    os.utime(inbox / "good.jsonl", (1e9, 1e9 + 1))
+    runner(store, inbox, batch_size=500).run_once()  # 120 batches of dead letters, then the good file
+    assert store.find_post("wechat", "ok1") and store.counts()["dead_letters"] == 60_000
