@@ -39,6 +39,13 @@ def drop(service: Sentinel, name: str, records: list[dict]) -> None:
     os.utime(path, (past, past))
 
 
+def recent(prefix: str, texts: list[str]) -> list[dict]:
+    """One post per text, a minute apart, in the last ten minutes."""
+    now = utcnow()
+    return [{"channel": "board", "source_id": f"{prefix}{i}", "author": f"u{i}", "text": t,
+             "created_at": (now - timedelta(minutes=10 - i)).isoformat()} for i, t in enumerate(texts)]
+
+
 def wave(prefix: str, minutes_ago: int = 60) -> list[dict]:
     now = utcnow()
     return [{"channel": ["weibo", "qq", "wechat"][i % 3], "source_id": f"{prefix}{i}", "author": f"{prefix}a{i % 5}",
@@ -96,11 +103,7 @@ def test_a_post_that_breaks_analysis_is_quarantined_and_the_rest_flows(service, 
         return real(posts, *a, **kw)
 
     monkeypatch.setattr(service.analyzer, "pipe", pipe)
-    now = utcnow()
-    recs = [{"channel": "board", "source_id": f"b{i}", "author": f"u{i}", "text": t,
-             "created_at": (now - timedelta(minutes=10 - i)).isoformat()}
-            for i, t in enumerate(["食堂的饭菜不错", "这是一条有毒的帖子", "停车位太少了"])]
-    drop(service, "p.jsonl", recs)
+    drop(service, "p.jsonl", recent("b", ["食堂的饭菜不错", "这是一条有毒的帖子", "停车位太少了"]))
     service.run_until_idle()
     counts = service.store.counts()
     assert counts["posts"] == 3 and counts["analyzed"] == 2
@@ -127,11 +130,7 @@ def test_a_post_that_breaks_the_rules_is_quarantined_and_the_rest_flows(service,
         return real(self, items)
 
     monkeypatch.setattr(RuleType, "consume", consume)
-    now = utcnow()
-    recs = [{"channel": "board", "source_id": f"r{i}", "author": f"u{i}", "text": t,
-             "created_at": (now - timedelta(minutes=10 - i)).isoformat()}
-            for i, t in enumerate(["加微信 abc12345 兼职刷单日结三百", "这是一条有毒的帖子", "加微信 xyz67890 兼职刷单日结五百"])]
-    drop(service, "r.jsonl", recs)
+    drop(service, "r.jsonl", recent("r", ["加微信 abc12345 兼职刷单日结三百", "这是一条有毒的帖子", "加微信 xyz67890 兼职刷单日结五百"]))
     service.run_until_idle()
     [held] = service.store.quarantined("rules", min_attempts=service.settings.quarantine_after)
     assert "模拟的规则故障" in held.error

@@ -193,17 +193,8 @@ class PostsMixin:
 
     # ------------------------------------------------------------------ analysis
     def posts_to_analyze(self, limit: int, skip_after: int | None = None) -> list[Post]:
-        skip = ""
-        params: list = [limit]
-        if skip_after is not None:
-            skip = (" AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.stage = 'analyze' AND q.post_id = posts.id"
-                    " AND q.version = posts.version AND q.attempts >= ?)")
-            params = [skip_after, limit]
-        rows = self._rows(
-            f"SELECT {POST_COLUMNS} FROM posts WHERE analyzed_version < version{skip} ORDER BY created_at, id LIMIT ?",
-            params,
-        )
-        return self._decode(rows, "analyze", skip_after)
+        return self._decode(self._pending("analyzed_version < version", "analyze", limit, skip_after),
+                            "analyze", skip_after)
 
     def save_analyses(self, pairs: Sequence[tuple[Post, Analysis]]) -> None:
         now = ts(utcnow())
@@ -231,17 +222,7 @@ class PostsMixin:
 
     # ------------------------------------------------------------------ rules cursor
     def posts_for_rules(self, limit: int, skip_after: int | None = None) -> list[tuple[Post, Analysis]]:
-        skip = ""
-        params: list = [limit]
-        if skip_after is not None:
-            skip = (" AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.stage = 'rules' AND q.post_id = posts.id"
-                    " AND q.version = posts.version AND q.attempts >= ?)")
-            params = [skip_after, limit]
-        rows = self._rows(
-            f"SELECT {POST_COLUMNS} FROM posts WHERE ruled_version < analyzed_version{skip}"
-            " ORDER BY created_at, id LIMIT ?",
-            params,
-        )
+        rows = self._pending("ruled_version < analyzed_version", "rules", limit, skip_after)
         posts = self._decode(rows, "rules", skip_after)
         analyses: dict[int, Analysis] = {}
         for chunk in _chunks([p.id for p in posts], 500):
@@ -251,6 +232,16 @@ class PostsMixin:
                 except Exception as exc:
                     self._undecodable(r["post_id"], "rules", exc, skip_after)
         return [(p, analyses[p.id]) for p in posts if p.id in analyses]
+
+    def _pending(self, condition: str, stage: str, limit: int, skip_after: int | None) -> list[sqlite3.Row]:
+        """Post rows waiting for `stage` (oldest first); with `skip_after`, minus the quarantined."""
+        skip, params = "", [limit]
+        if skip_after is not None:
+            skip = (" AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.stage = ? AND q.post_id = posts.id"
+                    " AND q.version = posts.version AND q.attempts >= ?)")
+            params = [stage, skip_after, limit]
+        return self._rows(f"SELECT {POST_COLUMNS} FROM posts WHERE {condition}{skip} ORDER BY created_at, id LIMIT ?",
+                          params)
 
     def _decode(self, rows: list[sqlite3.Row], stage: str, skip_after: int | None) -> list[Post]:
         """Rows as posts; a row that can't be read back counts as a failure of `stage` (so, with
