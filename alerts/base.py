@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Mapping
 from core.config import validate
 from core.domain import Alert, Level, channel_label
 from core.errors import ConfigError, SentinelError
+from core.masking import redact
 from core.timefmt import format_local
 
 DEFAULT_TZ = "Asia/Shanghai"
@@ -50,8 +51,10 @@ class AlertMessage:
 
     @classmethod
     def of(cls, alert: Alert, posts: list[PostExcerpt]) -> "AlertMessage":
-        return cls(alert_id=alert.id or 0, rule=alert.rule, level=alert.level, title=alert.title,
-                   body=alert.body, created_at=alert.created_at, posts=posts, case_id=alert.case_id)
+        """The message for `alert`. Notifiers reach group chats and mailboxes: title and body pass the
+        masking policy (core.masking.redact) whatever the rule's templates put in them."""
+        return cls(alert_id=alert.id or 0, rule=alert.rule, level=alert.level, title=redact(alert.title),
+                   body=redact(alert.body), created_at=alert.created_at, posts=posts, case_id=alert.case_id)
 
     @property
     def level_zh(self) -> str:

@@ -57,7 +57,7 @@ class Sentiment(str, enum.Enum):
 class PIISpan:
     """Personal data found in a post's original text: text[start:end] is the match."""
 
-    kind: str  # phone | id_card | bank_card | email | qq
+    kind: str  # phone | id_card | bank_card | email | qq | wechat (labels: PII_LABELS_ZH)
     start: int
     end: int
 
@@ -72,6 +72,7 @@ PII_LABELS_ZH = {
     "bank_card": "银行卡号",
     "email": "电子邮箱",
     "qq": "QQ 号",
+    "wechat": "微信号",
 }
 
 

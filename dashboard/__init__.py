@@ -23,7 +23,7 @@ from dashboard import errors, roles
 from dashboard.accounts import hash_password, seed_demo_users
 from dashboard.auth import current_user, load_user
 from dashboard.context import EXTENSION_KEY, Services
-from dashboard.present import CASE_KIND_LABELS, STATUS_LABELS, localtime, safe_url
+from dashboard.present import CASE_KIND_LABELS, STATUS_LABELS, localtime, private, safe_url, sees_clear_pii
 from dashboard.security import add_security_headers, load_secret_key
 from dashboard.throttle import LoginThrottle
 from store.base import Store
@@ -129,5 +129,7 @@ def _register_template_helpers(app: Flask) -> None:
         return {"user": user, "nav": nav, "active_endpoint": request.endpoint or ""}
 
     app.jinja_env.filters["localtime"] = lambda dt, fmt="%Y-%m-%d %H:%M": localtime(dt, tz, fmt)
+    # Alert and case texts: redacted for viewers who may not see personal data (dashboard/present.py).
+    app.jinja_env.filters["private"] = lambda text: private(text, sees_clear_pii(current_user()))
     app.jinja_env.filters["channel"] = channel_label
     app.jinja_env.filters["safe_url"] = safe_url

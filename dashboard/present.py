@@ -1,9 +1,14 @@
 """Turning domain objects into what a page shows: local times, masked personal data, grouped
-reasons, pagination. No HTML here: templates render these values with autoescaping."""
+reasons, pagination. No HTML here: templates render these values with autoescaping.
+
+Personal data: a viewer who may not see it in clear (roles.CLEAR_PII) gets every free-text value of a
+post through `core.masking` — the text with its analysis' spans masked and then `redact`ed, and the
+thread, author name, link, flag reasons, NLP reasons, keywords and decision note `redact`ed. Templates
+show only what a `PostView` holds, and the `private` filter does the same for alert and case texts."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Sequence
 from urllib.parse import urlencode
@@ -12,7 +17,7 @@ from zoneinfo import ZoneInfo
 from flask import request
 
 from core.domain import Analysis, Debunk, Decision, Flag, FlagStatus, PIISpan, Post, Reason, User
-from core.masking import mask
+from core.masking import mask, redact
 from core.timefmt import format_local
 from dashboard import roles
 from store.base import PostVersion
@@ -52,25 +57,34 @@ def analysis_is_current(post: Post, analysis: Analysis) -> bool:
 
 
 def visible_text(post: Post, analysis: Analysis | None, clear: bool) -> str:
-    """The post's text as this viewer may see it: clear, or with every PII span masked. Masked
-    viewers see nothing until an analysis of the current text exists (its spans are needed)."""
+    """The post's text as this viewer may see it: clear, or with every PII span masked and the rest
+    redacted. Masked viewers see nothing until an analysis of the current text exists."""
     if clear:
         return post.text
     if analysis is None:
         return UNANALYZED_TEXT
     if not analysis_is_current(post, analysis):
         return STALE_TEXT
-    return mask(post.text, analysis.pii)
+    return redact(mask(post.text, analysis.pii))
+
+
+def private(text: str | None, clear: bool) -> str:
+    """Free text for this viewer: as is for those who see personal data, else redacted."""
+    if not text:
+        return text or ""
+    return text if clear else redact(text)
 
 
 def author_display(post: Post, clear: bool) -> str:
-    """The author's display name; masked viewers see its first character only (张**)."""
+    """The author's display name; masked viewers see its first character only (张**), and only when
+    that character is no digit or letter of an account id (a QQ number is an author id too)."""
     name = post.author_name or post.author
     if clear:
         return name
     if not name:
         return "匿名"
-    return name[0] + "*" * min(max(len(name) - 1, 1), 3)
+    first = name[0] if not name[0].isascii() or not name[0].isalnum() else "*"
+    return first + "*" * min(max(len(name) - 1, 1), 3)
 
 
 @dataclass
@@ -107,7 +121,8 @@ def safe_keywords(a: Analysis, text: str, clear: bool, current: bool = True) -> 
     if not current:
         return []
     secrets = [text[s.start:s.end] for s in a.pii]
-    return [k for k in a.keywords if not _PII_LIKE.search(k) and not any(k in s or s in k for s in secrets)]
+    return [k for k in a.keywords if not _PII_LIKE.search(k) and not any(k in s or s in k for s in secrets)
+            and redact(k) == k]
 
 
 @dataclass
@@ -116,6 +131,10 @@ class PostView:
     text: str
     author: str
     clear: bool
+    thread: str = ""
+    url: str = ""  # shown as text
+    link: str | None = None  # an http(s) address to link to, only when nothing in it was masked
+    decision_note: str = ""
     analysis: Analysis | None = None
     groups: list[ScoreGroup] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
@@ -137,17 +156,22 @@ def post_view(
     decision: Decision | None = None,
     versions: Sequence[PostVersion] = (),
 ) -> PostView:
-    view = PostView(post=post, text=visible_text(post, analysis, clear), author=author_display(post, clear),
-                    clear=clear, analysis=analysis, flags=list(flags), status=status, decision=decision)
+    url = private(post.url, clear)
+    view = PostView(
+        post=post, text=visible_text(post, analysis, clear), author=author_display(post, clear), clear=clear,
+        thread=private(post.thread, clear), url=url, link=safe_url(post.url) if url == (post.url or "") else None,
+        analysis=analysis, status=status, decision=decision,
+        flags=[f if clear else replace(f, reason=redact(f.reason)) for f in flags],
+        decision_note=private(decision.note, clear) if decision else "",
+    )
     if clear:
         view.versions = list(versions)  # earlier texts have no PII spans of their own: clear viewers only
     if analysis is not None:
         current = clear or analysis_is_current(post, analysis)
         view.groups = score_groups(analysis)
-        if not clear:  # reason texts about personal data may quote it
+        if not clear:  # reason texts may quote what they matched
             for g in view.groups:
-                if g.key == "pii":
-                    g.reasons = []
+                g.reasons = [] if g.key == "pii" else [replace(r, text=redact(r.text)) for r in g.reasons]
         view.keywords = safe_keywords(analysis, post.text, clear, current)
         if analysis.debunk_id is not None and debunks:
             view.debunk = debunks.get(analysis.debunk_id)

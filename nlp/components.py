@@ -8,6 +8,7 @@ and what can change while the service runs (the model bundle, the window, the de
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol, Sequence
@@ -245,21 +246,61 @@ class DebunkLookup:
 
 # ---------------------------------------------------------------------------- other outputs
 class PII:
+    """PII spans per post. The reason names the kinds found and how often, never a value; words of
+    those values are taken out of the term reasons (and, later, the keywords), which every role sees."""
+
     name = "pii.v1"
 
     def pipe(self, batch: Batch, ctx: Context) -> Batch:
         docs = batch.docs
-        for i in docs_matching(PII_HINT, batch):  # most posts hold no digits run or "@": skipped
+        todo = set(docs_matching(PII_HINT, batch))  # most posts hold no digits run or "@": skipped
+        todo.update(i for i, d in enumerate(docs) if "obfuscated_url" in d.evasions)  # name at abc dot com
+        for i in sorted(todo):
             d = docs[i]
             assert d.norm is not None
-            d.pii = find_pii(d.norm)
+            d.pii = find_pii(d.norm, hinted=True)
             if d.pii:
+                _drop_pii_terms(d)
                 kinds: dict[str, int] = {}
                 for s in d.pii:
                     kinds[s.label_zh] = kinds.get(s.label_zh, 0) + 1
                 txt = "、".join(f"{k} {v} 处" for k, v in kinds.items())
                 d.reasons.append(Reason("pii", "pii_found", f"含个人信息：{txt}", float(len(d.pii))))
         return batch
+
+
+def _pii_values(d: Doc) -> list[str]:
+    """The personal values of the post, roughly as the normaliser writes them (NFKC, lower case)."""
+    post = d.post.text
+    return [unicodedata.normalize("NFKC", post[s.start:s.end]).lower() for s in d.pii]
+
+
+def _pii_free(words: list[str], d: Doc) -> list[str]:
+    """`words` without those that are part of a personal value of the post (a WeChat id, an email's
+    name): keywords and terms are shown to every role."""
+    if not d.pii or not words:
+        return words
+    values = _pii_values(d)
+    return [w for w in words if not any(w in v for v in values)]
+
+
+TERM_REASONS = ("positive_terms", "negative_terms")  # "正面词：a、b" (nlp.scoring), written before PII runs
+
+
+def _drop_pii_terms(d: Doc) -> None:
+    """Take personal values out of the term reasons already written for the post."""
+    out = []
+    for r in d.reasons:
+        if r.code in TERM_REASONS:
+            head, sep, rest = r.text.partition("：")
+            words = rest.split("、")
+            kept = _pii_free(words, d)
+            if not kept:
+                continue
+            if kept != words:
+                r = Reason(r.score, r.code, head + sep + "、".join(kept), r.weight)
+        out.append(r)
+    d.reasons = out
 
 
 class Keywords:
@@ -271,7 +312,7 @@ class Keywords:
         assert batch.words is not None and batch.tokens is not None and batch.word_index is not None
         ok, idf = batch.content_words()
         for d, kws in zip(batch.docs, top_per_doc(batch, idf * ok, k=5)):
-            d.keywords = kws
+            d.keywords = kws = _pii_free(kws, d)
             if kws:
                 d.reasons.append(Reason("keywords", "tfidf", "关键词：" + "、".join(kws)))
         return batch

@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 
 from core.domain import Reason
+from core.masking import redact
 from nlp import resources
 from nlp.claims import MIN_TERMS, ClaimInfo
 from nlp.components import Batch, Context, Doc
@@ -105,7 +106,7 @@ def _text_score(d: Doc, base: float) -> _State:
     hearsay = [w for w in cues.words("hearsay", 8) if w not in WEAK_HEARSAY]
     override = hearsay or cues.has("urgency") or cues.has("absolute")
     refute = cues.has("refute") and not cues.has("absolute")
-    cites = [_host(w) for c in CITATION_CUES for w in cues.words(c)]
+    cites = [redact(_host(w)) for c in CITATION_CUES for w in cues.words(c)]
     official = bool(cites) and not override
     if cues.has("claim_topic") and d.topic in CLAIM_TOPICS and (override or cues.has("doubt")) and not official:
         st.score = 1.0 - (1.0 - st.score) * 0.7
@@ -180,7 +181,8 @@ def _cue_reasons(d: Doc) -> None:
     assert d.cues is not None
     for code in RUMOUR_CUES:
         words = d.cues.words(code)
-        if words:
+        if words:  # lexicon words, and what stands in 听…说: masked if it holds a number
+            words = list(dict.fromkeys(redact(w) for w in words))
             d.reasons.append(Reason("rumour", code, f"{CUE_LABELS[code]}：{'、'.join(words)}", 0.0))
 
 

@@ -7,9 +7,12 @@ Reasons name what moved the score, in Chinese, short enough for a review card.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from core.domain import Reason, Sentiment
+from core.masking import mask_value, redact
 from nlp.components import Batch, Context, Doc, top_per_doc, word_weights
 from nlp.cues import CUE_LABELS, FEATURES
 from nlp.lexicon import PHISHING_STRONG
@@ -36,11 +39,21 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
 
+_NOT_DIGIT = re.compile(r"\D")
+
+
 def _cue_reasons(d: Doc, score: str, codes: tuple[str, ...], weight: float) -> None:
+    """One reason per cue code with the words that matched. Contact cues (a WeChat id, a QQ or phone
+    number, a link) quote personal data, and the reason is read by every role: a phone number is
+    masked as one (`mask_value`), the other words go through `redact`."""
     assert d.cues is not None
     for code in codes:
         words = d.cues.words(code)
         if words:
+            if code == "phone":  # a phone number (with dashes) as the cue found it: mask it as one
+                words = list(dict.fromkeys(mask_value(_NOT_DIGIT.sub("", w), "phone") for w in words))
+            elif code in CONTACT_CUES:
+                words = list(dict.fromkeys(redact(w) for w in words))
             d.reasons.append(Reason(score, code, f"{CUE_LABELS[code]}：{'、'.join(words)}", weight))
 
 

@@ -3,7 +3,8 @@
 Templates are Python format strings over a fixed set of placeholders, checked at load: an unknown
 placeholder or a bad format spec is a ConfigError naming the rule and field. Every value that comes
 from a post is masked (personal data never reaches an alert), and the rendered text is scrubbed of
-any personal value the analysis found in the trigger post, whatever the template says.
+any personal value the analysis found in the trigger post and then passes `core.masking.redact`,
+whatever the template says.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from zoneinfo import ZoneInfo
 from core.domain import Debunk, channel_label
 from core.errors import ConfigError
 from core.timefmt import format_local
-from core.masking import excerpt as masked_excerpt, mask_value
+from core.masking import excerpt as masked_excerpt, mask_value, redact
 from rules.model import Event, Item, Match, key_label
 
 # name: (meaning, sample value used to check format specs at load)
@@ -81,7 +82,9 @@ def check_template(template: str, allowed: Mapping[str, tuple[str, Any]], file: 
 
 
 def render(template: str, fields: Mapping[str, Any], item: Item) -> str:
-    return scrub(template.format_map(dict(fields)), item)
+    """The rendered text, with the trigger post's personal values masked and then any other personal
+    data `redact`ed (reasons and keywords may quote what they matched)."""
+    return redact(scrub(template.format_map(dict(fields)), item))
 
 
 def scrub(text: str, item: Item) -> str:

@@ -1,5 +1,8 @@
-"""PII: checksum-valid ID numbers accepted, invalid rejected; Luhn for bank cards; spans in the original."""
+"""PII: checksum-valid ID numbers accepted, invalid rejected; Luhn for bank cards; spans in the original;
+every obfuscated form of the issue found (table), ordinary numbers not."""
 from __future__ import annotations
+
+import pytest
 
 from nlp.normalize import Normalizer
 from nlp.pii import find_pii, id_card_valid, luhn_valid
@@ -64,3 +67,145 @@ def test_zero_width_inside_a_number_still_maps_to_the_whole_number() -> None:
 
 def test_ordinary_numbers_are_not_pii() -> None:
     assert find("今年涨了 300 元，2024年5月1日开会，编号12345") == []
+
+
+ID = make_id("11010519900101123")  # 110105199001011232
+ID_X = make_id("11010519491231002")  # ends in X
+CARD = luhn_complete("622202123456789")
+
+
+def spaced(s: str, sizes: tuple[int, ...], sep: str) -> str:
+    out, i = [], 0
+    for n in sizes:
+        out.append(s[i : i + n])
+        i += n
+    return sep.join(out)
+
+
+@pytest.mark.parametrize("text, kind, value", [
+    # ID numbers: spaces, dashes, groups of four, between every digit, full-width, Chinese numerals
+    (f"身份证 {spaced(ID_X, (6, 8, 4), ' ')} 请核对", "id_card", spaced(ID_X, (6, 8, 4), " ")),
+    (f"身份证号：{spaced(ID, (6, 8, 4), '-')}", "id_card", spaced(ID, (6, 8, 4), "-")),
+    (f"证件号 {spaced(ID_X, (4, 4, 4, 4, 2), ' ')}", "id_card", spaced(ID_X, (4, 4, 4, 4, 2), " ")),
+    (f"证件号 {' '.join(ID)}", "id_card", " ".join(ID)),
+    ("身份证：" + ID.translate(str.maketrans("0123456789", "０１２３４５６７８９")), "id_card",
+     ID.translate(str.maketrans("0123456789", "０１２３４５６７８９"))),
+    ("身份证：" + ID.translate(str.maketrans("0123456789", "零一二三四五六七八九")), "id_card",
+     ID.translate(str.maketrans("0123456789", "零一二三四五六七八九"))),
+    (f"身份证 {ID_X.lower()}", "id_card", ID_X.lower()),
+    # mobile numbers in every separated form
+    ("电话 138 1234 5678 找我", "phone", "138 1234 5678"),
+    ("电话 138-1234-5678", "phone", "138-1234-5678"),
+    ("电话 138.1234.5678", "phone", "138.1234.5678"),
+    ("电话1 3 8 1 2 3 4 5 6 7 8", "phone", "1 3 8 1 2 3 4 5 6 7 8"),
+    ("电话 1-3-8-1-2-3-4-5-6-7-8", "phone", "1-3-8-1-2-3-4-5-6-7-8"),
+    ("电话 138 - 1234 - 5678", "phone", "138 - 1234 - 5678"),
+    ("电话 １３８１２３４５６７８", "phone", "１３８１２３４５６７８"),
+    ("电话 一三八一二三四五六七八", "phone", "一三八一二三四五六七八"),
+    ("电话 壹叁捌壹贰叁肆伍陆柒捌", "phone", "壹叁捌壹贰叁肆伍陆柒捌"),
+    ("电话 幺三八 1234 五六七八", "phone", "幺三八 1234 五六七八"),
+    ("电话 1\u200b38\u200c1234\u200d5678", "phone", "1\u200b38\u200c1234\u200d5678"),
+    ("电话 +86 138 1234 5678", "phone", "+86 138 1234 5678"),
+    ("电话 (+86)13812345678", "phone", "(+86)13812345678"),
+    ("电话 +8613812345678", "phone", "+8613812345678"),
+    ("tel13812345678", "phone", "13812345678"),
+    # bank cards
+    (f"卡号 {spaced(CARD, (4, 4, 4, 4), '-')}", "bank_card", spaced(CARD, (4, 4, 4, 4), "-")),
+    (f"卡号 {' '.join(CARD)}", "bank_card", " ".join(CARD)),
+    # emails
+    ("邮箱 zhang(at)abc.cn", "email", "zhang(at)abc.cn"),
+    ("邮箱 zhang[at]abc.edu.cn 谢谢", "email", "zhang[at]abc.edu.cn"),
+    ("邮箱 zhang（at）abc.cn", "email", "zhang（at）abc.cn"),
+    ("邮箱 zhang 艾特 abc.com", "email", "zhang 艾特 abc.com"),
+    ("邮箱 zhang艾特abc点com", "email", "zhang艾特abc点com"),
+    ("邮箱 zhang＠abc.com", "email", "zhang＠abc.com"),
+    ("邮箱 zhang at abc dot com", "email", "zhang at abc dot com"),
+    ("邮箱 zhang@abc(dot)edu[dot]cn", "email", "zhang@abc(dot)edu[dot]cn"),
+    ("邮箱 Zhang.San@ABC.edu.cn", "email", "Zhang.San@ABC.edu.cn"),
+    # QQ, after a context word
+    ("QQ 12345678", "qq", "12345678"),
+    ("qq号：123456", "qq", "123456"),
+    ("扣扣：一二三四五六七八", "qq", "一二三四五六七八"),
+    ("企鹅 123456", "qq", "123456"),
+    ("企鹅号：1234567", "qq", "1234567"),
+    ("Q号：123456", "qq", "123456"),
+    ("Q:123456", "qq", "123456"),
+    ("q群123456", "qq", "123456"),
+    ("加q群 1 2 3 4 5 6 7", "qq", "1 2 3 4 5 6 7"),
+    ("ＱＱ：１２３４５６７", "qq", "１２３４５６７"),
+    # WeChat ids, after a context word, and wxid_
+    ("微信号：abc12345", "wechat", "abc12345"),
+    ("加微信zhangsan", "wechat", "zhangsan"),
+    ("vx: abc_def", "wechat", "abc_def"),
+    ("VX：Zhang_San88", "wechat", "Zhang_San88"),
+    ("wx：zhangsan", "wechat", "zhangsan"),
+    ("V信 abcdef1", "wechat", "abcdef1"),
+    ("薇信abcdef", "wechat", "abcdef"),
+    ("威信 fyjl_888", "wechat", "fyjl_888"),
+    ("加V abcdef", "wechat", "abcdef"),
+    ("v:abcdef", "wechat", "abcdef"),
+    ("➕V：hs_card", "wechat", "hs_card"),
+    ("+vyc2901", "wechat", "yc2901"),
+    ("微信号是 zhang-san", "wechat", "zhang-san"),
+    ("ＶＸ：ｚｃｌｗ８８", "wechat", "ｚｃｌｗ８８"),
+    ("我的 wxid_abc123xyz 加我", "wechat", "wxid_abc123xyz"),
+    ("加微信 13812345678", "phone", "13812345678"),
+])
+def test_obfuscated_personal_data_is_found(text: str, kind: str, value: str) -> None:
+    assert find(text) == [(kind, value)]
+
+
+@pytest.mark.parametrize("text", [
+    "2026-03-01 开会", "2026-03-01 08:30", "2026年3月1日", "20260301", "2026.03.01-2026.03.05", "08:30:00",
+    "涨了 3000元", "1.5万", "12.5%", "版本 v3.10.12", "#12345", "编号12345", "第 3 食堂 302 室",
+    "1381234567",  # 10 digits: not a phone
+    "138123456789",  # 12 digits: not a phone
+    "订单号DD13812345678X",  # an order number with letters
+    "订单号 SF1381234567890",
+    "110105199001011233",  # wrong ID checksum
+    "1101 0519 9001 0112 33",  # wrong ID checksum, grouped
+    "6222021234567890",  # not Luhn-valid
+    "look at baidu.com", "访问 www.pku.edu.cn", "@张老师 您好",
+    "关注微信公众号", "微信群里说", "微信 12345", "QQ群", "QQ 1234",  # no id, too short
+    "微信 abcde",  # WeChat ids have 6–20 characters
+    "我在wechat group 里",
+    "一二三四五六",  # six Chinese numerals: words, not a number
+])
+def test_not_personal_data(text: str) -> None:
+    assert find(text) == []
+
+
+def test_find_pii_spans_are_sorted_in_bounds_and_do_not_overlap() -> None:
+    text = f"电话 138 1234 5678，身份证 {spaced(ID, (6, 8, 4), '-')}，邮箱 a.b(at)abc.cn，微信 abc12345，QQ 123456"
+    spans = find_pii(Normalizer()(text))
+    assert [s.kind for s in spans] == ["phone", "id_card", "email", "wechat", "qq"]
+    assert all(0 <= s.start < s.end <= len(text) for s in spans)
+    assert all(a.end <= b.start for a, b in zip(spans, spans[1:]))
+
+
+def test_wechat_label() -> None:
+    from core.domain import PII_LABELS_ZH, PIISpan
+
+    assert PII_LABELS_ZH["wechat"] == "微信号"
+    assert PIISpan("wechat", 0, 6).label_zh == "微信号"
+
+
+def test_reasons_and_keywords_never_quote_personal_data(analyzer, make_post) -> None:
+    """Reasons and keywords are shown to every role: contact cues carry masked values, the PII reason
+    names kinds and counts only."""
+    texts = [
+        "兼职刷单日赚500，加微信abc12345，电话13812345678，QQ：12345678",
+        "高价回收购物卡 vx：hs_card88 电话 138 1234 5678 扣扣 一二三四五六七八 办公室 0571-88886666",
+        "点击链接 http://x.cn/?tel=13912345678 领取补贴，加薇信 zhangsan2024，wxid_qwe123rty",
+        f"我的邮箱 zhang(at)abc.edu.cn，身份证 {ID}，微信号 lisi_1990，工资怎么又降了",
+    ]
+    values = ["abc12345", "13812345678", "12345678", "hs_card88", "138 1234 5678", "一二三四五六七八", "88886666",
+              "13912345678", "zhangsan2024", "wxid_qwe123rty", "zhang(at)", ID, "lisi_1990"]
+    analyses = analyzer.pipe([make_post(t) for t in texts])
+    for a in analyses:
+        shown = " ".join([r.text for r in a.reasons] + a.keywords)
+        assert not [v for v in values if v in shown], shown
+    spam_reasons = " ".join(r.text for r in analyses[0].reasons)
+    assert "微信ab****45" in spam_reasons and "138****5678" in spam_reasons and "12****78" in spam_reasons
+    (pii_reason,) = [r.text for r in analyses[3].reasons if r.score == "pii"]
+    assert pii_reason == "含个人信息：电子邮箱 1 处、身份证号 1 处、微信号 1 处"
