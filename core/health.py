@@ -4,6 +4,7 @@ Every job (collect, analyze, rules, deliver, refresh) and every collector report
 `failure(name, error)`. `report()` says, per name, when it last succeeded, its last error and how
 many times in a row it has failed; a name that failed `degraded_after` times in a row, or a job that
 has been running far too long, makes the overall status "degraded" (HTTP 503 on /healthz).
+/healthz needs no sign-in: error texts are kept on one line and with personal data masked.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
+from core.masking import redact
 from core.text import printable
 
 STUCK_AFTER = timedelta(minutes=10)  # a job running longer than this is reported as stuck
@@ -53,7 +55,7 @@ class Health:
     def failure(self, name: str, error: str) -> None:
         with self._lock:
             job = self._jobs.setdefault(name, JobHealth())
-            job.last_error, job.last_error_at = printable(error, 500), self.clock()
+            job.last_error, job.last_error_at = redact(printable(error, 500), digit_runs=False), self.clock()
             job.failures += 1
             job.running_since = None
 
