@@ -119,6 +119,20 @@ def _unmask(m: re.Match[str]) -> str:
     return m.group(0).replace("x", "0")
 
 
+def strip_invisible(text: str) -> tuple[str, list[int] | None]:
+    """`text` without zero-width, bidi and control characters (and lone surrogates), and for each
+    remaining character its index in `text` (None when nothing was dropped)."""
+    if not _STRIP_RE.search(text):
+        return text, None
+    keep: list[int] = []
+    pos = 0
+    for m in _STRIP_RE.finditer(text):
+        keep.extend(range(pos, m.start()))
+        pos = m.end()
+    keep.extend(range(pos, len(text)))
+    return _STRIP_RE.sub("", text), keep
+
+
 @dataclass(slots=True)
 class Normalized:
     """A normalised text and its map back to the original."""
@@ -300,15 +314,8 @@ class Normalizer:
 
     @staticmethod
     def _strip(text: str) -> Normalized:
-        if not _STRIP_RE.search(text):
-            return Normalized(text)
-        keep: list[int] = []
-        pos = 0
-        for m in _STRIP_RE.finditer(text):
-            keep.extend(range(pos, m.start()))
-            pos = m.end()
-        keep.extend(range(pos, len(text)))
-        return Normalized(_STRIP_RE.sub("", text), keep, ["zero_width"])
+        stripped, keep = strip_invisible(text)
+        return Normalized(text) if keep is None else Normalized(stripped, keep, ["zero_width"])
 
     def _strip_all(self, texts: Sequence[str]) -> list[Normalized]:
         """`_strip` for each text; one regex pass over the batch finds the few texts that need it."""

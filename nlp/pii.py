@@ -31,7 +31,7 @@ from functools import lru_cache
 from typing import Callable, Iterable, NamedTuple
 
 from core.domain import PIISpan
-from nlp.normalize import _CN_DIGITS, _CN_NUM_HINT, _CN_NUMERAL_CHARS, _NUMERAL_RUN_RE, _STRIP_RE, Normalized
+from nlp.normalize import _CN_DIGITS, _CN_NUM_HINT, _CN_NUMERAL_CHARS, _NUMERAL_RUN_RE, Normalized, strip_invisible
 
 # ---------------------------------------------------------------------------- building blocks
 _SEP = "[ \\t\\-._·\u2010-\u2015\u2212]"  # between two digits of one number
@@ -424,17 +424,7 @@ def fold(raw: str) -> Folded:
     """The raw text made fit for the patterns, with a map back to it: zero-width, bidi and control
     characters (and lone surrogates) dropped, full-width and other compatibility forms to ASCII, other
     decimal digits to ASCII digits, Chinese-numeral numbers to digits, ASCII lower-cased."""
-    src: list[int] | None = None
-    text = raw
-    if _STRIP_RE.search(text):
-        keep: list[int] = []
-        pos = 0
-        for m in _STRIP_RE.finditer(text):
-            keep.extend(range(pos, m.start()))
-            pos = m.end()
-        keep.extend(range(pos, len(text)))
-        src = keep
-        text = _STRIP_RE.sub("", text)
+    text, src = strip_invisible(raw)
     if text.isascii():
         return Folded(text.lower(), text, src)
     keep_case, lower = _fold_tables()
