@@ -257,6 +257,7 @@ class FileCollector(Collector):
                     batch.checkpoint = json.dumps({**cp, "offset": lines[-1].end, "line": lineno + len(lines),
                                                    "done": True, "to": "failed"}, ensure_ascii=False)
                     batch.context["move"] = (path, "failed")
+                    batch.more = True  # on to the next file
                     return batch
             elif row is not None:
                 try:

@@ -7,19 +7,25 @@ from datetime import datetime
 from typing import Any
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# controls, line separators, and the bidi overrides and isolates that can make a line read backwards
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 PREVIEW_CHARS = 4000
 POST_FIELDS = ("channel", "source_id", "author", "text", "created_at", "thread", "url", "reply_to", "author_name")
 
 
 def printable(text: Any, limit: int = 300) -> str:
-    """One line for a log or a label: control characters and line breaks shown as \\xNN escapes,
-    broken UTF-16 halves as U+FFFD, cut to `limit` characters."""
+    """One line for a log or a label: control characters, line breaks and bidi overrides shown as
+    \\xNN / \\uNNNN escapes, broken UTF-16 halves as U+FFFD, cut to `limit` characters."""
     if not isinstance(text, str):
         text = safe_str(text, limit)
     text = _SURROGATE.sub("\ufffd", text)
-    text = _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    text = _UNPRINTABLE.sub(_escape, text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _escape(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}"
 
 
 def safe_str(value: Any, limit: int = PREVIEW_CHARS) -> str:

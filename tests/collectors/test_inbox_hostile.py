@@ -339,3 +339,24 @@ def test_a_backlog_of_bad_lines_does_not_hold_up_the_file_behind_it(tmp_path, st
     os.utime(inbox / "good.jsonl", (1e9, 1e9 + 1))
     runner(store, inbox, batch_size=500).run_once()  # 120 batches of dead letters, then the good file
     assert store.find_post("wechat", "ok1") and store.counts()["dead_letters"] == 60_000
+
+
+def test_a_csv_refused_for_its_header_does_not_hold_up_the_next_file(tmp_path, store):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.csv").write_text("name;comment\n张三;你好\n", encoding="utf-8")
+    (inbox / "b.jsonl").write_bytes(good_line(1))
+    os.utime(inbox / "a.csv", (1e9, 1e9))
+    os.utime(inbox / "b.jsonl", (1e9, 1e9 + 1))
+    runner(store, inbox).run_once()
+    assert store.find_post("wechat", "ok1") and (inbox / "failed" / "a.csv").exists()
+
+
+def test_names_with_bidi_overrides_are_shown_escaped(tmp_path, store, caplog):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "evil\u202elsonj.jsonl").write_bytes(b"{bad\n")
+    runner(store, inbox).run_once()
+    [dead] = store.dead_letters()
+    assert "\u202e" not in dead.source and "\\u202e" in dead.source
+    assert all("\u202e" not in OneLineFormatter(FORMAT).format(r) for r in caplog.records)
