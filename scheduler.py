@@ -92,12 +92,14 @@ class Service:
             created = seed_demo_users(self.sentinel.store)
             if created:
                 log.info("演示账号已创建：%s（密码均为 demo，仅限本机访问）", "、".join(created))
-        app = create_app(self.sentinel.store, self.settings, status=self.sentinel.status)
+        app = create_app(self.sentinel.store, self.settings, status=self.sentinel.status,
+                         write_actions=self.sentinel.write_actions)
         self.server = create_server(app, host=self.settings.host, port=self.settings.port, threads=8,
                                     **server_options(self.settings))
         threading.Thread(target=self.server.run, name="web", daemon=True).start()
         log.info("看板已启动：http://%s:%d/", self.settings.host, self.settings.port)
 
+        self.sentinel.start()  # listeners of push channels
         stop = self.stopping.is_set
         iv = self.settings.intervals
         jobs = [

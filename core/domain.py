@@ -260,6 +260,41 @@ class Decision:
     id: int | None = None
 
 
+class WriteBackState(str, enum.Enum):
+    PENDING = "pending"
+    FAILING = "failing"  # still retried, with backoff
+    SENT = "sent"  # the platform accepted it
+    REFUSED = "refused"  # the platform said no for good (e.g. the comment is already gone)
+
+
+WRITEBACK_ACTIONS_ZH = {"delete": "在平台上删除", "ban": "禁言作者", "reply": "官方回复", "elect": "精选评论"}
+
+
+@dataclass
+class WriteBack:
+    """An action on the platform a post came from, asked for by a moderator or a leader: delete the
+    comment, mute its author, post the union's official reply. Queued, then carried out by the
+    collector of that channel (collectors/writeback.py), with the platform's answer kept."""
+
+    post_id: int
+    collector: str  # the channel's configured name (Post.raw["_collector"])
+    action: str  # delete | ban | reply | elect
+    requested_by: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    state: WriteBackState = WriteBackState.PENDING
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str = ""
+    result: str = ""
+    created_at: datetime = field(default_factory=utcnow)
+    done_at: datetime | None = None
+    id: int | None = None
+
+    @property
+    def action_zh(self) -> str:
+        return WRITEBACK_ACTIONS_ZH.get(self.action, self.action)
+
+
 @dataclass
 class AuditEvent:
     """Append-only record of who did what. `detail` never holds personal data in clear."""

@@ -75,7 +75,13 @@ class Health:
             if job.running_since is not None and now - job.running_since > STUCK_AFTER:
                 minutes = int((now - job.running_since).total_seconds() // 60)
                 problems.append(f"{name} 已运行 {minutes} 分钟仍未结束")
-        return {name: job.as_dict() for name, job in sorted(jobs.items())}, problems
+        facts = {}
+        for name, job in sorted(jobs.items()):
+            facts[name] = job.as_dict()
+            # how far behind: seconds since the last success (None: never yet)
+            facts[name]["lag_seconds"] = (round((now - job.last_success).total_seconds())
+                                          if job.last_success else None)
+        return facts, problems
 
 
 def _iso(at: datetime | None) -> str | None:

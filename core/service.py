@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator
 from alerts import Outbox, build_notifiers
 from collectors import CollectorRunner, build_collectors
 from collectors.boundary import Boundary
+from collectors.writeback import WriteBackOutbox
 from core.config import Settings
 from core.domain import Post, utcnow
 from core.health import Health
@@ -48,6 +49,7 @@ class Sentinel:
     analyzer: Analyzer
     engine: RuleEngine
     outbox: Outbox
+    writebacks: WriteBackOutbox
     clock: Callable[[], datetime] = utcnow
     health: Health = field(default_factory=lambda: Health(utcnow))
     _process_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -72,6 +74,7 @@ class Sentinel:
             analyzer=analyzer,
             engine=engine,
             outbox=Outbox(store, notifiers, clock=clock),
+            writebacks=WriteBackOutbox(store, {c.name: c for c in collectors}, clock=clock),
             clock=clock,
             health=Health(clock),
         )
@@ -155,8 +158,26 @@ class Sentinel:
                     log.error("帖子 #%d 分析失败（第 %d 次）：%s", post.id, n, printable(error))
 
     def deliver(self) -> Any:
+        """Send due alerts, then carry out due write-backs (each has its own health entry)."""
         with self._job("deliver"):
-            return self.outbox.deliver_due()
+            report = self.outbox.deliver_due()
+        with self._job("writeback"):
+            self.writebacks.deliver_due()
+        return report
+
+    @property
+    def write_actions(self) -> dict[str, frozenset[str]]:
+        """Channel name -> the platform actions it carries out now (for the dashboard)."""
+        return {c.name: c.enabled_actions for c in self.runner.collectors if c.enabled_actions}
+
+    def start(self) -> None:
+        """Start the listeners of push channels (OneBot); polling channels need nothing."""
+        for c in self.runner.collectors:
+            try:
+                c.start(self.store)
+            except Exception as exc:
+                self.runner.health.failure(c.name, f"监听启动失败：{exc}")
+                log.error("渠道 %s 的监听启动失败：%s", c.name, printable(exc))
 
     def refresh(self) -> None:
         """Pick up a newly trained model and the current debunk registry."""
@@ -190,6 +211,10 @@ class Sentinel:
         """What /healthz and the admin status page add to the store's counts."""
         jobs, problems = self.health.report(self.settings.degraded_after)
         collectors, source_problems = self.runner.health.report(self.settings.degraded_after)
+        for c in self.runner.collectors:
+            if c.every is not None and c.name in collectors:
+                collectors[c.name]["every_seconds"] = c.every
+                collectors[c.name]["next_poll_seconds"] = round(self.runner.next_poll_in(c.name))
         problems += [f"收集器 {p}" for p in source_problems]
         try:
             quarantined = len(self.store.quarantined(min_attempts=self.settings.quarantine_after, limit=1000))
@@ -209,4 +234,9 @@ class Sentinel:
         }
 
     def close(self) -> None:
+        for c in self.runner.collectors:
+            try:
+                c.stop()
+            except Exception as exc:
+                log.error("渠道 %s 停止监听时出错：%s", c.name, printable(exc))
         self.store.close()

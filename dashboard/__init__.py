@@ -10,7 +10,7 @@ Content-Security-Policy forbids it, and charts are drawn by static/app.js with v
 from __future__ import annotations
 
 import secrets
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect, generate_csrf
@@ -23,7 +23,8 @@ from dashboard import errors, roles
 from dashboard.accounts import hash_password, seed_demo_users
 from dashboard.auth import current_user, load_user
 from dashboard.context import EXTENSION_KEY, Services
-from dashboard.present import CASE_KIND_LABELS, STATUS_LABELS, localtime, private, safe_url, sees_clear_pii
+from dashboard.present import (CASE_KIND_LABELS, STATUS_LABELS, WRITEBACK_LABELS, localtime, private, safe_url,
+                               sees_clear_pii)
 from dashboard.security import add_security_headers, load_secret_key
 from dashboard.throttle import LoginThrottle
 from store.base import Store
@@ -38,9 +39,12 @@ def create_app(
     status: Callable[[], dict[str, Any]] | None = None,
     secret_key: str | None = None,
     throttle: LoginThrottle | None = None,
+    write_actions: Mapping[str, frozenset[str]] | None = None,
 ) -> Flask:
     """Build the dashboard app over `store`. `status()` adds runtime facts (model version, last job
     runs) to /healthz and the admin status page. The secret key defaults to `load_secret_key`.
+    `write_actions` (channel name -> actions) says which platform actions moderators and leaders
+    may ask for on posts of each channel (see collectors/writeback.py).
 
     Sessions are server-side (dashboard/auth.py): the signed cookie carries only a random token.
     It is `Secure` when `settings.secure_cookies` (on by default for an https `web.external_url`).
@@ -72,6 +76,7 @@ def create_app(
         status=status,
         throttle=throttle or LoginThrottle(),
         dummy_hash=hash_password(secrets.token_hex(16)),
+        write_actions=dict(write_actions or {}),
     )
     CSRFProtect(app)
     app.url_map.converters["int"] = StoreIdConverter  # before the blueprints add their rules
@@ -118,6 +123,7 @@ def _register_template_helpers(app: Flask) -> None:
         can=can,
         csrf_token=generate_csrf,
         status_labels=STATUS_LABELS,
+        writeback_labels=WRITEBACK_LABELS,
         case_kind_labels=CASE_KIND_LABELS,
         tz_label=tz_label,
     )

@@ -19,8 +19,8 @@ AUDIT_PER_PAGE = 50
 DEAD_PER_PAGE = 50
 QUARANTINE_SHOWN = 200
 STAGE_LABELS = {"analyze": "分析", "rules": "规则处理"}
-JOB_LABELS = {"collect": "收集", "analyze": "分析", "rules": "规则", "deliver": "通知投递", "refresh": "模型与辟谣库刷新",
-              "warm": "启动预热"}
+JOB_LABELS = {"collect": "收集", "analyze": "分析", "rules": "规则", "deliver": "通知投递", "writeback": "平台回写",
+              "refresh": "模型与辟谣库刷新", "warm": "启动预热"}
 
 
 @bp.get("/users")

@@ -10,6 +10,7 @@ from dashboard import roles
 from dashboard.auth import current_user, require_role
 from dashboard.context import services
 from dashboard.present import PostView, pager, post_view, sees_clear_pii
+from dashboard.review import platform_actions
 
 bp = Blueprint("alerts", __name__)
 PER_PAGE = 30
@@ -24,12 +25,14 @@ def posts_for(post_ids: Sequence[int], limit: int = MAX_POSTS_SHOWN) -> list[Pos
     debunks: dict[int, Debunk] = {d.id: d for d in store.debunks(active_only=False) if d.id is not None}
     ids = list(post_ids)[:limit]
     posts, analyses = store.posts_by_ids(ids), store.analyses_by_ids(ids)
+    writebacks = store.writebacks_for(ids)
     views = []
     for pid in ids:
         if pid in posts:
             p = posts[pid]
             versions = store.post_versions(pid) if p.version > 1 else []
-            views.append(post_view(p, analyses.get(pid), clear=clear, debunks=debunks, versions=versions))
+            views.append(post_view(p, analyses.get(pid), clear=clear, debunks=debunks, versions=versions,
+                                   actions=platform_actions(p), writebacks=writebacks.get(pid, [])))
     return views
 
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from flask import request
 
-from core.domain import Analysis, Debunk, Decision, Flag, FlagStatus, PIISpan, Post, Reason, User
+from core.domain import Analysis, Debunk, Decision, Flag, FlagStatus, Post, Reason, User, WriteBack
 from core.masking import mask, redact
 from core.timefmt import format_local
 from dashboard import roles
@@ -24,6 +24,7 @@ from store.base import PostVersion
 
 SCORE_LABELS = {"sentiment": "情感", "spam": "垃圾广告", "rumour": "谣言", "pii": "个人信息", "keywords": "关键词"}
 STATUS_LABELS = {"pending": "待审核", "approved": "已通过", "removed": "已删除"}
+WRITEBACK_LABELS = {"pending": "等待同步", "failing": "同步失败，重试中", "sent": "平台已执行", "refused": "平台拒绝"}
 CASE_KIND_LABELS = {"rumour": "谣言传播", "flood": "刷屏/广告潮", "surge": "负面激增"}
 COUNT_LABELS = {
     "posts": "帖子总数",
@@ -143,6 +144,8 @@ class PostView:
     status: FlagStatus | None = None
     decision: Decision | None = None
     debunk: Debunk | None = None
+    actions: frozenset[str] = frozenset()  # platform actions this viewer may ask for (its channel's)
+    writebacks: list[WriteBack] = field(default_factory=list)  # platform actions asked for, with states
 
 
 def post_view(
@@ -155,6 +158,8 @@ def post_view(
     status: FlagStatus | None = None,
     decision: Decision | None = None,
     versions: Sequence[PostVersion] = (),
+    actions: frozenset[str] = frozenset(),
+    writebacks: Sequence[WriteBack] = (),
 ) -> PostView:
     url = private(post.url, clear)
     view = PostView(
@@ -163,6 +168,9 @@ def post_view(
         analysis=analysis, status=status, decision=decision,
         flags=[f if clear else replace(f, reason=redact(f.reason)) for f in flags],
         decision_note=private(decision.note, clear) if decision else "",
+        actions=actions,
+        writebacks=[wb if clear else replace(wb, last_error=redact(wb.last_error), result=redact(wb.result))
+                    for wb in writebacks],
     )
     if clear:
         view.versions = list(versions)  # earlier texts have no PII spans of their own: clear viewers only

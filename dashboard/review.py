@@ -13,6 +13,7 @@ from core.domain import (
     Debunk,
     FlagStatus,
     ReasonCode,
+    WriteBack,
     channel_label,
 )
 from dashboard import roles
@@ -26,6 +27,7 @@ PER_PAGE = 20
 APPROVE_CODES = (ReasonCode.OK, ReasonCode.FALSE_POSITIVE)
 REMOVE_CODES = tuple(c for c in ReasonCode if c not in APPROVE_CODES)
 NOTE_MAX = 500
+REPLY_MAX = 600
 
 
 def _debunk_index() -> dict[int, Debunk]:
@@ -33,10 +35,24 @@ def _debunk_index() -> dict[int, Debunk]:
 
 
 def item_view(item: QueueItem, debunks: dict[int, Debunk], clear: bool) -> PostView:
-    store = services().store
-    versions = store.post_versions(item.post.id) if item.post.version > 1 and item.post.id else []
+    s = services()
+    versions = s.store.post_versions(item.post.id) if item.post.version > 1 and item.post.id else []
+    writebacks = s.store.writebacks_for([item.post.id]).get(item.post.id, []) if item.post.id else []
     return post_view(item.post, item.analysis, clear=clear, debunks=debunks, flags=item.flags,
-                     status=item.status, decision=item.decision, versions=versions)
+                     status=item.status, decision=item.decision, versions=versions,
+                     actions=platform_actions(item.post), writebacks=writebacks)
+
+
+def platform_actions(post: Any) -> frozenset[str]:
+    """What the current user may ask of the platform for this post: moderators delete and mute,
+    officers and leaders reply."""
+    user, allowed = current_user(), services().actions_for(post)
+    mine = set()
+    if roles.allows(user, roles.DECIDE):
+        mine |= {"delete", "ban"}
+    if roles.allows(user, roles.REPLY):
+        mine |= {"reply", "elect"}
+    return frozenset(allowed & mine)
 
 
 def channel_options() -> list[tuple[str, str]]:
@@ -84,7 +100,8 @@ def post(post_id: int) -> Any:
         if p is None:
             abort(404)
         versions = store.post_versions(post_id) if p.version > 1 else []
-        view = post_view(p, store.get_analysis(post_id), clear=clear, debunks=_debunk_index(), versions=versions)
+        view = post_view(p, store.get_analysis(post_id), clear=clear, debunks=_debunk_index(), versions=versions,
+                         actions=platform_actions(p), writebacks=store.writebacks_for([post_id]).get(post_id, []))
     return render_template("review/post.html", view=view, approve_codes=APPROVE_CODES, remove_codes=REMOVE_CODES)
 
 
@@ -105,6 +122,10 @@ def decide(post_id: int) -> Any:
         return redirect(back)
     note = request.form.get("note", "").strip()[:NOTE_MAX]
     decision = Decision(post_id=post_id, moderator=user.username, action=action, reason_code=code, note=note)
+    asked = [a for a in request.form.getlist("platform") if a in ("delete", "ban")] if action is Action.REMOVE else []
+    writebacks = [WriteBack(post_id=post_id, collector=item.post.raw.get("_collector", ""), action=a,
+                            requested_by=user.username)
+                  for a in asked if a in platform_actions(item.post)]
     audit = AuditEvent(
         user.username,
         f"decision.{action.value}",
@@ -114,11 +135,39 @@ def decide(post_id: int) -> Any:
             "previous_status": item.status.value,
             "rules": sorted({f.rule for f in item.flags}),
             "has_note": bool(note),
+            "platform": [wb.action for wb in writebacks],
         },
     )
-    store.decide(decision, audit)
+    store.decide(decision, audit, writebacks)
     verb = "通过" if action is Action.APPROVE else "删除"
-    flash(f"已{verb}帖子 #{post_id}（{code.label_zh}）。", "ok")
+    extra = "；已排队同步到平台：" + "、".join(wb.action_zh for wb in writebacks) if writebacks else ""
+    flash(f"已{verb}帖子 #{post_id}（{code.label_zh}）{extra}。", "ok")
+    return redirect(back)
+
+
+@bp.post("/posts/<int:post_id>/reply")
+@require_role(*roles.REPLY)
+def reply(post_id: int) -> Any:
+    """The union's official reply to a post, posted on its platform through the write-back outbox."""
+    s = services()
+    user = current_user()
+    assert user is not None
+    back = safe_next(request.form.get("next")) or url_for("alerts.index")
+    post = s.store.get_post(post_id)
+    if post is None:
+        abort(404)
+    if "reply" not in platform_actions(post):
+        flash("该渠道未开启官方回复（需要渠道支持回复并配置 write_back: true）。", "error")
+        return redirect(back)
+    text = (request.form.get("text") or "").strip()
+    if not 1 <= len(text) <= REPLY_MAX:
+        flash(f"回复内容须为 1–{REPLY_MAX} 字。", "error")
+        return redirect(back)
+    wb = WriteBack(post_id=post_id, collector=post.raw["_collector"], action="reply", requested_by=user.username,
+                   payload={"text": text})
+    s.store.queue_writeback(wb, AuditEvent(user.username, "writeback.request.reply", f"post:{post_id}",
+                                           {"channel": wb.collector, "chars": len(text)}))
+    flash(f"官方回复已排队，将发布到帖子 #{post_id} 所在的平台。", "ok")
     return redirect(back)
 
 

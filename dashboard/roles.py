@@ -21,6 +21,7 @@ CASES: tuple[Role, ...] = (OFFICER, LEADER)  # leaders: rumour cases only
 ALL_CASE_KINDS: tuple[Role, ...] = (OFFICER,)
 DEBUNKS: tuple[Role, ...] = (OFFICER, LEADER)
 DEBUNKS_EDIT: tuple[Role, ...] = (OFFICER,)
+REPLY: tuple[Role, ...] = (OFFICER, LEADER)  # post the union's official reply on the platform
 ADMIN_ONLY: tuple[Role, ...] = ()  # users, audit log, dead letters, runtime status
 CLEAR_PII: tuple[Role, ...] = (MODERATOR,)  # everyone else sees personal data masked
 

@@ -31,6 +31,8 @@ from core.domain import (
     Post,
     Role,
     User,
+    WriteBack,
+    WriteBackState,
 )
 
 
@@ -260,9 +262,9 @@ class Store(abc.ABC):
     def queue_count(self, status: FlagStatus = FlagStatus.PENDING, channel: str | None = None) -> int: ...
 
     @abc.abstractmethod
-    def decide(self, decision: Decision, audit: AuditEvent) -> Decision:
-        """Record a moderator decision, set the post's flags to approved/removed and append the
-        audit event, in one transaction."""
+    def decide(self, decision: Decision, audit: AuditEvent, writebacks: Sequence[WriteBack] = ()) -> Decision:
+        """Record a moderator decision, set the post's flags to approved/removed, append the audit
+        event and queue the write-backs it asks for (delete on the platform, mute), in one transaction."""
 
     @abc.abstractmethod
     def decisions(self, since: datetime | None = None) -> list[Decision]:
@@ -356,6 +358,36 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def revoke_user_sessions(self, username: str, at: datetime) -> int:
         """End every open session of a user (password change, deactivation); returns how many."""
+
+    # ---- pushed events (a durable queue a listener fills and a collector reads like a file)
+    @abc.abstractmethod
+    def push_inbound(self, collector: str, payloads: Sequence[str], at: datetime) -> list[int]:
+        """Store pushed events (raw text) for `collector`; returns their ids, in order. Durable when
+        this returns: only then may the listener answer the platform."""
+
+    @abc.abstractmethod
+    def inbound(self, collector: str, after_id: int, limit: int) -> list[tuple[int, str]]:
+        """(id, payload) of `collector`'s pushed events after `after_id`, oldest first."""
+
+    # ---- write-back outbox (actions on the platforms)
+    @abc.abstractmethod
+    def queue_writeback(self, writeback: WriteBack, audit: AuditEvent) -> WriteBack:
+        """Queue one write-back (due at once) and append the audit event, in one transaction."""
+
+    @abc.abstractmethod
+    def due_writebacks(self, now: datetime, limit: int = 20) -> list[WriteBack]: ...
+
+    @abc.abstractmethod
+    def writebacks_for(self, post_ids: Sequence[int]) -> dict[int, list[WriteBack]]:
+        """Every write-back of these posts, oldest first, by post id."""
+
+    @abc.abstractmethod
+    def writeback_done(self, writeback_id: int, state: "WriteBackState", result: str, at: datetime,
+                       audit: AuditEvent) -> None:
+        """Sent or refused for good: keep the platform's answer and append the audit event."""
+
+    @abc.abstractmethod
+    def writeback_failed(self, writeback_id: int, error: str, next_attempt_at: datetime) -> None: ...
 
     # ---- quarantine (poison records)
     @abc.abstractmethod

@@ -19,7 +19,6 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta, timezone
 from html import unescape
-from pathlib import Path
 
 import pytest
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import datetime
+from typing import Sequence
 
 from core.domain import (
     Action,
@@ -17,8 +18,10 @@ from core.domain import (
     FlagStatus,
     Level,
     ReasonCode,
+    WriteBack,
 )
 from store.base import Delivery, QueueItem
+from store.sqlite.channels import ChannelsMixin
 from store.codec import dumps, parse_ts, ts
 from store.sqlite.connection import placeholders
 from store.sqlite.posts import POST_COLUMNS, row_to_post
@@ -50,7 +53,7 @@ def _delivery(r: sqlite3.Row) -> Delivery:
                     last_error=r["last_error"], sent_at=parse_ts(r["sent_at"]), id=r["id"])
 
 
-class ReviewMixin:
+class ReviewMixin(ChannelsMixin):
     # ------------------------------------------------------------------ review queue
     def review_queue(
         self,
@@ -112,9 +115,11 @@ class ReviewMixin:
             r = self._one("SELECT count(DISTINCT post_id) AS n FROM flags WHERE status = ?", (status.value,))
         return int(r["n"]) if r else 0
 
-    def decide(self, decision: Decision, audit: AuditEvent) -> Decision:
+    def decide(self, decision: Decision, audit: AuditEvent, writebacks: Sequence[WriteBack] = ()) -> Decision:
         status = FlagStatus.REMOVED if decision.action is Action.REMOVE else FlagStatus.APPROVED
         with self._tx() as c:
+            for wb in writebacks:
+                self._insert_writeback(c, wb)
             cur = c.execute(
                 "INSERT INTO decisions (post_id, moderator, action, reason_code, note, created_at)"
                 " VALUES (?,?,?,?,?,?)",

@@ -126,7 +126,7 @@ def test_a_stray_quote_at_the_end_of_a_growing_file_waits_for_the_rest(tmp_path,
     inbox.mkdir()
     t = record(0)["created_at"]
     path = inbox / "g.csv"
-    path.write_text(f"channel,source_id,author,text,created_at\nb,p1,u1,\"未写完的\n", encoding="utf-8")
+    path.write_text("channel,source_id,author,text,created_at\nb,p1,u1,\"未写完的\n", encoding="utf-8")
     c = FileCollector("inbox", inbox, settle_s=3600)
     CollectorRunner(store, [c]).run_once()
     assert store.counts()["posts"] == 0 and store.counts()["dead_letters"] == 0

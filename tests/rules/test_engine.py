@@ -1,7 +1,6 @@
 """The engine over a real SQLite store: flags, alerts, realert on event time, masking, atomic commits."""
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 
 import pytest
