@@ -322,6 +322,9 @@ CHANNEL_LABELS_ZH = {
     "weibo": "微博",
     "qq": "QQ群",
     "board": "建言献策",
+    "douyin": "抖音",
+    "portal": "门户网站",
+    "proposal": "电子提案",
 }
 
 

@@ -3,10 +3,13 @@
 SpikeRule, against a longer baseline). Counted per query_key value.
 
 `threshold_cur` is the least count that can fire; `threshold_ref` the least baseline count for the
-comparison to be trusted. Nothing fires until the rule has seen the key for the whole
-`timeframe + reference` (a new channel should not "spike" on its third post). While a spike
-lasts every new post is reported, so one surge is one case (kind `surge`) that grows; realert keeps
-it to one alert per window.
+comparison to be trusted. Without `floor`, nothing fires until the rule has seen the key for the
+whole `timeframe + reference` (a new channel should not "spike" on its third post). With `floor` (a
+count per `timeframe`), a rule works from day one: while less than the full reference has been seen,
+the baseline is the rate of the history there is, scaled to one window, but never below `floor` — so
+a new deployment, or a topic never discussed before, spikes when the current window holds at least
+`spike_height × floor` (and `threshold_cur`) posts. While a spike lasts every new post is reported,
+so one surge is one case (kind `surge`) that grows; realert keeps it to one alert per window.
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ class SpikeRule(RuleType):
         "spike_height": {"type": "number", "exclusiveMinimum": 1},
         "threshold_cur": {"type": "integer", "minimum": 1, "default": 5},
         "threshold_ref": {"type": "integer", "minimum": 0, "default": 0},
+        "floor": {"type": "number", "exclusiveMinimum": 0},
     }
     required_options = ("timeframe", "reference", "spike_height")
     template_fields = SPIKE_FIELDS
@@ -49,6 +53,7 @@ class SpikeRule(RuleType):
         self.height: float = float(o["spike_height"])
         self.threshold_cur: int = o["threshold_cur"]
         self.threshold_ref: int = o["threshold_ref"]
+        self.floor: float | None = float(o["floor"]) if o.get("floor") is not None else None
         self.windows: dict[str, EventWindow] = {}
         self.episodes: dict[str, tuple[str, datetime]] = {}  # key -> (case key, last spike time)
         self.first_seen: dict[str, datetime] = {}  # the earliest post of each key: is the baseline full?
@@ -69,12 +74,19 @@ class SpikeRule(RuleType):
         events = window.events
         times = [e.at for e in events]
         now = times[-1]
-        if now - self.first_seen[key] < self.timeframe:  # the baseline does not cover `reference` yet
-            return
         start = bisect.bisect_right(times, now - self.current)
         current, before = events[start:], start
-        baseline = before * (self.current / self.reference)
-        if len(current) < self.threshold_cur or before < self.threshold_ref:
+        seen = now - self.current - self.first_seen[key]  # how much of the reference period has been seen
+        if seen >= self.reference:
+            baseline = before * (self.current / self.reference)
+            if before < self.threshold_ref:
+                return
+        elif self.floor is None:  # the baseline does not cover `reference` yet
+            return
+        else:  # day one: the history there is, never below the floor
+            observed = before * (self.current / seen) if seen > self.current else 0.0
+            baseline = max(observed, self.floor)
+        if len(current) < self.threshold_cur:
             return
         if len(current) < self.height * max(baseline, 1.0):
             return

@@ -96,3 +96,33 @@ def test_counts_per_query_key(store, feed, make_engine):
     engine.process(store, 1000)
     (alert,) = store.alerts()
     assert alert.title.startswith("薪酬待遇：")
+
+
+def test_with_a_floor_a_spike_fires_from_day_one(store, feed, make_engine):
+    """A new deployment has no week of history: the floor stands in for the missing baseline."""
+    engine = make_engine(spike(threshold_ref=0, extra="floor: 2"))
+    feed.many(5, "新方案太不合理", start=0, step=5, sentiment="neg")  # 5 in an hour, no history: 5 < 3 x 2
+    engine.process(store, 1000)
+    assert store.alerts() == []
+    feed.add("真的太不合理了", minutes=30, sentiment="neg")  # 6 >= 3 x floor 2
+    engine.process(store, 1000)
+    (alert,) = store.alerts()
+    assert "60 分钟内 6 条负面" in alert.title and "基线 2.0" in alert.title
+
+
+def test_day_one_uses_the_history_there_is_when_it_is_above_the_floor(store, feed, make_engine):
+    engine = make_engine(spike(threshold_ref=0, extra="floor: 2"))
+    feed.many(12, "一直有人吐槽", start=0, step=15, sentiment="neg")  # 4 per hour for 3 h: baseline 4
+    feed.many(9, "突然很多人吐槽", start=185, step=5, sentiment="neg")  # 9 in the 4th hour: < 3 x 4
+    engine.process(store, 1000)
+    assert store.alerts() == []
+    feed.many(4, "越来越多", start=232, step=1, sentiment="neg")  # 13 ≥ 12
+    engine.process(store, 1000)
+    assert len(store.alerts()) == 1
+
+
+def test_without_a_floor_the_rule_still_waits_for_a_full_baseline(store, feed, make_engine):
+    engine = make_engine(spike(threshold_ref=0))
+    feed.many(40, "新渠道第一天", start=0, step=1, sentiment="neg")
+    engine.process(store, 1000)
+    assert store.alerts() == []
