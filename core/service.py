@@ -27,6 +27,7 @@ from collectors import CollectorRunner, build_collectors
 from collectors.boundary import Boundary
 from collectors.writeback import WriteBackOutbox
 from core.config import Settings
+from core.errors import ConfigError
 from core.domain import Post, utcnow
 from core.health import Health
 from core.text import printable
@@ -180,11 +181,18 @@ class Sentinel:
                 log.error("渠道 %s 的监听启动失败：%s", c.name, printable(exc))
 
     def refresh(self) -> None:
-        """Pick up a newly trained model and the current debunk registry."""
+        """Pick up a newly trained model, the current debunk registry and a changed rule file (an
+        invalid one is refused with its error on /healthz; the rules in use keep running)."""
         with self._job("refresh"):
             if self.analyzer.maybe_reload():
                 log.info("已切换到新模型 %s（无需重启）", self.analyzer.model_version)
             self.analyzer.set_debunks(self.store.debunks())
+        try:
+            with self._job("rules_reload"), self._process_lock:
+                self.engine.maybe_reload(self.store, self.clock())
+        except ConfigError as exc:
+            if getattr(exc, "first_report", True):
+                log.error("规则文件有误，未加载，继续使用原有规则：%s", exc)
 
     def run_until_idle(self, rounds: int = 100) -> None:
         """Collect, process and deliver until nothing new arrives (used by tests and tools)."""

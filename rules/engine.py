@@ -19,10 +19,12 @@ import logging
 import os
 import sqlite3
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Callable, Sequence
 from zoneinfo import ZoneInfo
 
 from core.domain import Debunk, utcnow
+from core.errors import ConfigError
 from core.text import printable
 from rules.actions import LastAlertAt, ResultBuilder
 from rules.loader import load_rules
@@ -52,8 +54,38 @@ class RuleEngine:
     def from_file(cls, path: str | os.PathLike[str], notifier_names: Sequence[str],
                   timezone: str = "Asia/Shanghai", **options: Any) -> "RuleEngine":
         """Load and validate a rule file (ConfigError names file, rule and field). `options`: clock,
-        max_skew, quarantine_after."""
-        return cls(load_rules(path, notifier_names), notifier_names, timezone, **options)
+        max_skew, quarantine_after. The engine remembers the file for `maybe_reload`."""
+        stamp = _stamp(path)
+        engine = cls(load_rules(path, notifier_names), notifier_names, timezone, **options)
+        engine.source, engine._source_stamp = Path(path), stamp
+        return engine
+
+    source: Path | None = None
+    _source_stamp: tuple[int, int] | None = None
+    _bad_stamp: tuple[int, int] | None = None
+
+    def maybe_reload(self, store: Store, now: datetime) -> bool:
+        """If the rule file changed on disk, load it and switch to it (windows refilled from the store,
+        so nothing is raised twice). An invalid file raises ConfigError and the rules in use keep
+        running (health shows the error until the file is fixed; the log says it once per version).
+        Cheap when nothing changed: one stat."""
+        if self.source is None:
+            return False
+        stamp = _stamp(self.source)
+        if stamp == self._source_stamp:
+            return False
+        try:
+            rules = load_rules(self.source, self.notifier_names)
+        except ConfigError as exc:
+            exc.first_report = stamp != self._bad_stamp  # type: ignore[attr-defined]
+            self._bad_stamp = stamp
+            raise
+        self._source_stamp = stamp
+        self.rules = rules
+        self.warm(store, self._high_water or now)
+        log.info("规则文件已重新加载：%s，共 %d 条规则（启用 %d 条），无需重启", self.source, len(rules),
+                 sum(r.enabled for r in rules))
+        return True
 
     def horizon(self) -> datetime | None:
         """The latest event time the windows may take now (None: unbounded, as in a backtest)."""
@@ -192,3 +224,11 @@ class RuleEngine:
         if not any(i.analysis.debunk_id is not None for i in items):
             return {}
         return {d.id: d for d in store.debunks(active_only=False) if d.id is not None}
+
+
+def _stamp(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)

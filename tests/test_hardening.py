@@ -162,3 +162,38 @@ def test_health_says_degraded_while_a_job_keeps_failing_and_recovers(service, mo
     service.process()
     body = client.get("/healthz").get_json()
     assert body["status"] == "ok" and body["jobs"]["analyze"]["consecutive_failures"] == 0
+
+
+def test_a_changed_rule_file_is_picked_up_and_a_broken_one_refused(tmp_path, caplog):
+    import shutil
+
+    from core.config import PROJECT_ROOT
+
+    rules = tmp_path / "rules.yaml"
+    shutil.copy(PROJECT_ROOT / "rules" / "default.yaml", rules)
+    settings = load_settings(overrides={"data_dir": str(tmp_path / "data"), "rules": str(rules)}, env={})
+    service = Sentinel.build(settings)
+    try:
+        before = len(service.engine.rules)
+        text = rules.read_text(encoding="utf-8")
+        rules.write_text(text + """
+  - name: canteen_watch
+    title: 食堂关注
+    type: match
+    filter: {keywords_any: [食堂]}
+    actions: {flag: {reason: 提到食堂}}
+""", encoding="utf-8")
+        service.refresh()
+        assert len(service.engine.rules) == before + 1
+        rules.write_text(text.replace("type: spike", "type: spiky", 1), encoding="utf-8")
+        for _ in range(service.settings.degraded_after):
+            service.refresh()
+        assert len(service.engine.rules) == before + 1  # the last good rules keep running
+        status = service.status()
+        assert status["status"] == "degraded" and "spiky" in status["jobs"]["rules_reload"]["last_error"]
+        assert len([r for r in caplog.records if "规则文件有误" in r.getMessage()]) == 1
+        rules.write_text(text, encoding="utf-8")
+        service.refresh()
+        assert len(service.engine.rules) == before and service.status()["status"] == "ok"
+    finally:
+        service.close()
