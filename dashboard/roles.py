@@ -22,6 +22,7 @@ ALL_CASE_KINDS: tuple[Role, ...] = (OFFICER,)
 DEBUNKS: tuple[Role, ...] = (OFFICER, LEADER)
 DEBUNKS_EDIT: tuple[Role, ...] = (OFFICER,)
 REPLY: tuple[Role, ...] = (OFFICER, LEADER)  # post the union's official reply on the platform
+RULES: tuple[Role, ...] = (MODERATOR, OFFICER)  # the rules in use and how often their flags are upheld
 ADMIN_ONLY: tuple[Role, ...] = ()  # users, audit log, dead letters, runtime status
 CLEAR_PII: tuple[Role, ...] = (MODERATOR,)  # everyone else sees personal data masked
 
@@ -41,6 +42,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("cases.index", "事件", "CASES"),
     ("debunks.index", "辟谣库", "DEBUNKS"),
     ("search.index", "搜索", "SEARCH"),
+    ("rulebook.index", "规则", "RULES"),
     ("admin.users", "用户", "ADMIN_ONLY"),
     ("admin.audit", "审计日志", "ADMIN_ONLY"),
     ("admin.dead_letters", "死信", "ADMIN_ONLY"),

@@ -267,6 +267,11 @@ class Store(abc.ABC):
         event and queue the write-backs it asks for (delete on the platform, mute), in one transaction."""
 
     @abc.abstractmethod
+    def rule_outcomes(self) -> dict[str, tuple[int, int, int]]:
+        """Per rule: (posts it flagged, of those decided by a moderator, of those removed). Removed ÷
+        decided is the rule's precision: the share of its flags moderators upheld."""
+
+    @abc.abstractmethod
     def decisions(self, since: datetime | None = None) -> list[Decision]:
         """Moderator decisions, oldest first (these are training labels too)."""
 

@@ -131,6 +131,15 @@ class ReviewMixin(ChannelsMixin):
             self._insert_audit(c, audit)
         return decision
 
+    def rule_outcomes(self) -> dict[str, tuple[int, int, int]]:
+        rows = self._rows(
+            "SELECT f.rule AS rule, count(DISTINCT f.post_id) AS flagged,"
+            " count(DISTINCT CASE WHEN f.status != 'pending' THEN f.post_id END) AS decided,"
+            " count(DISTINCT CASE WHEN f.status = 'removed' THEN f.post_id END) AS removed"
+            " FROM flags f GROUP BY f.rule"
+        )
+        return {r["rule"]: (int(r["flagged"]), int(r["decided"]), int(r["removed"])) for r in rows}
+
     def decisions(self, since: datetime | None = None) -> list[Decision]:
         rows = self._rows(
             "SELECT * FROM decisions WHERE created_at >= ? ORDER BY id", (ts(since) if since else "",)

@@ -121,3 +121,23 @@ def test_the_status_page_shows_each_job_and_why_the_service_is_degraded(store, s
     assert "服务降级" in page and "disk I/O error" in page and "分析" in page and "inbox" in page
     resp = client.get("/healthz")
     assert resp.status_code == 503 and resp.get_json()["status"] == "degraded"
+
+
+def test_the_rules_page_shows_how_often_each_rules_flags_were_upheld(store, login, seeded, post_form):
+    from core.domain import Action, AuditEvent, Decision, Flag, ReasonCode
+    from store.base import RuleResults
+    from tests.dashboard.helpers import add_post, make_analysis
+
+    ids = []
+    for i in range(6):
+        p = add_post(store, f"n{i}", "qq", f"可能是广告的帖子{i}", 1, make_analysis("x"))
+        ids.append(p.id)
+    store.commit_rule_results(RuleResults(flags=[Flag(post_id=i, rule="spam_post", reason="广告") for i in ids]))
+    for n, pid in enumerate(ids):  # 1 of 6 upheld: a noisy rule
+        action = Action.REMOVE if n == 0 else Action.APPROVE
+        code = ReasonCode.SPAM if n == 0 else ReasonCode.FALSE_POSITIVE
+        store.decide(Decision(post_id=pid, moderator="moderator", action=action, reason_code=code),
+                     AuditEvent("moderator", "decision"))
+    page = login("officer").get("/rules").get_data(as_text=True)
+    assert "疑似垃圾广告" in page and "17%" in page and "误报偏多" in page
+    assert store.rule_outcomes()["spam_post"][1:] == (6, 1)  # decided, removed (the seeded flags are pending)

@@ -26,15 +26,16 @@ PAGES: dict[str, set[str]] = {
     "/debunks": {"admin", "officer", "leader"},
     "/debunks/new": {"admin", "officer"},
     "/debunks/{debunk}/edit": {"admin", "officer"},
+    "/rules": {"admin", "moderator", "officer"},
     "/admin/users": {"admin"},
     "/admin/audit": {"admin"},
     "/admin/dead-letters": {"admin"},
     "/admin/status": {"admin"},
 }
 NAV = {
-    "admin": {"总览", "审核队列", "预警", "事件", "辟谣库", "搜索", "用户", "审计日志", "死信", "运行状态"},
-    "moderator": {"审核队列", "搜索"},
-    "officer": {"总览", "预警", "事件", "辟谣库"},
+    "admin": {"总览", "审核队列", "预警", "事件", "辟谣库", "搜索", "规则", "用户", "审计日志", "死信", "运行状态"},
+    "moderator": {"审核队列", "搜索", "规则"},
+    "officer": {"总览", "预警", "事件", "辟谣库", "规则"},
     "leader": {"预警", "事件", "辟谣库"},
 }
 
