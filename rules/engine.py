@@ -126,10 +126,11 @@ class RuleEngine:
             self.warm(store, self._high_water)
         batch = store.posts_for_rules(limit, skip_after=self.quarantine_after)
         if not batch:
+            self._tick_only(store)
             return 0
         items, future = self._bounded([Item.of(p, a) for p, a in batch])
         try:
-            results = self.evaluate(items, self._debunks(store, items), store.last_alert_at)
+            results = self.evaluate(items, self._debunks(store, items), store.last_alert_at, now=self._now())
             results.seen.extend((i.post.id, i.post.version) for i in future if i.post.id is not None)
             store.commit_rule_results(results)
         except sqlite3.OperationalError:  # the database, not a post: fail the job, retry next cycle
@@ -141,6 +142,20 @@ class RuleEngine:
             return self._one_by_one(store, items, future)
         self._log(len(items), results)
         return len(batch)
+
+    def _now(self) -> datetime | None:
+        """The clock for rules about time passing: the service's clock (None in a backtest: there,
+        stream time)."""
+        return self.clock() if self.clock is not None else None
+
+    def _tick_only(self, store: Store) -> None:
+        """No new posts: time still passes for the rules that watch silence."""
+        if self.clock is None or not any(type(t).tick is not RuleType.tick for t in self._types):
+            return
+        results = self.evaluate([], {}, store.last_alert_at, now=self.clock())
+        if results.alerts or results.flags or results.cases:
+            store.commit_rule_results(results)
+            self._log(0, results)
 
     def _one_by_one(self, store: Store, items: list[Item], future: list[Item]) -> int:
         """After a failed batch: each post alone; one that fails again counts toward its quarantine."""
@@ -194,12 +209,17 @@ class RuleEngine:
                      printable(alert.title))
 
     # ------------------------------------------------------------------ pure core
-    def evaluate(self, items: Sequence[Item], debunks: dict[int, Debunk], last_alert_at: LastAlertAt) -> RuleResults:
-        """Feed `items` to every rule and build the results (no I/O besides `last_alert_at`)."""
+    def evaluate(self, items: Sequence[Item], debunks: dict[int, Debunk], last_alert_at: LastAlertAt,
+                 now: datetime | None = None) -> RuleResults:
+        """Feed `items` to every rule, let time pass (`now`, or the newest post's time), and build the
+        results (no I/O besides `last_alert_at`)."""
         builder = ResultBuilder(self.notifier_names, last_alert_at, debunks, self.tz)
+        tick = now if now is not None else max((i.at for i in items), default=self._high_water)
         found = []
         for rule_type in self._types:
             rule_type.consume(items)
+            if tick is not None:
+                rule_type.tick(tick)
             found.extend((m, rule_type) for m in rule_type.matches())
         found.sort(key=lambda mt: (mt[0].at, mt[0].rule.index))
         for match, rule_type in found:

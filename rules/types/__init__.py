@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from core.registry import Registry
 from rules.types.base import RuleType
+from rules.types.flatline import FlatlineRule
 from rules.types.frequency import FrequencyRule
 from rules.types.match import MatchRule
+from rules.types.new_term import NewTermRule
 from rules.types.spike import SpikeRule
 from rules.types.spread import SpreadRule
 
@@ -13,6 +15,8 @@ RULE_TYPES: Registry[RuleType] = Registry("规则类型", {
     "frequency": FrequencyRule,
     "spread": SpreadRule,
     "spike": SpikeRule,
+    "flatline": FlatlineRule,
+    "new_term": NewTermRule,
 })
 
 __all__ = ["RULE_TYPES", "RuleType"]

@@ -86,6 +86,10 @@ class RuleType(abc.ABC):
     def expire(self, now: Any) -> None:
         """Forget window contents older than `now` (event time) minus the timeframe."""
 
+    def tick(self, now: Any) -> None:
+        """Time passed (the engine's clock, or stream time in a backtest), posts or not: rules about
+        the absence of posts (flatline) report here."""
+
     @property
     def timeframe(self) -> timedelta | None:
         """How much history the type keeps (None: none); `warm` replays that much after a restart."""

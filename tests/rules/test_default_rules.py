@@ -50,7 +50,8 @@ def test_negative_surge_after_a_pay_notice(store, feed, run):
                  channel=["weibo", "qq", "wechat"][i % 3], sentiment="neg", polarity=-0.7, topic="薪酬")
     run()
     alerts = {a.rule: a for a in store.alerts()}
-    assert set(alerts) == {"negative_surge", "topic_negative_surge"}  # 35 < 80: no red alert
+    # 35 < 80: no red alert; on day one the topic spike works already (its floor stands in for the week)
+    assert set(alerts) == {"negative_surge", "topic_negative_surge", "topic_negative_spike"}
     assert alerts["negative_surge"].level.value == "orange"
     assert "30 条负面评论" in alerts["negative_surge"].title
     assert "薪酬" in alerts["negative_surge"].body and "微博" in alerts["negative_surge"].body

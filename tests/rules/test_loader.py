@@ -39,8 +39,8 @@ BAD_FILES = [
         f"rules:\n  - {{name: x, title: 标题, type: match, filter: {{not: {{any: [{{pii: [passport]}}]}}}}, {OK_FLAG}}}\n",
         ["rules[0]（x）.filter.not.any[0].pii[0]", "phone"], id="nested-bad-pii-kind"),
     pytest.param(
-        f"rules:\n  - {{name: x, title: 标题, type: flatline, {OK_FLAG}}}\n",
-        ["rules[0]（x）.type", "flatline", "frequency、match、spike、spread"], id="unknown-type"),
+        f"rules:\n  - {{name: x, title: 标题, type: flatlined, {OK_FLAG}}}\n",
+        ["rules[0]（x）.type", "flatlined", "flatline、frequency、match、new_term、spike、spread"], id="unknown-type"),
     pytest.param(
         f"rules:\n  - {{name: x, title: 标题, type: match, filter: {{regex: ['ok', '加(微信']}}, {OK_FLAG}}}\n",
         ["rules[0]（x）.filter.regex[1]", "正则表达式", "加(微信"], id="bad-regex"),
