@@ -13,11 +13,13 @@ import argparse
 import sys
 import time
 from datetime import date, datetime, time as dtime, timezone
-from typing import TextIO
+from typing import Iterator, TextIO
 from zoneinfo import ZoneInfo
 
 from collectors import build_collectors
+from collectors.base import Batch
 from collectors.boundary import Boundary
+from collectors.http import SourceError
 from core.config import load_settings
 from core.errors import SentinelError
 from core.logs import setup_logging
@@ -79,6 +81,17 @@ class Progress:
             self.out.write("\n")
 
 
+def _pages(pages: Iterator[Batch]) -> Iterator[Batch]:
+    """The collector's pages; a platform error ends the backfill with its message (what was stored
+    before it stays: running again fills in the rest, nothing twice)."""
+    try:
+        yield from pages
+    except NotImplementedError as exc:
+        raise SentinelError(str(exc)) from None
+    except SourceError as exc:
+        raise SentinelError(f"平台返回错误，回填中止：{exc}（已入库的部分保留，问题解决后重新运行即可补齐）") from None
+
+
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     settings = load_settings(args.config, overrides={"data_dir": args.data_dir})
     collectors = {c.name: c for c in build_collectors(settings)}
@@ -95,7 +108,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             pages = collector.backfill(since, until)
         except NotImplementedError as exc:
             raise SentinelError(str(exc)) from None
-        for batch in pages:
+        for batch in _pages(pages):
             for post in batch.posts:
                 post.raw["_collector"] = collector.name
             posts, refused = boundary.admit(batch.posts, collector.name, batch.originals)

@@ -16,6 +16,7 @@ collector's last success, last error and consecutive failures are kept in `healt
 from __future__ import annotations
 
 import abc
+import inspect
 import logging
 import random
 import re
@@ -119,6 +120,8 @@ class Collector(abc.ABC):
     def from_config(cls, cfg: dict[str, Any], settings: Settings, where: str) -> "Collector":
         """Validate `cfg` against `options_schema` (errors name the config file and field)."""
         validate(cfg, cls.options_schema, settings.config_file, prefix=where)
+        if "where" in inspect.signature(cls.create).parameters:  # to name the field of a missing secret
+            return cls.create(cfg, settings, where=where).configure(cfg)  # type: ignore[call-arg]
         return cls.create(cfg, settings).configure(cfg)
 
     @classmethod

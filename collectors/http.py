@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import email.utils
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -102,7 +103,7 @@ class HttpClient:
             try:
                 resp = self.session.request(method, url, params=params, json=json, data=data, headers=all_headers,
                                             timeout=self.timeout)
-                answer = self._answer(resp, raw)
+                answer = self._answer(resp, raw, check)
                 if check is not None and not raw:
                     check(answer)
                 return answer
@@ -121,8 +122,17 @@ class HttpClient:
             self.sleep(delay)
         raise AssertionError("unreachable")
 
-    def _answer(self, resp: requests.Response, raw: bool) -> Any:
+    def _answer(self, resp: requests.Response, raw: bool, check: Check | None = None) -> Any:
         code = resp.status_code
+        if code >= 400 and check is not None and not raw:
+            # Many platforms put their own error code in the body of a 4xx answer (Weibo's 403 for a
+            # rate limit): the platform's meaning wins over the HTTP status when `check` knows it.
+            try:
+                body = resp.json()
+            except ValueError:
+                body = None
+            if body is not None:
+                check(body)
         if code == 429:
             raise RateLimited(f"{self.host} 限流（HTTP 429）", code=429, retry_after=retry_after(resp))
         if code >= 500:
@@ -197,9 +207,19 @@ class TokenCache:
             return fn(self.get())
         except TokenExpired:
             self.invalidate()
+        try:
             return fn(self.get())
+        except TokenExpired as exc:  # a brand-new token refused too: the credentials are at fault
+            self.invalidate()
+            raise AuthError(f"新取得的访问令牌也被平台拒绝：{exc}（请检查应用凭据和接口权限）", code=exc.code) from None
+
+
+_SECRET_PARAM = re.compile(r"(?i)\b((?:access_|refresh_)?token|secret|appsecret|client_secret|key|sign|signature|"
+                           r"password)=[^&\s'\"]+")
 
 
 def _short(value: Any, limit: int = 200) -> str:
-    text = " ".join(str(value).split())
+    """One line of at most `limit` characters, with secret query values (access_token=…, sign=…) hidden:
+    requests' own messages quote the whole URL, and error texts reach logs and /healthz."""
+    text = _SECRET_PARAM.sub(r"\1=***", " ".join(str(value).split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -65,7 +65,7 @@ class WriteBackOutbox:
                 raise WriteBackRefused(f"帖子 #{wb.post_id} 已不在数据库中")
             answer = collector.write_back(wb.action, post, dict(wb.payload))
         except WriteBackRefused as exc:
-            text = printable(redact(str(exc)), 1000)
+            text = printable(redact(str(exc), digit_runs=False), 1000)
             self.store.writeback_done(wb.id, WriteBackState.REFUSED, text, self.clock(), AuditEvent(
                 "system", f"writeback.{wb.action}.refused", target,
                 {"channel": wb.collector, "requested_by": wb.requested_by, "answer": text}))
@@ -73,13 +73,13 @@ class WriteBackOutbox:
             return "refused"
         except Exception as exc:
             error = str(exc) if isinstance(exc, SourceError) else f"内部错误：{type(exc).__name__}: {exc}"
-            error = printable(redact(error), 1000)
+            error = printable(redact(error, digit_runs=False), 1000)
             next_at = self.clock() + self.backoff(wb.attempts + 1)
             self.store.writeback_failed(wb.id, error, next_at)
             log.warning("回写 #%d（%s，帖子 #%d）失败（第 %d 次）：%s；将于 %s 重试", wb.id, wb.action_zh,
                         wb.post_id, wb.attempts + 1, error, next_at.isoformat(timespec="seconds"))
             return "failed"
-        text = printable(redact(json.dumps(answer, ensure_ascii=False, default=str)), 2000)
+        text = printable(redact(json.dumps(answer, ensure_ascii=False, default=str), digit_runs=False), 2000)
         self.store.writeback_done(wb.id, WriteBackState.SENT, text, self.clock(), AuditEvent(
             "system", f"writeback.{wb.action}", target,
             {"channel": wb.collector, "requested_by": wb.requested_by, "answer": text}))
