@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Sequence
 
 from core.config import validate
 from core.domain import Alert, Level, channel_label
@@ -23,7 +23,33 @@ INLINE_SECRETS = ("password", "secret", "token", "key")
 
 
 class DeliveryError(SentinelError):
-    """A notifier could not deliver (network, refused, bad response). The outbox retries."""
+    """A notifier could not deliver (network, refused, bad response). The outbox retries, not before
+    `retry_after` seconds when the platform said how long to wait (a rate limit)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, code: Any = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A person a personal notifier writes to: the dashboard user and their address on the notifier's
+    route (an email address, a WeCom / DingTalk / Feishu user id), and a signed link that opens the
+    alert after login and offers 认领 / 确认 (None when no dashboard URL is configured)."""
+
+    username: str
+    address: str
+    ack_url: str | None = None
+
+
+@dataclass
+class SendReport:
+    """What a platform said about a send that went through: the addresses it could not deliver to
+    (WeCom's `invaliduser`, DingTalk's invalid user ids …). The outbox records them."""
+
+    invalid: list[str] = field(default_factory=list)
+    note: str = ""
 
 
 @dataclass
@@ -90,9 +116,14 @@ class Secrets:
 
 
 class Notifier(abc.ABC):
+    """A group notifier (`route = None`: a robot in a group chat, a webhook, a fixed mailing list)
+    sends each alert once. A personal notifier (`route` names the user contact route it uses: "email",
+    "wecom", "dingtalk", "feishu") sends to the people routing chose, given as `recipients`."""
+
     type_name: ClassVar[str]
     title_zh: ClassVar[str]
     options_schema: ClassVar[dict[str, Any]]  # JSON schema of the whole config entry
+    route: ClassVar[str | None] = None
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -115,8 +146,9 @@ class Notifier(abc.ABC):
         """Build from a validated config entry (plain values to the constructor)."""
 
     @abc.abstractmethod
-    def send(self, message: AlertMessage) -> None:
-        """Deliver one message or raise DeliveryError."""
+    def send(self, message: AlertMessage, recipients: Sequence[Recipient] = ()) -> SendReport | None:
+        """Deliver one message (to `recipients`, for a personal notifier) or raise DeliveryError.
+        Group chats get no author names and no personal data (the message is already masked)."""
 
     def describe(self) -> str:
         """Where it sends to, for log lines (no secrets)."""

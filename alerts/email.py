@@ -5,10 +5,10 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from alerts.base import DEFAULT_TZ, AlertMessage, DeliveryError, Notifier, Secrets
+from alerts.base import DEFAULT_TZ, AlertMessage, DeliveryError, Notifier, Recipient, Secrets, SendReport
 from core.errors import ConfigError
 
 _ADDRESS = {"type": "string", "pattern": r"^[^@\s]+@[^@\s]+$"}
@@ -102,7 +102,7 @@ class EmailNotifier(Notifier):
         lines += ["", "—— 高校工会舆情哨兵自动发送，请勿直接回复。"]
         return "\n".join(lines) + "\n"
 
-    def send(self, message: AlertMessage) -> None:
+    def send(self, message: AlertMessage, recipients: Sequence[Recipient] = ()) -> SendReport | None:
         mail = self.build(message)
         smtp_cls = smtplib.SMTP_SSL if self.use_ssl else smtplib.SMTP
         try:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import requests
 
-from alerts.base import AlertMessage, DeliveryError, Notifier, Secrets
+from alerts.base import AlertMessage, DeliveryError, Notifier, Recipient, Secrets, SendReport
 
 SIGNATURE_HEADER = "X-Sentinel-Signature"
 
@@ -72,7 +72,7 @@ class WebhookNotifier(Notifier):
                       for p in message.posts],
         }
 
-    def send(self, message: AlertMessage) -> None:
+    def send(self, message: AlertMessage, recipients: Sequence[Recipient] = ()) -> SendReport | None:
         body = json.dumps(self.payload(message), ensure_ascii=False).encode("utf-8")
         headers = {**self.headers, "Content-Type": "application/json; charset=utf-8",
                    "X-Sentinel-Alert-Id": str(message.alert_id)}

@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from core.tokens import TokenCache, TokenExpired as BaseTokenExpired  # shared with alerts/
+
 USER_AGENT = "UnionSentinel/1.0 (+https://github.com/union-sentinel)"
 
 
@@ -52,12 +54,16 @@ class AuthError(SourceError):
     pass
 
 
-class TokenExpired(SourceError):
+class TokenExpired(SourceError, BaseTokenExpired):
     pass
 
 
 class WriteBackRefused(SourceError):
     pass
+
+
+__all__ = ["AuthError", "HttpClient", "RateLimited", "SourceError", "TokenCache", "TokenExpired", "TransientError",
+           "WriteBackRefused", "retry_after"]
 
 
 Check = Callable[[Any], None]  # inspects a decoded answer; raises a SourceError for the platform's errors
@@ -174,44 +180,6 @@ def retry_after(resp: requests.Response) -> float | None:
     if at.tzinfo is None:
         at = at.replace(tzinfo=timezone.utc)
     return max(0.0, (at - datetime.now(timezone.utc)).total_seconds())
-
-
-class TokenCache:
-    """An access token fetched once and reused until shortly before it expires, or until the platform
-    says it expired (`invalidate`). `fetch()` returns (token, lifetime in seconds)."""
-
-    def __init__(self, fetch: Callable[[], tuple[str, float]], margin: float = 300.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._fetch = fetch
-        self.margin = margin
-        self.clock = clock
-        self._token: str | None = None
-        self._until = 0.0
-        self._lock = threading.Lock()
-
-    def get(self) -> str:
-        with self._lock:
-            if self._token is None or self.clock() >= self._until:
-                token, lifetime = self._fetch()
-                self._token = token
-                self._until = self.clock() + max(float(lifetime) - self.margin, float(lifetime) / 2, 1.0)
-            return self._token
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._token = None
-
-    def call(self, fn: Callable[[str], Any]) -> Any:
-        """`fn(token)`; when it raises TokenExpired, fetch a new token and try once more."""
-        try:
-            return fn(self.get())
-        except TokenExpired:
-            self.invalidate()
-        try:
-            return fn(self.get())
-        except TokenExpired as exc:  # a brand-new token refused too: the credentials are at fault
-            self.invalidate()
-            raise AuthError(f"新取得的访问令牌也被平台拒绝：{exc}（请检查应用凭据和接口权限）", code=exc.code) from None
 
 
 _SECRET_PARAM = re.compile(r"(?i)\b((?:access_|refresh_)?token|secret|appsecret|client_secret|key|sign|signature|"
