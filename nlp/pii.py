@@ -231,7 +231,8 @@ _BROAD_NUMBERS = (
     _rx("bank_card", f"{_B_BROAD}(?P<v>{_CARD_GROUPS}){_A_BROAD}", _broad_card),
     _rx("id_card", f"{_B_BROAD}(?P<v>{_ID_BODY}){_A_BROAD}", _broad_id),
     # the country code stays outside the value: +86 138****5678
-    _rx("phone", f"(?:(?<![0-9])|(?<=86))(?P<v>{_MOBILE}){_A_BROAD}"),
+    # after a country code (+86, 0086, 86-): not after the digits "86" inside a longer number (a card)
+    _rx("phone", f"(?:(?<![0-9])|(?<=(?<![0-9])86)|(?<=(?<![0-9])0086)|(?<=(?<![0-9])86[ \\-]))(?P<v>{_MOBILE}){_A_BROAD}"),
     _rx("phone", f"(?<![0-9])(?P<v>(?:\\(0[0-9]{{2,3}}\\)|0[0-9]{{2,3}}){_S}[0-9]{{3,4}}{_S}[0-9]{{4}})"
                  f"{_A_BROAD}"),  # landline: 010-62751234, (0571)8888 8888
     _rx("phone", f"(?<![0-9])(?P<v>[48]00{_S}[0-9]{{3}}{_S}[0-9]{{4}}){_A_BROAD}"),  # 400-123-4567
