@@ -11,6 +11,10 @@ from collectors.base import Batch, Collector, CollectorRunner
 from collectors.demo import DemoCollector
 from collectors.douyin import DouyinCollector
 from collectors.file import FileCollector
+from collectors.http_json import HttpJsonCollector
+from collectors.onebot import OneBotCollector
+from collectors.rss import RssCollector
+from collectors.wechat_mp import WeChatMpCollector
 from collectors.weibo import WeiboCollector
 
 COLLECTORS: Registry[Collector] = Registry("渠道类型", {
@@ -18,6 +22,10 @@ COLLECTORS: Registry[Collector] = Registry("渠道类型", {
     "demo": DemoCollector,
     "weibo": WeiboCollector,
     "douyin": DouyinCollector,
+    "wechat_mp": WeChatMpCollector,
+    "onebot": OneBotCollector,
+    "rss": RssCollector,
+    "http_json": HttpJsonCollector,
 })
 
 

@@ -35,6 +35,11 @@ class ChannelsMixin:
                           (collector, after_id, limit))
         return [(r["id"], r["payload"]) for r in rows]
 
+    def prune_inbound(self, collector: str, up_to_id: int, received_before: datetime) -> int:
+        with self._tx() as c:
+            return c.execute("DELETE FROM inbound WHERE collector = ? AND id <= ? AND received_at < ?",
+                             (collector, up_to_id, ts(received_before))).rowcount
+
     # ------------------------------------------------------------------ write-backs
     @staticmethod
     def _insert_writeback(c: sqlite3.Connection, wb: WriteBack) -> None:
