@@ -8,15 +8,24 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from alerts.base import AlertMessage, DeliveryError, Notifier, PostExcerpt
+from alerts.dingtalk import DingTalkNoticeNotifier, DingTalkRobotNotifier
 from alerts.email import EmailNotifier
+from alerts.feishu import FeishuBotNotifier, FeishuUserNotifier
 from alerts.outbox import DeliveryReport, Outbox
 from alerts.webhook import WebhookNotifier
+from alerts.wecom import WeComAppNotifier, WeComRobotNotifier
 from core.errors import ConfigError, UnknownNameError
 from core.registry import Registry
 
 NOTIFIERS: Registry[Notifier] = Registry("通知方式类型", {
     "email": EmailNotifier,
     "webhook": WebhookNotifier,
+    "wecom_app": WeComAppNotifier,
+    "wecom_robot": WeComRobotNotifier,
+    "feishu_bot": FeishuBotNotifier,
+    "feishu_user": FeishuUserNotifier,
+    "dingtalk_robot": DingTalkRobotNotifier,
+    "dingtalk_notice": DingTalkNoticeNotifier,
 })
 
 

@@ -101,6 +101,7 @@ SCHEMA: dict[str, Any] = {
         },
         "channels": {"type": "array", "items": _ITEM},
         "notifiers": {"type": "array", "items": _ITEM},
+        "routing": {"type": "object"},  # checked in detail by alerts/routing.py (errors name the field)
     },
 }
 
@@ -131,6 +132,7 @@ class Settings:
     future_skew: timedelta = timedelta(minutes=10)
     quarantine_after: int = 3
     degraded_after: int = 3
+    routing: dict[str, Any] = field(default_factory=dict)  # who is told what (alerts/routing.py)
 
     @property
     def db_path(self) -> Path:
@@ -261,6 +263,7 @@ def load_settings(
         future_skew=timedelta(minutes=float(ingest["future_skew_minutes"])),
         quarantine_after=int(ingest["quarantine_after"]),
         degraded_after=int(data["health"]["degraded_after"]),
+        routing=dict(data.get("routing") or {}),
     )
 
 

@@ -149,6 +149,34 @@ class CaseKind(str, enum.Enum):
     SURGE = "surge"
 
 
+class CaseState(str, enum.Enum):
+    """The rumour-response loop: 疑似 → 核实中 → 已澄清 → 平息, or 误报."""
+
+    SUSPECTED = "suspected"
+    VERIFYING = "verifying"
+    CLARIFIED = "clarified"
+    SUBSIDED = "subsided"
+    FALSE_ALARM = "false_alarm"
+
+    @property
+    def label_zh(self) -> str:
+        return {"suspected": "疑似", "verifying": "核实中", "clarified": "已澄清", "subsided": "平息",
+                "false_alarm": "误报"}[self.value]
+
+
+@dataclass
+class CaseResponse:
+    """A leader's answer to a rumour: where they answered and what they said."""
+
+    case_id: int
+    username: str
+    where: str  # e.g. 教职工QQ群、公众号留言区、学院例会
+    text: str
+    url: str = ""
+    created_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+
 @dataclass
 class Case:
     """Similar posts grouped: one rumour, one spam flood, one negative surge."""
@@ -161,6 +189,9 @@ class Case:
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
     id: int | None = None
+    state: CaseState = CaseState.SUSPECTED
+    clarified_at: datetime | None = None
+    assignees: list[str] = field(default_factory=list)
 
 
 class DeliveryState(str, enum.Enum):
@@ -184,6 +215,21 @@ class Alert:
     case_id: int | None = None
     acknowledged_by: str | None = None
     id: int | None = None
+    kind: str = "other"  # rumour | surge | spam | pii | collector | other: what routing goes by
+    topics: list[str] = field(default_factory=list)  # what it is about (the posts' topics, most first)
+    channels: list[str] = field(default_factory=list)  # where (channel ids)
+    claimed_by: str | None = None  # who took it on (认领)
+    claimed_at: datetime | None = None
+    escalated: int = 0  # escalation tiers already notified
+    raised_at: datetime | None = None  # wall-clock time it was raised (created_at is the posts' time)
+    hold_until: datetime | None = None  # quiet hours: deliveries wait until then (not stored on the row)
+    # who routing chose, written with the alert: (notifier, recipient username or "", why); None (not
+    # routed): each of `notifiers` once (not stored on the alert row: the outbox rows are the record)
+    routes: list[tuple[str, str, str]] | None = None
+
+
+ALERT_KINDS_ZH = {"rumour": "传言", "surge": "负面激增", "spam": "垃圾广告", "pii": "个人信息泄露",
+                  "collector": "渠道故障", "other": "其他"}
 
 
 @dataclass
@@ -307,6 +353,9 @@ class AuditEvent:
     id: int | None = None
 
 
+ROUTES = ("email", "wecom", "dingtalk", "feishu")  # the contact routes a personal notifier may use
+
+
 @dataclass
 class User:
     username: str
@@ -314,6 +363,26 @@ class User:
     password_hash: str
     active: bool = True
     id: int | None = None
+    # contact routes (personal data: shown to admins and the user only)
+    email: str = ""
+    wecom_userid: str = ""
+    dingtalk_userid: str = ""
+    feishu_userid: str = ""
+    # subscriptions: what the user is told about (empty topic or channel lists: all)
+    topics: list[str] = field(default_factory=list)
+    channels: list[str] = field(default_factory=list)
+    min_level: Level = Level.YELLOW
+
+    def address(self, route: str) -> str:
+        """The user's address on a contact route ("" when they have none)."""
+        return {"email": self.email, "wecom": self.wecom_userid, "dingtalk": self.dingtalk_userid,
+                "feishu": self.feishu_userid}.get(route, "")
+
+    def subscribed(self, level: Level, topics: list[str], channels: list[str]) -> bool:
+        """Whether an alert of this level, about these topics, in these channels is for this user."""
+        return (level.rank >= self.min_level.rank
+                and (not self.topics or bool(set(self.topics) & set(topics)))
+                and (not self.channels or bool(set(self.channels) & set(channels))))
 
 
 # --------------------------------------------------------------------------- channels

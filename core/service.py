@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 
 from alerts import Outbox, build_notifiers
+from alerts.routing import Router
 from collectors import CollectorRunner, build_collectors
 from collectors.boundary import Boundary
 from collectors.writeback import WriteBackOutbox
@@ -30,6 +31,8 @@ from core.config import Settings
 from core.errors import ConfigError
 from core.domain import Post, utcnow
 from core.health import Health
+from core.links import AlertLinks
+from dashboard.security import load_secret_key
 from core.text import printable
 from nlp import Analyzer
 from nlp.tokenizer import search_tokens
@@ -51,6 +54,7 @@ class Sentinel:
     engine: RuleEngine
     outbox: Outbox
     writebacks: WriteBackOutbox
+    router: Router | None = None
     clock: Callable[[], datetime] = utcnow
     health: Health = field(default_factory=lambda: Health(utcnow))
     _process_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -60,10 +64,13 @@ class Sentinel:
         started = time.perf_counter()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         notifiers = build_notifiers(settings.notifiers, settings.config_file, dict(os.environ))
-        engine = RuleEngine.from_file(settings.rules_file, list(notifiers), timezone=settings.timezone, clock=clock,
-                                      max_skew=settings.future_skew, quarantine_after=settings.quarantine_after)
         collectors = build_collectors(settings)
         store = open_store(settings, tokenize=search_tokens)
+        router = Router.from_config(settings.routing, notifiers, store.users, settings.config_file, settings.timezone)
+        engine = RuleEngine.from_file(settings.rules_file, list(notifiers), timezone=settings.timezone, clock=clock,
+                                      max_skew=settings.future_skew, quarantine_after=settings.quarantine_after,
+                                      prepare_alert=router.prepare)
+        links = AlertLinks(load_secret_key(settings.data_dir), settings.external_url)
         analyzer = Analyzer.load(data_dir=settings.data_dir)
         analyzer.clock, analyzer.max_skew = clock, settings.future_skew
         runner = CollectorRunner(store, collectors, boundary=Boundary.from_settings(settings, clock),
@@ -74,7 +81,8 @@ class Sentinel:
             runner=runner,
             analyzer=analyzer,
             engine=engine,
-            outbox=Outbox(store, notifiers, clock=clock),
+            outbox=Outbox(store, notifiers, clock=clock, links=links, digest_period=router.digest_period),
+            router=router,
             writebacks=WriteBackOutbox(store, {c.name: c for c in collectors}, clock=clock),
             clock=clock,
             health=Health(clock),
@@ -161,6 +169,8 @@ class Sentinel:
     def deliver(self) -> Any:
         """Send due alerts, then carry out due write-backs (each has its own health entry)."""
         with self._job("deliver"):
+            if self.router is not None:
+                self.router.escalate(self.store, self.clock())
             report = self.outbox.deliver_due()
         with self._job("writeback"):
             self.writebacks.deliver_due()

@@ -7,6 +7,7 @@ batch, so one batch can never raise the same alert twice.
 """
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping, Sequence
 from zoneinfo import ZoneInfo
@@ -51,6 +52,9 @@ class ResultBuilder:
                 post_ids=[e.post_id for e in match.events][-MAX_ALERT_POSTS:],
                 notifiers=list(spec.alert.notifiers) or list(self.notifier_names),
                 created_at=match.at,
+                kind=spec.alert.kind or "other",
+                topics=[t for t, _ in Counter(e.topic for e in match.events if e.topic).most_common()],
+                channels=list(dict.fromkeys(e.channel for e in match.events)),
             )
             self.results.alerts.append(alert)
             if case is not None:

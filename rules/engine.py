@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 from zoneinfo import ZoneInfo
 
-from core.domain import Debunk, utcnow
+from core.domain import Alert, Debunk, utcnow
 from core.errors import ConfigError
 from core.text import printable
 from rules.actions import LastAlertAt, ResultBuilder
@@ -38,7 +38,10 @@ log = logging.getLogger("sentinel.rules")
 class RuleEngine:
     def __init__(self, rules: Sequence[RuleSpec], notifier_names: Sequence[str] = (),
                  timezone: str = "Asia/Shanghai", clock: Callable[[], datetime] | None = None,
-                 max_skew: timedelta = timedelta(minutes=10), quarantine_after: int = 3) -> None:
+                 max_skew: timedelta = timedelta(minutes=10), quarantine_after: int = 3,
+                 prepare_alert: Callable[[Alert, Sequence[str], datetime], None] | None = None) -> None:
+        # `prepare_alert(alert, the rule's notifiers, now)` fills in who is told (alerts/routing.py)
+        self.prepare_alert = prepare_alert
         self.rules = list(rules)
         self.notifier_names = list(notifier_names)
         self.tz = ZoneInfo(timezone)
@@ -132,7 +135,7 @@ class RuleEngine:
         try:
             results = self.evaluate(items, self._debunks(store, items), store.last_alert_at, now=self._now())
             results.seen.extend((i.post.id, i.post.version) for i in future if i.post.id is not None)
-            store.commit_rule_results(results)
+            self._commit(store, results)
         except sqlite3.OperationalError:  # the database, not a post: fail the job, retry next cycle
             self._stale = True
             raise
@@ -154,7 +157,7 @@ class RuleEngine:
             return
         results = self.evaluate([], {}, store.last_alert_at, now=self.clock())
         if results.alerts or results.flags or results.cases:
-            store.commit_rule_results(results)
+            self._commit(store, results)
             self._log(0, results)
 
     def _one_by_one(self, store: Store, items: list[Item], future: list[Item]) -> int:
@@ -169,7 +172,7 @@ class RuleEngine:
                 self.warm(store, self._high_water or item.at)
             try:
                 results = self.evaluate([item], self._debunks(store, [item]), store.last_alert_at)
-                store.commit_rule_results(results)
+                self._commit(store, results)
             except sqlite3.OperationalError:
                 self._stale = True
                 raise
@@ -199,6 +202,16 @@ class RuleEngine:
         log.warning("规则跳过 %d 条发帖时间晚于当前时间的帖子（如 #%s，%s）", len(future), future[0].post.id,
                     future[0].at.isoformat())
         return inside, future
+
+    def _commit(self, store: Store, results: RuleResults) -> None:
+        """Route the new alerts (who is told, when), then commit everything in one transaction."""
+        if self.prepare_alert is not None and results.alerts:
+            now = self.clock() if self.clock is not None else utcnow()
+            by_name = {r.name: r for r in self.rules}
+            for alert in results.alerts:
+                spec = by_name.get(alert.rule)
+                self.prepare_alert(alert, spec.alert.notifiers if spec and spec.alert else (), now)
+        store.commit_rule_results(results)
 
     def _log(self, n: int, results: RuleResults) -> None:
         if results.flags or results.alerts or results.cases:

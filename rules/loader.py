@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import yaml
 
 from core.config import validate
-from core.domain import CaseKind, Level
+from core.domain import ALERT_KINDS_ZH, CaseKind, Level
 from core.errors import ConfigError, UnknownNameError
 from rules.filters import FILTER_SCHEMA, compile_filter
 from rules.model import AlertAction, CaseAction, FlagAction, RuleSpec
@@ -47,7 +47,8 @@ ACTION_SCHEMAS: dict[str, dict[str, Any]] = {
              "properties": {"reason": _TEXT}},
     "alert": {"type": "object", "additionalProperties": False, "required": ["level", "title", "body"],
               "properties": {"level": {"enum": [lv.value for lv in Level]}, "title": _TEXT, "body": _TEXT,
-                             "notifiers": {"type": "array", "minItems": 1, "items": _TEXT}}},
+                             "notifiers": {"type": "array", "minItems": 1, "items": _TEXT},
+                             "kind": {"enum": list(ALERT_KINDS_ZH)}}},
     "case": {"type": "object", "additionalProperties": False, "required": ["kind", "title"],
              "properties": {"kind": {"enum": [k.value for k in CaseKind]}, "title": _TEXT}},
 }
@@ -127,7 +128,7 @@ def parse_rule(raw: dict[str, Any], index: int, file: str, notifier_names: Seque
         index=index,
         filter=compile_filter(raw.get("filter") or {}, file, f"{label}.filter"),
         flag=FlagAction(actions["flag"]["reason"]) if "flag" in actions else None,
-        alert=_alert(actions["alert"]) if "alert" in actions else None,
+        alert=_alert(actions["alert"], raw, cls.type_name) if "alert" in actions else None,
         case=CaseAction(CaseKind(actions["case"]["kind"]), actions["case"]["title"]) if "case" in actions else None,
         realert=realert,
         query_key=raw.get("query_key") or cls.default_query_key,
@@ -151,8 +152,29 @@ def _precheck(raw: dict[str, Any], cls: type[RuleType], file: str, label: str) -
                           f"不能按 “{qk}” 分组；可用：channel、topic、thread、sentiment、extra.<字段名>（如 extra.cluster）")
 
 
-def _alert(a: dict[str, Any]) -> AlertAction:
-    return AlertAction(Level(a["level"]), a["title"], a["body"], tuple(a.get("notifiers") or ()))
+def _alert(a: dict[str, Any], raw: dict[str, Any], type_name: str) -> AlertAction:
+    return AlertAction(Level(a["level"]), a["title"], a["body"], tuple(a.get("notifiers") or ()),
+                       a.get("kind") or infer_kind(raw, type_name))
+
+
+def infer_kind(raw: dict[str, Any], type_name: str) -> str:
+    """What an alert is about when the rule does not say (`actions.alert.kind`), for routing: its case
+    kind, else what its filter looks at."""
+    case = (raw.get("actions") or {}).get("case") or {}
+    if case.get("kind"):
+        return {"rumour": "rumour", "flood": "spam", "surge": "surge"}.get(case["kind"], "other")
+    if type_name == "flatline":
+        return "collector"
+    flt = raw.get("filter") or {}
+    if "pii" in flt:
+        return "pii"
+    if "rumour" in flt or "debunked" in flt:
+        return "rumour"
+    if "spam" in flt and "sentiment" not in flt:
+        return "spam"
+    if "sentiment" in flt or "polarity" in flt:
+        return "surge"
+    return "other"
 
 
 def _check_templates(actions: dict[str, Any], cls: type[RuleType], file: str, label: str) -> None:

@@ -91,6 +91,7 @@ class AlertAction:
     title: str  # template
     body: str  # template
     notifiers: tuple[str, ...] = ()  # empty: every configured notifier
+    kind: str = ""  # rumour | surge | spam | pii | collector | other; "" inferred (rules/loader.py)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ from core.domain import (
     User,
     WriteBack,
     WriteBackState,
+    CaseResponse,
+    CaseState,
 )
 
 
@@ -83,10 +85,12 @@ class QueueItem:
 
 @dataclass
 class Delivery:
-    """One alert to one notifier: a row of the outbox."""
+    """One alert to one notifier (for one recipient, for a personal notifier): a row of the outbox."""
 
     alert_id: int
     notifier: str
+    recipient: str = ""  # a username for a personal notifier; "" for a group notifier
+    reason: str = ""  # why routing chose it: the route's name, 升级, …
     state: DeliveryState = DeliveryState.PENDING
     attempts: int = 0
     next_attempt_at: datetime | None = None
@@ -295,6 +299,40 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def acknowledge_alert(self, alert_id: int, audit: AuditEvent) -> None: ...
 
+    @abc.abstractmethod
+    def claim_alert(self, alert_id: int, audit: AuditEvent) -> bool:
+        """认领: `audit.actor` takes the alert on (first one wins; False if already claimed)."""
+
+    @abc.abstractmethod
+    def alerts_to_escalate(self, levels: Sequence[str], raised_before: datetime, tier: int,
+                           limit: int = 100) -> list[Alert]:
+        """Alerts of these levels raised before `raised_before`, neither acknowledged nor claimed,
+        whose escalation has not reached `tier` yet."""
+
+    @abc.abstractmethod
+    def add_deliveries(self, alert_id: int, routes: Sequence[tuple[str, str, str]], at: datetime,
+                       audit: AuditEvent | None = None, escalated: int | None = None) -> int:
+        """Queue more deliveries (notifier, recipient, reason) of an existing alert (escalation),
+        setting its escalation tier when given; existing ones are kept. Returns how many were new."""
+
+    # ---- the rumour-response loop
+    @abc.abstractmethod
+    def set_case_state(self, case_id: int, state: "CaseState", audit: AuditEvent) -> None: ...
+
+    @abc.abstractmethod
+    def assign_case(self, case_id: int, usernames: Sequence[str], audit: AuditEvent) -> None:
+        """Add leaders to a case (existing assignees stay)."""
+
+    @abc.abstractmethod
+    def add_case_response(self, response: "CaseResponse", audit: AuditEvent) -> "CaseResponse": ...
+
+    @abc.abstractmethod
+    def case_responses(self, case_id: int) -> list["CaseResponse"]: ...
+
+    @abc.abstractmethod
+    def cases_assigned(self, username: str, open_only: bool = True) -> list[Case]:
+        """Cases a leader is assigned to, most recently updated first (their inbox)."""
+
     # ---- debunk registry
     @abc.abstractmethod
     def debunks(self, active_only: bool = True) -> list[Debunk]: ...
@@ -319,7 +357,19 @@ class Store(abc.ABC):
         least `min_attempts` times in a row (for /healthz)."""
 
     @abc.abstractmethod
-    def delivery_sent(self, delivery_id: int, at: datetime) -> None: ...
+    def delivery_sent(self, delivery_id: int, at: datetime, note: str = "") -> None:
+        """Done (`note`: what the platform said, e.g. recipients it could not reach)."""
+
+    @abc.abstractmethod
+    def postpone_delivery(self, delivery_id: int, until: datetime) -> None:
+        """Not yet (a digest's next time): move it without counting an attempt."""
+
+    @abc.abstractmethod
+    def digest_deliveries(self, notifier: str, recipient: str) -> list[Delivery]:
+        """The unsent batched (digest) deliveries of one notifier and recipient, oldest first."""
+
+    @abc.abstractmethod
+    def last_digest_at(self, notifier: str, recipient: str) -> datetime | None: ...
 
     @abc.abstractmethod
     def delivery_failed(self, delivery_id: int, error: str, next_attempt_at: datetime) -> None: ...
@@ -336,6 +386,11 @@ class Store(abc.ABC):
     def update_user(self, username: str, audit: AuditEvent, *, role: Role | None = None,
                     active: bool | None = None) -> None:
         """Change a user's role and/or active flag and append the audit event; ValueError if absent."""
+
+    @abc.abstractmethod
+    def update_profile(self, username: str, audit: AuditEvent, **fields: Any) -> None:
+        """Change a user's contact routes (email, wecom_userid, dingtalk_userid, feishu_userid) and
+        subscriptions (topics, channels, min_level) and append the audit event; ValueError if absent."""
 
     @abc.abstractmethod
     def get_user(self, username: str) -> User | None: ...
@@ -373,6 +428,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def inbound(self, collector: str, after_id: int, limit: int) -> list[tuple[int, str]]:
         """(id, payload) of `collector`'s pushed events after `after_id`, oldest first."""
+
+    @abc.abstractmethod
+    def prune_inbound(self, collector: str, up_to_id: int, received_before: datetime) -> int:
+        """Forget `collector`'s pushed events up to `up_to_id` (already taken: their posts and the
+        checkpoint are committed) received before `received_before` (recent ones stay, to look into a
+        problem). Returns how many were removed."""
 
     # ---- write-back outbox (actions on the platforms)
     @abc.abstractmethod

@@ -4,13 +4,27 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from core.domain import AuditEvent, Debunk, Role, User, utcnow
+from core.domain import AuditEvent, Debunk, Level, Role, User, utcnow
 from store.codec import dumps, parse_ts, ts
 
 
 def _user(r: sqlite3.Row) -> User:
     return User(username=r["username"], role=Role(r["role"]), password_hash=r["password_hash"],
-                active=bool(r["active"]), id=r["id"])
+                active=bool(r["active"]), id=r["id"], email=r["email"], wecom_userid=r["wecom_userid"],
+                dingtalk_userid=r["dingtalk_userid"], feishu_userid=r["feishu_userid"],
+                topics=json.loads(r["topics"] or "[]"), channels=json.loads(r["channels"] or "[]"),
+                min_level=Level(r["min_level"] or "yellow"))
+
+
+PROFILE_FIELDS = ("email", "wecom_userid", "dingtalk_userid", "feishu_userid", "topics", "channels", "min_level")
+
+
+def _profile_value(name: str, value: object) -> object:
+    if name in ("topics", "channels"):
+        return dumps(list(value))  # type: ignore[call-overload]
+    if name == "min_level":
+        return Level(value).value  # type: ignore[arg-type]
+    return str(value)
 
 
 def _debunk(r: sqlite3.Row) -> Debunk:
@@ -25,8 +39,11 @@ class PeopleMixin:
         try:
             with self._tx() as c:
                 cur = c.execute(
-                    "INSERT INTO users (username, role, password_hash, active) VALUES (?,?,?,?)",
-                    (user.username, user.role.value, user.password_hash, int(user.active)),
+                    "INSERT INTO users (username, role, password_hash, active, email, wecom_userid, dingtalk_userid,"
+                    " feishu_userid, topics, channels, min_level) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (user.username, user.role.value, user.password_hash, int(user.active), user.email,
+                     user.wecom_userid, user.dingtalk_userid, user.feishu_userid, dumps(user.topics),
+                     dumps(user.channels), user.min_level.value),
                 )
         except sqlite3.IntegrityError:
             raise ValueError(f"用户名 {user.username} 已存在") from None
@@ -54,6 +71,21 @@ class PeopleMixin:
             if active is False:  # a deactivated account is signed out everywhere
                 c.execute("UPDATE sessions SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
                           (ts(audit.at), username))
+            self._insert_audit(c, audit)
+
+    def update_profile(self, username: str, audit: AuditEvent, **fields: object) -> None:
+        """Change a user's contact routes and subscriptions (PROFILE_FIELDS) and append the audit event."""
+        unknown = set(fields) - set(PROFILE_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown profile fields: {sorted(unknown)}")
+        if not fields:
+            return
+        with self._tx() as c:
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            cur = c.execute(f"UPDATE users SET {sets} WHERE username = ?",
+                            [*(_profile_value(k, v) for k, v in fields.items()), username])
+            if cur.rowcount == 0:
+                raise ValueError(f"用户 {username} 不存在")
             self._insert_audit(c, audit)
 
     def get_user(self, username: str) -> User | None:

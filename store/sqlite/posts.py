@@ -293,17 +293,19 @@ class PostsMixin:
                     a.case_id = case_ids[results.alert_case[i]]
                 cur = c.execute(
                     "INSERT INTO alerts (rule, level, title, body, dedupe_key, post_ids, notifiers, case_id,"
-                    " created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                    " created_at, kind, topics, channels, raised_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (a.rule, a.level.value, a.title, a.body, a.dedupe_key, dumps(a.post_ids), dumps(a.notifiers),
-                     a.case_id, ts(a.created_at)),
+                     a.case_id, ts(a.created_at), a.kind, dumps(a.topics), dumps(a.channels),
+                     ts(a.raised_at) if a.raised_at else now),
                 )
                 a.id = cur.lastrowid
-                for name in a.notifiers:
-                    c.execute(
-                        "INSERT OR IGNORE INTO deliveries (alert_id, notifier, state, attempts, next_attempt_at)"
-                        " VALUES (?, ?, 'pending', 0, ?)",
-                        (a.id, name, now),
-                    )
+                routes = a.routes if a.routes is not None else [(name, "", "") for name in a.notifiers]
+                due = ts(a.hold_until) if a.hold_until else now
+                c.executemany(
+                    "INSERT OR IGNORE INTO deliveries (alert_id, notifier, recipient, reason, state, attempts,"
+                    " next_attempt_at) VALUES (?, ?, ?, ?, 'pending', 0, ?)",
+                    [(a.id, notifier, recipient, reason, due) for notifier, recipient, reason in routes],
+                )
         return results.alerts
 
     def _upsert_case(self, c: sqlite3.Connection, cs: Case, now: str) -> int:

@@ -12,6 +12,8 @@ from core.domain import (
     AuditEvent,
     Case,
     CaseKind,
+    CaseResponse,
+    CaseState,
     Decision,
     DeliveryState,
     Flag,
@@ -44,13 +46,17 @@ def _alert(r: sqlite3.Row) -> Alert:
     return Alert(rule=r["rule"], level=Level(r["level"]), title=r["title"], body=r["body"],
                  dedupe_key=r["dedupe_key"], post_ids=json.loads(r["post_ids"]),
                  notifiers=json.loads(r["notifiers"]), created_at=parse_ts(r["created_at"]),  # type: ignore[arg-type]
-                 case_id=r["case_id"], acknowledged_by=r["acknowledged_by"], id=r["id"])
+                 case_id=r["case_id"], acknowledged_by=r["acknowledged_by"], id=r["id"], kind=r["kind"],
+                 topics=json.loads(r["topics"] or "[]"), channels=json.loads(r["channels"] or "[]"),
+                 claimed_by=r["claimed_by"], claimed_at=parse_ts(r["claimed_at"]), escalated=r["escalated"],
+                 raised_at=parse_ts(r["raised_at"]))
 
 
 def _delivery(r: sqlite3.Row) -> Delivery:
-    return Delivery(alert_id=r["alert_id"], notifier=r["notifier"], state=DeliveryState(r["state"]),
-                    attempts=r["attempts"], next_attempt_at=parse_ts(r["next_attempt_at"]),
-                    last_error=r["last_error"], sent_at=parse_ts(r["sent_at"]), id=r["id"])
+    return Delivery(alert_id=r["alert_id"], notifier=r["notifier"], recipient=r["recipient"], reason=r["reason"],
+                    state=DeliveryState(r["state"]), attempts=r["attempts"],
+                    next_attempt_at=parse_ts(r["next_attempt_at"]), last_error=r["last_error"],
+                    sent_at=parse_ts(r["sent_at"]), id=r["id"])
 
 
 class ReviewMixin(ChannelsMixin):
@@ -172,9 +178,48 @@ class ReviewMixin(ChannelsMixin):
     def _case(self, r: sqlite3.Row) -> Case:
         post_ids = [x["post_id"] for x in self._rows(
             "SELECT post_id FROM case_posts WHERE case_id = ? ORDER BY post_id", (r["id"],))]
+        assignees = [x["username"] for x in self._rows(
+            "SELECT username FROM case_assignees WHERE case_id = ? ORDER BY assigned_at, username", (r["id"],))]
         return Case(kind=CaseKind(r["kind"]), key=r["key"], title=r["title"], post_ids=post_ids,
                     status=r["status"], created_at=parse_ts(r["created_at"]),  # type: ignore[arg-type]
-                    updated_at=parse_ts(r["updated_at"]), id=r["id"])  # type: ignore[arg-type]
+                    updated_at=parse_ts(r["updated_at"]), id=r["id"], state=CaseState(r["state"]),  # type: ignore[arg-type]
+                    clarified_at=parse_ts(r["clarified_at"]), assignees=assignees)
+
+    # ------------------------------------------------------------------ the rumour-response loop
+    def set_case_state(self, case_id: int, state: CaseState, audit: AuditEvent) -> None:
+        closed = state in (CaseState.SUBSIDED, CaseState.FALSE_ALARM)
+        with self._tx() as c:
+            c.execute("UPDATE cases SET state = ?, status = ?, clarified_at = CASE WHEN ? = 'clarified'"
+                      " AND clarified_at IS NULL THEN ? ELSE clarified_at END WHERE id = ?",
+                      (state.value, "closed" if closed else "open", state.value, ts(audit.at), case_id))
+            self._insert_audit(c, audit)
+
+    def assign_case(self, case_id: int, usernames: Sequence[str], audit: AuditEvent) -> None:
+        with self._tx() as c:
+            c.executemany("INSERT OR IGNORE INTO case_assignees (case_id, username, assigned_by, assigned_at)"
+                          " VALUES (?,?,?,?)", [(case_id, u, audit.actor, ts(audit.at)) for u in usernames])
+            self._insert_audit(c, audit)
+
+    def add_case_response(self, response: CaseResponse, audit: AuditEvent) -> CaseResponse:
+        with self._tx() as c:
+            cur = c.execute("INSERT INTO case_responses (case_id, username, where_, text, url, created_at)"
+                            " VALUES (?,?,?,?,?,?)", (response.case_id, response.username, response.where,
+                                                      response.text, response.url, ts(response.created_at)))
+            response.id = cur.lastrowid
+            self._insert_audit(c, audit)
+        return response
+
+    def case_responses(self, case_id: int) -> list[CaseResponse]:
+        rows = self._rows("SELECT * FROM case_responses WHERE case_id = ? ORDER BY created_at, id", (case_id,))
+        return [CaseResponse(case_id=r["case_id"], username=r["username"], where=r["where_"], text=r["text"],
+                             url=r["url"], created_at=parse_ts(r["created_at"]), id=r["id"])  # type: ignore[arg-type]
+                for r in rows]
+
+    def cases_assigned(self, username: str, open_only: bool = True) -> list[Case]:
+        rows = self._rows(
+            "SELECT c.* FROM cases c JOIN case_assignees a ON a.case_id = c.id WHERE a.username = ?"
+            + (" AND c.status = 'open'" if open_only else "") + " ORDER BY c.updated_at DESC", (username,))
+        return [self._case(r) for r in rows]
 
     # ------------------------------------------------------------------ alerts
     def alerts(self, limit: int = 50, offset: int = 0, level: str | None = None) -> list[Alert]:
@@ -189,6 +234,36 @@ class ReviewMixin(ChannelsMixin):
     def get_alert(self, alert_id: int) -> Alert | None:
         r = self._one("SELECT * FROM alerts WHERE id = ?", (alert_id,))
         return _alert(r) if r else None
+
+    def claim_alert(self, alert_id: int, audit: AuditEvent) -> bool:
+        with self._tx() as c:
+            cur = c.execute("UPDATE alerts SET claimed_by = ?, claimed_at = ? WHERE id = ? AND claimed_by IS NULL",
+                            (audit.actor, ts(audit.at), alert_id))
+            self._insert_audit(c, audit)
+            return cur.rowcount > 0
+
+    def alerts_to_escalate(self, levels: Sequence[str], raised_before: datetime, tier: int,
+                           limit: int = 100) -> list[Alert]:
+        rows = self._rows(
+            f"SELECT * FROM alerts WHERE level IN ({placeholders(len(levels))}) AND acknowledged_by IS NULL"
+            " AND claimed_by IS NULL AND escalated < ? AND coalesce(raised_at, created_at) <= ? ORDER BY id LIMIT ?",
+            [*levels, tier, ts(raised_before), limit])
+        return [_alert(r) for r in rows]
+
+    def add_deliveries(self, alert_id: int, routes: Sequence[tuple[str, str, str]], at: datetime,
+                       audit: AuditEvent | None = None, escalated: int | None = None) -> int:
+        with self._tx() as c:
+            new = 0
+            for notifier, recipient, reason in routes:
+                cur = c.execute("INSERT OR IGNORE INTO deliveries (alert_id, notifier, recipient, reason, state,"
+                                " attempts, next_attempt_at) VALUES (?,?,?,?, 'pending', 0, ?)",
+                                (alert_id, notifier, recipient, reason, ts(at)))
+                new += cur.rowcount
+            if escalated is not None:
+                c.execute("UPDATE alerts SET escalated = max(escalated, ?) WHERE id = ?", (escalated, alert_id))
+            if audit is not None:
+                self._insert_audit(c, audit)
+        return new
 
     def acknowledge_alert(self, alert_id: int, audit: AuditEvent) -> None:
         with self._tx() as c:
@@ -218,10 +293,24 @@ class ReviewMixin(ChannelsMixin):
         )
         return [(r["notifier"], int(r["n"]), r["err"] or "") for r in rows]
 
-    def delivery_sent(self, delivery_id: int, at: datetime) -> None:
+    def delivery_sent(self, delivery_id: int, at: datetime, note: str = "") -> None:
         with self._tx() as c:
             c.execute("UPDATE deliveries SET state = 'sent', attempts = attempts + 1, sent_at = ?,"
-                      " last_error = '' WHERE id = ?", (ts(at), delivery_id))
+                      " last_error = ? WHERE id = ?", (ts(at), note[:2000], delivery_id))
+
+    def postpone_delivery(self, delivery_id: int, until: datetime) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE deliveries SET next_attempt_at = ? WHERE id = ?", (ts(until), delivery_id))
+
+    def digest_deliveries(self, notifier: str, recipient: str) -> list[Delivery]:
+        rows = self._rows("SELECT * FROM deliveries WHERE notifier = ? AND recipient = ? AND state != 'sent'"
+                          " AND reason LIKE '汇总:%' ORDER BY alert_id", (notifier, recipient))
+        return [_delivery(r) for r in rows]
+
+    def last_digest_at(self, notifier: str, recipient: str) -> datetime | None:
+        r = self._one("SELECT max(sent_at) AS t FROM deliveries WHERE notifier = ? AND recipient = ?"
+                      " AND state = 'sent' AND reason LIKE '汇总:%'", (notifier, recipient))
+        return parse_ts(r["t"]) if r and r["t"] else None
 
     def delivery_failed(self, delivery_id: int, error: str, next_attempt_at: datetime) -> None:
         with self._tx() as c:

@@ -14,7 +14,7 @@ HOOK = {"name": "值班群机器人", "type": "webhook", "url": "http://127.0.0.
 
 
 @pytest.mark.parametrize("configs, expected", [
-    ([{**EMAIL, "type": "sms"}], ["notifiers[0]（审核组邮件）.type", "sms", "email、webhook"]),
+    ([{**EMAIL, "type": "sms"}], ["notifiers[0]（审核组邮件）.type", "sms", "dingtalk_notice、dingtalk_robot、email"]),
     ([HOOK, {**EMAIL, "port": "25"}], ["notifiers[1]（审核组邮件）.port", "类型应为 integer"]),
     ([{**EMAIL, "to": []}], ["notifiers[0]（审核组邮件）.to", "超出范围"]),
     ([{**EMAIL, "to": ["不是邮箱"]}], ["notifiers[0]（审核组邮件）.to[0]", "格式不对"]),

@@ -234,3 +234,12 @@ def test_a_row_that_cannot_be_read_back_is_quarantined_not_blocking(store):
     [held] = store.quarantined("analyze")
     assert held.attempts == 3 and "无法读取" in held.error
     assert "2" not in [p.source_id for p in store.posts_to_analyze(10, skip_after=3)]
+
+
+def test_pushed_events_are_pruned_once_taken_and_a_day_old(store):
+    t = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    old = store.push_inbound("qq", ['{"a":1}', '{"a":2}'], t)
+    new = store.push_inbound("qq", ['{"a":3}'], t + timedelta(days=2))
+    assert store.prune_inbound("qq", new[0], t + timedelta(days=1)) == 2  # taken and older than a day
+    assert [i for i, _ in store.inbound("qq", 0, 10)] == new
+    assert store.prune_inbound("qq", old[-1], t + timedelta(days=3)) == 0  # not yet taken: kept
