@@ -34,7 +34,19 @@ def test_every_notifier_has_a_section_listing_each_option(name):
 
 def test_examples_build_real_notifiers():
     blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", readme(), re.S)]
-    configs = [c for b in blocks for c in b["notifiers"]]
+    configs = [c for b in blocks if "notifiers" in b for c in b["notifiers"]]
     env = {c[k]: "x" for c in configs for k in c if k.endswith("_env")}
     built = build_notifiers(configs, "README.md", env)
     assert {type(n).type_name for n in built.values()} == set(NOTIFIERS.names())
+
+
+def test_the_routing_example_is_a_valid_routing_block():
+    from alerts.routing import Router
+    from core.domain import Role, User
+    from tests.alerts.test_routing import Group, Personal
+
+    [block] = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", readme(), re.S) if "routing:" in b]
+    notifiers = {"企业微信应用": Personal("企业微信应用"), "邮件": Personal("邮件"), "审核群机器人": Group("审核群机器人")}
+    router = Router.from_config(block["routing"], notifiers, lambda: [User("duty", Role.OFFICER, "x")])
+    assert [r.name for r in router.routes][:2] == ["传言通知订阅该话题的意见领袖和干部", "广告潮发审核群"]
+    assert len(router.tiers) == 2 and router.quiet is not None
