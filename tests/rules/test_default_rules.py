@@ -71,6 +71,9 @@ def test_spam_flood_and_rumour_spread_become_cases(store, feed, run):
     assert cases["flood"].key == "flood1" and len(cases["flood"].post_ids) == 8
     assert cases["rumour"].key == "rumour1" and len(cases["rumour"].post_ids) == 5
     levels = {a.rule: a.level.value for a in store.alerts()}
-    assert levels == {"spam_flood": "yellow", "rumour_spread": "orange"}
+    # the rumour is told early (yellow, at the third post) and again when it spreads (orange): one case
+    assert levels == {"spam_flood": "yellow", "rumour_emerging": "yellow", "rumour_spread": "orange"}
+    emerging = next(a for a in store.alerts() if a.rule == "rumour_emerging")
+    assert emerging.case_id == cases["rumour"].id and len(emerging.post_ids) == 3
     rumour_alert = next(a for a in store.alerts() if a.rule == "rumour_spread")
     assert rumour_alert.case_id == cases["rumour"].id
