@@ -82,3 +82,32 @@ def test_errors_say_what_to_do(tmp_path, capsys):
     write(path, [rec("a", "你好", 0)])
     assert main(["--input", str(path), "--rules", str(bad)]) == 2
     assert "bad.yaml" in capsys.readouterr().err
+
+
+def test_a_pay_reform_surge_on_day_eight_is_a_surge_within_3_hours_not_a_rumour(tmp_path, capsys):
+    """A new deployment replaying a week of ordinary talk, then staff complaining about a published
+    policy across channels: a surge rule fires within 3 hours (no week of baseline needed), and the
+    complaints, however often repeated, are not a rumour."""
+    import random
+
+    rng = random.Random(3)
+    ordinary = ["食堂今天的红烧肉不错", "工会的羽毛球赛什么时候报名", "图书馆周末开到几点", "停车场的指示牌很清楚",
+                "校车早上七点那班人太多了", "春游活动安排得很好，谢谢工会", "体检报告什么时候出来", "子女入学的材料交给谁"]
+    complaints = ["新的绩效分配方案太不合理了，青年教师到手又少了", "绩效改革方案出来了，实验员又是最吃亏的，强烈反对",
+                  "学校发布的绩效方案课时费标准下调了，一线教师太难了", "按新绩效办法，我每个月少了八百，凭什么",
+                  "绩效新方案对辅导员很不公平，工会能不能反映一下", "这次绩效改革把教学工作量折算得太低了，寒心"]
+    records = [rec(f"o{d}-{k}", f"{rng.choice(ordinary)}（{d}-{k}）", d * 1440 + rng.randrange(600),
+                   rng.choice(["weibo", "qq", "wechat", "board"]), f"u{rng.randrange(60)}")
+               for d in range(8) for k in range(12)]
+    start = 7 * 1440 + 120
+    records += [rec(f"s{i}", complaints[i % 6] + (f"（{i}）" if i >= 6 else ""), start + i * 6,
+                    ["weibo", "qq", "wechat", "board"][i % 4], f"t{i}") for i in range(30)]
+    path = tmp_path / "week.jsonl"
+    write(path, records)
+    code, alerts, _ = run(capsys, "--input", str(path), "--json", "--quiet")
+    assert code == 0
+    surge = [a for a in alerts if a["rule"] in ("negative_spike", "topic_negative_spike", "negative_surge",
+                                                 "topic_negative_surge")]
+    assert surge and datetime.fromisoformat(surge[0]["ts"]) <= T0 + timedelta(minutes=start + 180)
+    assert not [a for a in alerts if a["rule"].startswith("rumour")]
+    assert {a["level"] for a in alerts} <= {"yellow", "orange"}
