@@ -2,7 +2,7 @@
 
     python scheduler.py [--demo] [--config FILE] [--data-dir DIR] [--host 127.0.0.1] [--port 8000]
 
-APScheduler runs collection, analysis + rules, alert delivery and model/debunk refresh; the
+APScheduler runs collection, analysis + rules, alert delivery, model/debunk refresh and case upkeep; the
 dashboard is served from the same process (waitress). SIGTERM or SIGINT: the batch in flight
 finishes, then the process exits 0.
 """
@@ -107,6 +107,7 @@ class Service:
             ("process", lambda: self.sentinel.process(stop), iv["analyze"]),
             ("deliver", self.sentinel.deliver, iv["deliver"]),
             ("refresh", self.sentinel.refresh, 30.0),
+            ("maintain", self.sentinel.maintain, 300.0),  # rumour cases quiet long enough subside
         ]
         for name, func, seconds in jobs:
             self.scheduler.add_job(func, "interval", seconds=seconds, id=name, name=name, max_instances=1,

@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
         "quarantine_after": 3,  # a record that fails a stage this many times is set aside
     },
     "health": {"degraded_after": 3},  # consecutive failures of a job before /healthz says degraded
+    "cases": {"subside_after_hours": 48},  # a clarified rumour quiet this long goes to 平息 by itself
     "channels": [],
     "notifiers": [],
 }
@@ -99,6 +100,11 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {"degraded_after": {"type": "integer", "minimum": 1, "maximum": 1000}},
         },
+        "cases": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"subside_after_hours": {"type": "number", "exclusiveMinimum": 0, "maximum": 24 * 365}},
+        },
         "channels": {"type": "array", "items": _ITEM},
         "notifiers": {"type": "array", "items": _ITEM},
         "routing": {"type": "object"},  # checked in detail by alerts/routing.py (errors name the field)
@@ -133,6 +139,7 @@ class Settings:
     quarantine_after: int = 3
     degraded_after: int = 3
     routing: dict[str, Any] = field(default_factory=dict)  # who is told what (alerts/routing.py)
+    subside_after: timedelta = timedelta(hours=48)  # 已澄清 → 平息 after this long without a new post
 
     @property
     def db_path(self) -> Path:
@@ -264,6 +271,7 @@ def load_settings(
         quarantine_after=int(ingest["quarantine_after"]),
         degraded_after=int(data["health"]["degraded_after"]),
         routing=dict(data.get("routing") or {}),
+        subside_after=timedelta(hours=float(data["cases"]["subside_after_hours"])),
     )
 
 

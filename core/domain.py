@@ -226,6 +226,7 @@ class Alert:
     # who routing chose, written with the alert: (notifier, recipient username or "", why); None (not
     # routed): each of `notifiers` once (not stored on the alert row: the outbox rows are the record)
     routes: list[tuple[str, str, str]] | None = None
+    acknowledged_at: datetime | None = None  # when `acknowledged_by` confirmed it (确认)
 
 
 ALERT_KINDS_ZH = {"rumour": "传言", "surge": "负面激增", "spam": "垃圾广告", "pii": "个人信息泄露",

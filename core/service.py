@@ -1,8 +1,8 @@
 """The running service: every stage built from one Settings and wired together.
 
 `Sentinel.build(settings)` makes the store, the collectors, the analyzer, the rule engine and the
-outbox; scheduler.py calls `collect`, `process`, `deliver` and `refresh` on a schedule and serves
-the dashboard. Tests call the same methods directly.
+outbox; scheduler.py calls `collect`, `process`, `deliver`, `refresh` and `maintain` on a schedule
+and serves the dashboard. Tests call the same methods directly.
 
 No record can stop a stage: the ingestion boundary turns bad records into dead letters, and a post
 that still makes analysis or the rules fail is retried alone and, after `ingest.quarantine_after`
@@ -27,6 +27,7 @@ from alerts.routing import Router
 from collectors import CollectorRunner, build_collectors
 from collectors.boundary import Boundary
 from collectors.writeback import WriteBackOutbox
+from core.caseflow import subside_quiet_cases
 from core.config import Settings
 from core.errors import ConfigError
 from core.domain import Post, utcnow
@@ -175,6 +176,16 @@ class Sentinel:
         with self._job("writeback"):
             self.writebacks.deliver_due()
         return report
+
+    def maintain(self) -> list[int]:
+        """Housekeeping of the rumour-response loop: a case in 已澄清 whose claim has been quiet (no new
+        post) for `cases.subside_after_hours` goes to 平息, audited as `system`. Returns their ids."""
+        with self._job("maintain"):
+            moved = subside_quiet_cases(self.store, self.clock(), self.settings.subside_after)
+        if moved:
+            log.info("%d 个已澄清的事件已连续 %s 小时没有新帖子，自动标记为平息：%s", len(moved),
+                     f"{self.settings.subside_after.total_seconds() / 3600:g}", "、".join(f"#{i}" for i in moved))
+        return moved
 
     @property
     def write_actions(self) -> dict[str, frozenset[str]]:

@@ -1,5 +1,5 @@
-"""Admin pages: users (create, reset password), the audit log, dead letters and the quarantine,
-runtime status (each job's health)."""
+"""Admin pages: users (create, edit role / active flag / contact routes / subscriptions, reset
+password), the audit log, dead letters and the quarantine, runtime status (each job's health)."""
 from __future__ import annotations
 
 import json
@@ -7,9 +7,10 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from core.domain import AuditEvent, Role
+from core.domain import CHANNEL_LABELS_ZH, AuditEvent, Level, Role, User
 from dashboard import roles
-from dashboard.accounts import AccountError, create_user, parse_role, reset_password
+from dashboard.accounts import (KNOWN_TOPICS, PROFILE_FIELDS, AccountError, create_user, edit_user, field_labels,
+                                parse_role, profile_from_form, reset_password)
 from dashboard.auth import current_user, require_role, start_session
 from dashboard.context import services
 from dashboard.present import COUNT_LABELS, pager
@@ -20,14 +21,68 @@ DEAD_PER_PAGE = 50
 QUARANTINE_SHOWN = 200
 STAGE_LABELS = {"analyze": "分析", "rules": "规则处理"}
 JOB_LABELS = {"collect": "收集", "analyze": "分析", "rules": "规则", "deliver": "通知投递", "writeback": "平台回写",
-              "refresh": "模型与辟谣库刷新", "warm": "启动预热"}
+              "refresh": "模型与辟谣库刷新", "warm": "启动预热", "maintain": "事件自动平息"}
+
+
+PROFILE_CHOICES = {"known_topics": KNOWN_TOPICS, "channel_labels": CHANNEL_LABELS_ZH, "levels": list(Level)}
 
 
 @bp.get("/users")
 @require_role(*roles.ADMIN_ONLY)
 def users(error: str | None = None, form: Any = None, status: int = 200) -> Any:
+    """Every user with their contact routes (personal data: this page is admin-only) and subscriptions."""
     return render_template("admin/users.html", users=services().store.users(), roles_list=list(Role),
-                           error=error, form=form or {}), status
+                           error=error, form=form or {}, **PROFILE_CHOICES), status
+
+
+def user_form(user: User) -> dict[str, Any]:
+    """The edit form's values for a stored user."""
+    return {"role": user.role.value, "active": user.active, "topics": list(user.topics),
+            "channels": list(user.channels), "min_level": user.min_level.value,
+            **{f: getattr(user, f) for f in ("email", "wecom_userid", "dingtalk_userid", "feishu_userid")}}
+
+
+def _edit_page(target: User, form: dict[str, Any], error: str | None = None, status: int = 200) -> Any:
+    return render_template("admin/user_edit.html", target=target, form=form, error=error, roles_list=list(Role),
+                           **PROFILE_CHOICES), status
+
+
+@bp.get("/users/<username>/edit")
+@require_role(*roles.ADMIN_ONLY)
+def user_edit(username: str) -> Any:
+    target = services().store.get_user(username)
+    if target is None:
+        abort(404)
+    return _edit_page(target, user_form(target))
+
+
+@bp.post("/users/<username>/edit")
+@require_role(*roles.ADMIN_ONLY)
+def user_save(username: str) -> Any:
+    """Role, active flag, contact routes and subscriptions of one user, validated as by the command
+    (dashboard.accounts.edit_user) and audited. An admin cannot demote or deactivate themself here."""
+    store = services().store
+    target = store.get_user(username)
+    if target is None:
+        abort(404)
+    actor = current_user().username  # type: ignore[union-attr]
+    form = request.form
+    profile = profile_from_form(form, PROFILE_FIELDS)
+    active = form.get("active") == "on"
+    try:
+        role = parse_role(form.get("role", ""))
+        if username == actor and (role is not Role.ADMIN or not active):
+            raise AccountError("不能停用自己的账号或取消自己的管理员角色（否则将无法再管理用户）；请让另一位管理员操作")
+        changed = edit_user(store, username, actor, "web", role=role, active=active, profile=profile)
+    except AccountError as exc:
+        submitted = {**profile, "role": form.get("role", ""), "active": active}
+        return _edit_page(target, submitted, error=str(exc), status=400)
+    if changed:
+        note = "，其所有已登录的会话已随之失效" if "active" in changed and not active else ""
+        flash(f"已保存 {username} 的修改：{field_labels(changed)}{note}。", "ok")
+    else:
+        flash(f"{username} 的资料没有变化。", "info")
+    return redirect(url_for("admin.users") + f"#user-{username}")
 
 
 @bp.post("/users")

@@ -15,7 +15,11 @@ QUEUE: tuple[Role, ...] = (MODERATOR,)  # 审核队列 and post detail
 DECIDE: tuple[Role, ...] = (MODERATOR,)  # approve / remove a flagged post
 SEARCH: tuple[Role, ...] = (MODERATOR,)
 ALERTS: tuple[Role, ...] = (OFFICER, LEADER)
-ACK: tuple[Role, ...] = (OFFICER,)  # acknowledge an alert
+ACK: tuple[Role, ...] = (OFFICER, LEADER)  # acknowledge an alert (确认)
+CLAIM: tuple[Role, ...] = (OFFICER, LEADER)  # take an alert on (认领)
+CASE_MANAGE: tuple[Role, ...] = (OFFICER,)  # change a case's state, assign leaders to it
+CASE_RESPOND: tuple[Role, ...] = (OFFICER, LEADER)  # record an answer to a rumour (leaders: if assigned)
+INBOX: tuple[Role, ...] = (OFFICER, LEADER)  # 我的事件: assigned cases, alerts sent to me
 DELIVERIES: tuple[Role, ...] = (OFFICER,)  # outbox states on the alert page
 CASES: tuple[Role, ...] = (OFFICER, LEADER)  # leaders: rumour cases only
 ALL_CASE_KINDS: tuple[Role, ...] = (OFFICER,)
@@ -25,6 +29,7 @@ REPLY: tuple[Role, ...] = (OFFICER, LEADER)  # post the union's official reply o
 RULES: tuple[Role, ...] = (MODERATOR, OFFICER)  # the rules in use and how often their flags are upheld
 ADMIN_ONLY: tuple[Role, ...] = ()  # users, audit log, dead letters, runtime status
 CLEAR_PII: tuple[Role, ...] = (MODERATOR,)  # everyone else sees personal data masked
+ME: tuple[Role, ...] = (MODERATOR, OFFICER, LEADER)  # 我的订阅 (/me): everyone, their own subscriptions only
 
 # Landing page per role (endpoint names).
 HOME = {
@@ -40,6 +45,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("review.queue", "审核队列", "QUEUE"),
     ("alerts.index", "预警", "ALERTS"),
     ("cases.index", "事件", "CASES"),
+    ("inbox.index", "我的事件", "INBOX"),
     ("debunks.index", "辟谣库", "DEBUNKS"),
     ("search.index", "搜索", "SEARCH"),
     ("rulebook.index", "规则", "RULES"),
@@ -47,6 +53,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("admin.audit", "审计日志", "ADMIN_ONLY"),
     ("admin.dead_letters", "死信", "ADMIN_ONLY"),
     ("admin.status", "运行状态", "ADMIN_ONLY"),
+    ("me.index", "我的订阅", "ME"),
 )
 
 

@@ -297,11 +297,19 @@ class Store(abc.ABC):
     def get_alert(self, alert_id: int) -> Alert | None: ...
 
     @abc.abstractmethod
-    def acknowledge_alert(self, alert_id: int, audit: AuditEvent) -> None: ...
+    def acknowledge_alert(self, alert_id: int, audit: AuditEvent) -> bool:
+        """确认: `audit.actor` has seen the alert (first one counts, with the time; False, and nothing
+        audited, if it was already acknowledged)."""
+
+    @abc.abstractmethod
+    def alerts_notified(self, username: str, open_only: bool = True, limit: int = 50) -> list[Alert]:
+        """Alerts with a delivery to this person, newest first; `open_only`: those nobody has
+        acknowledged or claimed yet (their inbox)."""
 
     @abc.abstractmethod
     def claim_alert(self, alert_id: int, audit: AuditEvent) -> bool:
-        """认领: `audit.actor` takes the alert on (first one wins; False if already claimed)."""
+        """认领: `audit.actor` takes the alert on (first one wins; False, and nothing audited, if it was
+        already claimed)."""
 
     @abc.abstractmethod
     def alerts_to_escalate(self, levels: Sequence[str], raised_before: datetime, tier: int,
@@ -317,7 +325,19 @@ class Store(abc.ABC):
 
     # ---- the rumour-response loop
     @abc.abstractmethod
-    def set_case_state(self, case_id: int, state: "CaseState", audit: AuditEvent) -> None: ...
+    def set_case_state(self, case_id: int, state: "CaseState", audit: AuditEvent,
+                       expect: "CaseState | None" = None) -> bool:
+        """Move a case to `state` (closed for 平息 and 误报, open otherwise; the first 已澄清 sets
+        `clarified_at` to `audit.at`) and append the audit event. With `expect`, only if the case is in
+        that state now (nothing changes and nothing is audited otherwise). True if it was changed."""
+
+    @abc.abstractmethod
+    def case_post_times(self, case_id: int) -> list[datetime]:
+        """When each of the case's posts was written (`created_at`), oldest first."""
+
+    @abc.abstractmethod
+    def cases_to_subside(self, quiet_since: datetime, limit: int = 100) -> list[Case]:
+        """Cases in 已澄清 clarified no later than `quiet_since` whose newest post is no newer than it."""
 
     @abc.abstractmethod
     def assign_case(self, case_id: int, usernames: Sequence[str], audit: AuditEvent) -> None:

@@ -93,3 +93,55 @@
     setupQueueKeys();
   });
 }());
+
+/* 3. A case's volume (事件页 声量变化): posts per hour or day from /api/cases/<id>/volume, with the first
+ * response and the clarification marked. */
+(function () {
+  'use strict';
+
+  function volumeOption(d) {
+    var marks = (d.marks || []).map(function (m) {
+      return { name: m.name, xAxis: m.label, label: { formatter: m.name, position: 'insideEndTop' } };
+    });
+    return {
+      animation: false,
+      tooltip: { trigger: 'axis' },
+      grid: { left: 40, right: 24, top: 28, bottom: 40 },
+      xAxis: { type: 'category', data: d.labels },
+      yAxis: { type: 'value', name: '帖子数', minInterval: 1 },
+      series: [{
+        name: '帖子数', type: 'bar', data: d.counts, itemStyle: { color: '#6b2fa3' },
+        markLine: { symbol: 'none', silent: true, lineStyle: { color: '#1a7f37', type: 'dashed', width: 2 },
+                    data: marks }
+      }]
+    };
+  }
+
+  function renderVolume(el) {
+    if (typeof window.echarts === 'undefined') {
+      el.textContent = '图表组件未加载，请刷新页面。';
+      el.classList.add('chart-error');
+      return;
+    }
+    fetch(el.getAttribute('data-volume-src'), { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+      .then(function (r) {
+        if (!r.ok) { throw new Error('HTTP ' + r.status); }
+        return r.json();
+      })
+      .then(function (data) {
+        var chart = window.echarts.init(el, null, { renderer: 'canvas' });
+        chart.setOption(volumeOption(data));
+        window.addEventListener('resize', function () { chart.resize(); });
+        el.setAttribute('data-marks', String((data.marks || []).length));
+        el.setAttribute('data-ready', '1');
+      })
+      .catch(function (err) {
+        el.textContent = '图表数据加载失败（' + err.message + '），请刷新重试。';
+        el.classList.add('chart-error');
+      });
+  }
+
+  document.addEventListener('DOMContentLoaded', function () {
+    Array.prototype.forEach.call(document.querySelectorAll('.chart[data-volume-src]'), renderVolume);
+  });
+}());

@@ -49,7 +49,7 @@ def _alert(r: sqlite3.Row) -> Alert:
                  case_id=r["case_id"], acknowledged_by=r["acknowledged_by"], id=r["id"], kind=r["kind"],
                  topics=json.loads(r["topics"] or "[]"), channels=json.loads(r["channels"] or "[]"),
                  claimed_by=r["claimed_by"], claimed_at=parse_ts(r["claimed_at"]), escalated=r["escalated"],
-                 raised_at=parse_ts(r["raised_at"]))
+                 raised_at=parse_ts(r["raised_at"]), acknowledged_at=parse_ts(r["acknowledged_at"]))
 
 
 def _delivery(r: sqlite3.Row) -> Delivery:
@@ -186,13 +186,32 @@ class ReviewMixin(ChannelsMixin):
                     clarified_at=parse_ts(r["clarified_at"]), assignees=assignees)
 
     # ------------------------------------------------------------------ the rumour-response loop
-    def set_case_state(self, case_id: int, state: CaseState, audit: AuditEvent) -> None:
+    def set_case_state(self, case_id: int, state: CaseState, audit: AuditEvent,
+                       expect: CaseState | None = None) -> bool:
         closed = state in (CaseState.SUBSIDED, CaseState.FALSE_ALARM)
         with self._tx() as c:
-            c.execute("UPDATE cases SET state = ?, status = ?, clarified_at = CASE WHEN ? = 'clarified'"
-                      " AND clarified_at IS NULL THEN ? ELSE clarified_at END WHERE id = ?",
-                      (state.value, "closed" if closed else "open", state.value, ts(audit.at), case_id))
+            cur = c.execute("UPDATE cases SET state = ?, status = ?, clarified_at = CASE WHEN ? = 'clarified'"
+                            " AND clarified_at IS NULL THEN ? ELSE clarified_at END WHERE id = ?"
+                            + (" AND state = ?" if expect is not None else ""),
+                            (state.value, "closed" if closed else "open", state.value, ts(audit.at), case_id,
+                             *((expect.value,) if expect is not None else ())))
+            if cur.rowcount == 0:
+                return False
             self._insert_audit(c, audit)
+        return True
+
+    def case_post_times(self, case_id: int) -> list[datetime]:
+        rows = self._rows("SELECT p.created_at FROM case_posts cp JOIN posts p ON p.id = cp.post_id"
+                          " WHERE cp.case_id = ? ORDER BY p.created_at", (case_id,))
+        return [parse_ts(r["created_at"]) for r in rows]  # type: ignore[misc]
+
+    def cases_to_subside(self, quiet_since: datetime, limit: int = 100) -> list[Case]:
+        since = ts(quiet_since)
+        rows = self._rows(
+            "SELECT c.* FROM cases c WHERE c.state = 'clarified' AND c.clarified_at <= ?"
+            " AND coalesce((SELECT max(p.created_at) FROM case_posts cp JOIN posts p ON p.id = cp.post_id"
+            " WHERE cp.case_id = c.id), '') <= ? ORDER BY c.clarified_at, c.id LIMIT ?", (since, since, limit))
+        return [self._case(r) for r in rows]
 
     def assign_case(self, case_id: int, usernames: Sequence[str], audit: AuditEvent) -> None:
         with self._tx() as c:
@@ -235,12 +254,21 @@ class ReviewMixin(ChannelsMixin):
         r = self._one("SELECT * FROM alerts WHERE id = ?", (alert_id,))
         return _alert(r) if r else None
 
+    def alerts_notified(self, username: str, open_only: bool = True, limit: int = 50) -> list[Alert]:
+        rows = self._rows(
+            "SELECT * FROM alerts WHERE id IN (SELECT alert_id FROM deliveries WHERE recipient = ?)"
+            + (" AND acknowledged_by IS NULL AND claimed_by IS NULL" if open_only else "")
+            + " ORDER BY created_at DESC, id DESC LIMIT ?", (username, limit))
+        return [_alert(r) for r in rows]
+
     def claim_alert(self, alert_id: int, audit: AuditEvent) -> bool:
         with self._tx() as c:
             cur = c.execute("UPDATE alerts SET claimed_by = ?, claimed_at = ? WHERE id = ? AND claimed_by IS NULL",
                             (audit.actor, ts(audit.at), alert_id))
+            if cur.rowcount == 0:
+                return False
             self._insert_audit(c, audit)
-            return cur.rowcount > 0
+            return True
 
     def alerts_to_escalate(self, levels: Sequence[str], raised_before: datetime, tier: int,
                            limit: int = 100) -> list[Alert]:
@@ -265,11 +293,14 @@ class ReviewMixin(ChannelsMixin):
                 self._insert_audit(c, audit)
         return new
 
-    def acknowledge_alert(self, alert_id: int, audit: AuditEvent) -> None:
+    def acknowledge_alert(self, alert_id: int, audit: AuditEvent) -> bool:
         with self._tx() as c:
-            c.execute("UPDATE alerts SET acknowledged_by = ?, acknowledged_at = ? WHERE id = ?"
-                      " AND acknowledged_by IS NULL", (audit.actor, ts(audit.at), alert_id))
+            cur = c.execute("UPDATE alerts SET acknowledged_by = ?, acknowledged_at = ? WHERE id = ?"
+                            " AND acknowledged_by IS NULL", (audit.actor, ts(audit.at), alert_id))
+            if cur.rowcount == 0:
+                return False
             self._insert_audit(c, audit)
+            return True
 
     # ------------------------------------------------------------------ outbox
     def due_deliveries(self, now: datetime, limit: int = 50) -> list[Delivery]:

@@ -31,12 +31,18 @@ PAGES: dict[str, set[str]] = {
     "/admin/audit": {"admin"},
     "/admin/dead-letters": {"admin"},
     "/admin/status": {"admin"},
+    "/admin/users/leader/edit": {"admin"},
+    "/me": {"admin", "moderator", "officer", "leader"},
+    "/inbox": {"admin", "officer", "leader"},
+    "/api/cases/{rumour_case}/volume": {"admin", "officer", "leader"},
+    "/api/cases/{flood_case}/volume": {"admin", "officer"},
 }
 NAV = {
-    "admin": {"总览", "审核队列", "预警", "事件", "辟谣库", "搜索", "规则", "用户", "审计日志", "死信", "运行状态"},
-    "moderator": {"审核队列", "搜索", "规则"},
-    "officer": {"总览", "预警", "事件", "辟谣库", "规则"},
-    "leader": {"预警", "事件", "辟谣库"},
+    "admin": {"总览", "审核队列", "预警", "事件", "辟谣库", "搜索", "规则", "用户", "审计日志", "死信", "运行状态", "我的订阅",
+              "我的事件"},
+    "moderator": {"审核队列", "搜索", "规则", "我的订阅"},
+    "officer": {"总览", "预警", "事件", "辟谣库", "规则", "我的订阅", "我的事件"},
+    "leader": {"预警", "事件", "辟谣库", "我的订阅", "我的事件"},
 }
 
 
@@ -86,12 +92,13 @@ def test_only_moderators_and_admins_may_decide(role, client, login, post_form, s
     assert store.decisions() == []
 
 
-@pytest.mark.parametrize("role", ["moderator", "leader"])
-def test_only_officers_and_admins_may_acknowledge(role, client, login, post_form, store, seeded):
-    login(role)
-    resp = post_form(f"/alerts/{seeded.alerts['red']}/ack", {})
+@pytest.mark.parametrize("action", ["ack", "claim"])
+def test_moderators_may_neither_acknowledge_nor_claim(action, client, login, post_form, store, seeded):
+    login("moderator")  # officers and leaders may (roles.ACK, roles.CLAIM; tests/dashboard/test_dashboard_loop.py)
+    resp = post_form(f"/alerts/{seeded.alerts['red']}/{action}", {})
     assert resp.status_code == 403
-    assert store.get_alert(seeded.alerts["red"]).acknowledged_by is None
+    alert = store.get_alert(seeded.alerts["red"])
+    assert alert.acknowledged_by is None and alert.claimed_by is None
 
 
 @pytest.mark.parametrize("role", ["moderator", "officer", "leader"])
