@@ -25,8 +25,9 @@ def free_port() -> int:
 class ServiceProcess:
     """`python scheduler.py ...` in a subprocess, its log in a file for failure messages."""
 
-    def __init__(self, data_dir: Path, *args: str, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, *args: str, port: int | None = None, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
+        self.extra_env = dict(env or {})
         self.port = port or free_port()
         self.log_path = data_dir.parent / f"service-{self.port}-{time.time_ns()}.log"
         self.args = [sys.executable, str(ROOT / "scheduler.py"), "--data-dir", str(data_dir),
@@ -34,7 +35,7 @@ class ServiceProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "ServiceProcess":
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.extra_env}
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(self.args, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         return self

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import sqlite3
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -151,3 +153,51 @@ def test_hostile_inbox_on_the_running_service(tmp_path):
     assert not any("收件箱外" in raw for (raw,) in db.execute("SELECT raw FROM dead_letters"))
     assert "收件箱外的文件" not in service.log_path.read_text(encoding="utf-8", errors="replace")
     assert {p.name for p in (inbox / "done").iterdir()} == {"bad.jsonl", "bad.csv", "good.jsonl"}
+
+
+def test_a_housing_rumour_reaches_the_subscribed_leader_on_wecom(tmp_path):
+    """The running service with a `wecom_app` notifier pointed at a fake of WeCom: leaders are set up
+    with the users command; a housing rumour dropped into the inbox reaches the leader subscribed to
+    住房保障 as a WeCom application message, masked, with a link; the other leader gets nothing."""
+    from datetime import datetime, timedelta, timezone
+
+    from tests.fakes.wecom_notify import FakeWeCom
+
+    data = tmp_path / "data"
+    (data / "inbox").mkdir(parents=True)
+    with FakeWeCom(users=("housing01", "pay01")) as wecom:
+        config = tmp_path / "sentinel.yaml"
+        config.write_text(
+            "web: {external_url: 'http://127.0.0.1:8000/'}\n"
+            "notifiers:\n"
+            f"  - {{name: 企业微信应用, type: wecom_app, corp_id: {wecom.corp_id}, agent_id: {wecom.agent_id},"
+            f" secret_env: WECOM_SECRET, base_url: '{wecom.url}'}}\n", encoding="utf-8")
+        env = {**os.environ, "WECOM_SECRET": wecom.secret}
+        for name, userid, topic in (("housing", "housing01", "住房保障"), ("pay", "pay01", "薪酬待遇")):
+            done = subprocess.run(
+                [sys.executable, "-m", "dashboard.users", "add", name, "--role", "leader", "--password-stdin",
+                 "--wecom-userid", userid, "--topics", topic, "--config", str(config), "--data-dir", str(data)],
+                input="a-long-password-1\n", cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+            assert done.returncode == 0, done.stderr
+        service = ServiceProcess(data, "--config", str(config), env={"WECOM_SECRET": wecom.secret}).start()
+        try:
+            service.wait_for(lambda h: h["status"] == "ok", timeout=60)
+            now = datetime.now(timezone.utc)
+            texts = ["听说学校的周转房要全部收回，年底前必须搬走，有事找王老师 13812345678",
+                     "据说周转房年底要收回，青年教师都得搬", "有人说周转房今年年底前全部收回，是真的吗",
+                     "周转房要收回了？听后勤的人说的", "听说周转房年底前收回，大家做好准备"]
+            (data / "inbox" / "rumour.jsonl").write_text("\n".join(json.dumps({
+                "channel": ["weibo", "qq", "wechat"][i % 3], "source_id": f"h{i}", "author": f"a{i}", "text": t,
+                "created_at": (now - timedelta(minutes=30 - i * 5)).isoformat()}, ensure_ascii=False)
+                for i, t in enumerate(texts)) + "\n", encoding="utf-8")
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and not wecom.received("housing01"):
+                time.sleep(0.5)
+            got = wecom.received("housing01")
+            assert got, f"no WeCom message for the housing leader\n{service.log()}"
+            assert wecom.received("pay01") == []
+            sent = json.dumps([g.content for g in got], ensure_ascii=False)
+            assert "13812345678" not in sent and "138****5678" in sent
+            assert "http://127.0.0.1:8000/a/" in sent  # the signed acknowledgement link
+        finally:
+            service.stop_quietly()
