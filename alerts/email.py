@@ -20,7 +20,7 @@ class EmailNotifier(Notifier):
     options_schema = {
         "type": "object",
         "additionalProperties": False,
-        "required": ["name", "type", "host", "sender", "to"],
+        "required": ["name", "type", "host", "sender"],
         "properties": {
             "name": {"type": "string", "minLength": 1},
             "type": {"type": "string"},
@@ -44,6 +44,8 @@ class EmailNotifier(Notifier):
                  timezone: str = DEFAULT_TZ) -> None:
         super().__init__(name)
         self.host, self.port, self.sender, self.to = host, port, sender, list(to)
+        # without `to`, a personal notifier: one mail to each person routing chose, at their email
+        self.route = None if self.to else "email"
         self.starttls, self.use_ssl = starttls, use_ssl
         self.username, self.password = username, password
         self.timeout, self.dashboard_url, self.timezone = timeout, dashboard_url, timezone
@@ -65,7 +67,7 @@ class EmailNotifier(Notifier):
                               f"未知的时区 {tz!r}；请写 IANA 时区名，例如 Asia/Shanghai") from None
         use_ssl = bool(cfg.get("ssl"))
         return cls(
-            name=cfg["name"], host=cfg["host"], sender=cfg["sender"], to=list(cfg["to"]),
+            name=cfg["name"], host=cfg["host"], sender=cfg["sender"], to=list(cfg.get("to") or []),
             port=int(cfg.get("port", 465 if use_ssl else 25)), starttls=bool(cfg.get("starttls")),
             use_ssl=use_ssl, username=cfg.get("username"), password=secrets.get(cfg, "password_env"),
             timeout=float(cfg.get("timeout", 15.0)), dashboard_url=cfg.get("dashboard_url"),
@@ -73,19 +75,21 @@ class EmailNotifier(Notifier):
         )
 
     def describe(self) -> str:
+        if not self.to:
+            return f"邮件 {self.host}:{self.port} → 按路由发给个人"
         return f"邮件 {self.host}:{self.port} → {len(self.to)} 位收件人"
 
-    def build(self, message: AlertMessage) -> EmailMessage:
+    def build(self, message: AlertMessage, to: Sequence[str] | None = None, ack_url: str | None = None) -> EmailMessage:
         mail = EmailMessage()
         mail["Subject"] = message.subject
         mail["From"] = self.sender
-        mail["To"] = ", ".join(self.to)
+        mail["To"] = ", ".join(to if to is not None else self.to)
         mail["Date"] = formatdate(localtime=True)
         mail["Message-ID"] = make_msgid(idstring=f"alert{message.alert_id}", domain=self.sender.split("@")[-1])
-        mail.set_content(self.body_text(message))
+        mail.set_content(self.body_text(message, ack_url))
         return mail
 
-    def body_text(self, message: AlertMessage) -> str:
+    def body_text(self, message: AlertMessage, ack_url: str | None = None) -> str:
         lines = [
             message.subject, "",
             f"级别：{message.level_zh}",
@@ -97,23 +101,38 @@ class EmailNotifier(Notifier):
             lines += ["", "相关帖子（个人信息已遮盖）："]
             lines += [f"  {i}. [{p.channel_zh}] {p.excerpt}" for i, p in enumerate(message.posts, 1)]
         link = message.link(self.dashboard_url)
-        if link:
+        if ack_url:
+            lines += ["", f"认领或确认（登录后打开，7 天内有效）：{ack_url}"]
+        elif link:
             lines += ["", f"在看板中查看和处理：{link}"]
         lines += ["", "—— 高校工会舆情哨兵自动发送，请勿直接回复。"]
         return "\n".join(lines) + "\n"
 
     def send(self, message: AlertMessage, recipients: Sequence[Recipient] = ()) -> SendReport | None:
-        mail = self.build(message)
+        if self.route and not recipients:
+            raise DeliveryError(f"“{self.name}” 是发给个人的邮件通知（未配置 to），但这条投递没有收件人")
+        mails = ([self.build(message, [r.address], r.ack_url) for r in recipients] if recipients
+                 else [self.build(message)])
         smtp_cls = smtplib.SMTP_SSL if self.use_ssl else smtplib.SMTP
+        refused: list[str] = []
         try:
             with smtp_cls(self.host, self.port, timeout=self.timeout) as smtp:
                 if self.starttls:
                     smtp.starttls(context=ssl.create_default_context())
                 if self.username:
                     smtp.login(self.username, self.password or "")
-                smtp.send_message(mail)
+                for mail in mails:
+                    try:
+                        smtp.send_message(mail)
+                    except smtplib.SMTPRecipientsRefused as exc:
+                        if not recipients:
+                            raise
+                        refused.extend(exc.recipients)
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"邮件发送失败（{self.host}:{self.port}）：{_explain(exc)}") from exc
+        if refused:
+            return SendReport(invalid=refused, note="邮件服务器拒收这些地址")
+        return None
 
 
 def _explain(exc: BaseException) -> str:

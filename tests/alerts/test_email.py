@@ -75,3 +75,26 @@ def test_personal_data_never_reaches_the_mail_through_the_outbox(smtp_server, st
     assert "13812345678" not in raw and "110101199003071234" not in raw and "王某某" not in raw
     assert "138****5678" in mail.get_content() and "1101**********1234" in mail.get_content()
     assert store.deliveries(alert.id)[0].state.value == "sent"
+
+
+def test_without_to_the_email_notifier_writes_to_each_person_with_their_link(store, make_alert, smtp_server, clock):
+    from alerts import Outbox
+    from core.domain import Role, User
+    from core.links import AlertLinks
+
+    notifier = EmailNotifier("个人邮件", host=smtp_server.host, port=smtp_server.port, sender="sentinel@union.test",
+                             to=[])
+    assert notifier.route == "email"
+    with pytest.raises(DeliveryError):
+        notifier.send(message())  # a personal notifier needs its recipients
+    alert = make_alert([])
+    store.add_user(User("zhang", Role.LEADER, "x", email="zhang@union.test"))
+    store.add_user(User("li", Role.LEADER, "x", email="li@union.test"))
+    store.add_deliveries(alert.id, [("个人邮件", "zhang", "测试"), ("个人邮件", "li", "测试")], clock.now)
+    outbox = Outbox(store, {"个人邮件": notifier}, clock=clock, links=AlertLinks("k" * 32, "https://yq.test/"))
+    assert outbox.deliver_due().sent == 2
+    by_rcpt = {tuple(rcpt): mail for rcpt, mail in smtp_server.inbox.messages}
+    assert set(by_rcpt) == {("zhang@union.test",), ("li@union.test",)}
+    for (address,), mail in by_rcpt.items():
+        body = mail.get_content()
+        assert "https://yq.test/a/" in body and "13812345678" not in body and mail["To"] == address
