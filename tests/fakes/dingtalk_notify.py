@@ -58,9 +58,11 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.server import LocalPlatform
 
 ERRMSG = {
     -1: "系统繁忙",
@@ -141,7 +143,7 @@ class Failure:
     after: int = 0  # let this many matching requests through first
 
 
-class FakeDingTalk:
+class FakeDingTalk(LocalPlatform):
     """The platform: robots in groups, one internal app with its users, tokens, scripted failures and every
     request seen. `clock` (seconds) drives rate limits and token expiry; `now_ms` is the server's time."""
 
@@ -170,44 +172,6 @@ class FakeDingTalk:
         self._calls: list[float] = []
         self._recipients: list[tuple[float, int]] = []
         self.lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-
-    # ------------------------------------------------------------------ server
-    def start(self, port: int = 0) -> "FakeDingTalk":
-        """Serve on 127.0.0.1:`port` (0: a free port; a given port brings a "down" platform back up)."""
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                fake._serve(self, "GET")
-
-            def do_POST(self) -> None:  # noqa: N802
-                fake._serve(self, "POST")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "FakeDingTalk":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # ------------------------------------------------------------------ set-up and inspection
     def add_robot(self, access_token: str, *, secret: str | None = None, keywords: list[str] | None = None,

@@ -52,9 +52,11 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.server import LocalPlatform
 
 VIDEO_LIST = "/api/douyin/v1/video/video_list/"
 COMMENT_LIST = "/item/comment/list/"
@@ -104,7 +106,7 @@ class Request:
     body: Any
 
 
-class FakeDouyin:
+class FakeDouyin(LocalPlatform):
     """The platform's state; `url` is where the server listens."""
 
     def __init__(self, client_key: str = "tt_union_key", open_id: str = "union-open-id-0001") -> None:
@@ -124,7 +126,6 @@ class FakeDouyin:
         self.script: list[tuple[str, dict[str, Any]]] = []  # (path, failure) answered before the real one
         self.expire_after: int | None = None  # the access token expires after this many more API calls
         self._n = 0
-        self.server: ThreadingHTTPServer | None = None
         self.access_token = self.issue_access()
         self.refresh_token = self.issue_refresh()
 
@@ -387,54 +388,27 @@ class FakeDouyin:
         return self.ok({"comment_id": rid})
 
     # ------------------------------------------------------------------ server
-    def start(self) -> "FakeDouyin":
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _serve(self, method: str) -> None:
-                url = urlsplit(self.path)
-                query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-                length = int(self.headers.get("Content-Length") or 0)
-                data = self.rfile.read(length) if length else b""
-                ctype = (self.headers.get("Content-Type") or "").lower()
-                body: Any = None
-                if data and "json" in ctype:
-                    try:
-                        body = json.loads(data)
-                    except ValueError:
-                        body = None
-                elif data:
-                    body = {k: v[-1] for k, v in parse_qs(data.decode(), keep_blank_values=True).items()}
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                status, extra, answer = fake.handle(method, url.path, query, headers, body)
-                out = json.dumps(answer, ensure_ascii=False).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                for k, v in extra.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            def do_GET(self) -> None:
-                self._serve("GET")
-
-            def do_POST(self) -> None:
-                self._serve("POST")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+    def _serve(self, h: BaseHTTPRequestHandler, method: str) -> None:
+        url = urlsplit(h.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        length = int(h.headers.get("Content-Length") or 0)
+        data = h.rfile.read(length) if length else b""
+        ctype = (h.headers.get("Content-Type") or "").lower()
+        body: Any = None
+        if data and "json" in ctype:
+            try:
+                body = json.loads(data)
+            except ValueError:
+                body = None
+        elif data:
+            body = {k: v[-1] for k, v in parse_qs(data.decode(), keep_blank_values=True).items()}
+        headers = {k.lower(): v for k, v in h.headers.items()}
+        status, extra, answer = self.handle(method, url.path, query, headers, body)
+        out = json.dumps(answer, ensure_ascii=False).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json; charset=utf-8")
+        for k, v in extra.items():
+            h.send_header(k, v)
+        h.send_header("Content-Length", str(len(out)))
+        h.end_headers()
+        h.wfile.write(out)

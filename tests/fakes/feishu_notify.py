@@ -63,9 +63,11 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.server import LocalPlatform
 
 HOOK_PATH = "/open-apis/bot/v2/hook/"
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
@@ -179,7 +181,7 @@ class Window:
         return len(self.events) <= self.limit
 
 
-class FakeFeishu:
+class FakeFeishu(LocalPlatform):
     """The platform: custom bots, one self-built app with its users, issued tokens, scripted
     failures, every request seen."""
 
@@ -202,45 +204,6 @@ class FakeFeishu:
         self.user_windows: dict[str, Window] = {}
         self.now: Callable[[], float] = time.time
         self.lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._port = 0
-
-    # ------------------------------------------------------------------ server
-    def start(self) -> "FakeFeishu":
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                fake._serve(self, "GET")
-
-            def do_POST(self) -> None:  # noqa: N802
-                fake._serve(self, "POST")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
-        self._port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Take the platform down (connections refused) until `start()` brings it back on the same port."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "FakeFeishu":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._port, "start() first"
-        return f"http://127.0.0.1:{self._port}"
 
     # ------------------------------------------------------------------ the platform's content
     def add_bot(self, hook_id: str | None = None, *, secret: str | None = None,

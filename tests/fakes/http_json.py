@@ -34,17 +34,19 @@ import base64
 import json
 import threading
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
+
+from tests.fakes.server import LocalPlatform
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 FMT = "%Y-%m-%d %H:%M:%S"
 MAX_PAGE_SIZE = 100
 
 
-class ProposalApi:
+class ProposalApi(LocalPlatform):
     def __init__(self, token: str = "s3cr3t-token-2026", order: str = "desc", strict: bool = False,
                  cursor_end_null: bool = False, page_size_cap: int | None = None) -> None:
         self.token = token
@@ -59,20 +61,10 @@ class ProposalApi:
         self.fail: list[tuple[int, dict[str, str], Any]] = []  # (status, headers, body) answered first
         self.requests: list[tuple[str, str, dict[str, list[str]], dict[str, str], Any]] = []
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> "ProposalApi":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return self.url
 
     # ---------------------------------------------------------------- data
     def add(self, n: int = 1, **over: Any) -> list[dict[str, Any]]:
@@ -185,31 +177,15 @@ class ProposalApi:
             return self.suggestion_list(q, headers)
         return 404, {}, {"code": 404, "msg": "not found"}
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _reply(self, method: str) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"null") if length else None
-                status, headers, payload = fake.answer(method, self.path, {k.lower(): v for k, v in self.headers.items()},
-                                                       body)
-                data = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                self._reply("GET")
-
-            def do_POST(self) -> None:
-                self._reply("POST")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return Handler
+    def _serve(self, h: BaseHTTPRequestHandler, method: str) -> None:
+        length = int(h.headers.get("Content-Length") or 0)
+        body = json.loads(h.rfile.read(length) or b"null") if length else None
+        status, headers, payload = self.answer(method, h.path, {k.lower(): v for k, v in h.headers.items()}, body)
+        data = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json; charset=utf-8")
+        for k, v in headers.items():
+            h.send_header(k, v)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)

@@ -33,9 +33,11 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from html import escape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.server import LocalPlatform
 
 
 @dataclass
@@ -58,7 +60,7 @@ class Answer:
     body: bytes = b""
 
 
-class FeedServer:
+class FeedServer(LocalPlatform):
     """`with FeedServer("rss") as feed:` — `feed.url`, `feed.entries` (newest first), `feed.requests`."""
 
     def __init__(self, kind: str = "rss", token: str | None = None, page_size: int | None = None,
@@ -73,21 +75,12 @@ class FeedServer:
         self.fail: list[Answer] = []  # answered before the feed, one per request
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     # ---------------------------------------------------------------- control
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/feed.xml"
-
-    def __enter__(self) -> "FeedServer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        """The feed's address."""
+        return f"{super().url}/feed.xml"
 
     def add(self, entry: Entry) -> None:
         with self.lock:
@@ -218,25 +211,16 @@ class FeedServer:
                 return Answer(304, {k: v for k, v in out.items() if k != "Content-Type"})
         return Answer(200, out, body)
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                ans = fake.answer(self.path, {k.lower(): v for k, v in self.headers.items()})
-                self.send_response(ans.status)
-                for k, v in ans.headers.items():
-                    self.send_header(k, v)
-                if ans.status != 304:
-                    self.send_header("Content-Length", str(len(ans.body)))
-                self.end_headers()
-                if ans.status != 304:
-                    self.wfile.write(ans.body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return Handler
+    def _serve(self, h: BaseHTTPRequestHandler, method: str) -> None:
+        ans = self.answer(h.path, {k.lower(): v for k, v in h.headers.items()})
+        h.send_response(ans.status)
+        for k, v in ans.headers.items():
+            h.send_header(k, v)
+        if ans.status != 304:
+            h.send_header("Content-Length", str(len(ans.body)))
+        h.end_headers()
+        if ans.status != 304:
+            h.wfile.write(ans.body)
 
 
 LOGIN_PAGE = Answer(200, {"Content-Type": "text/html; charset=utf-8"},

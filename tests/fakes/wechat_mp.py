@@ -47,9 +47,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.server import LocalPlatform
 
 OK = {"errcode": 0, "errmsg": "ok"}
 ERRMSG = {
@@ -128,7 +130,7 @@ class Failure:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeWeChat:
+class FakeWeChat(LocalPlatform):
     """The platform: articles with comments, issued tokens, scripted failures, every request seen."""
 
     def __init__(self, app_id: str = "wx0123456789abcdef", secret: str = "app-secret-f00d", *,
@@ -154,42 +156,6 @@ class FakeWeChat:
         self.today = date.today()
         self.clock = lambda: int(time.time())
         self.lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-
-    # ------------------------------------------------------------------ server
-    def start(self) -> "FakeWeChat":
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                fake._serve(self, "GET")
-
-            def do_POST(self) -> None:
-                fake._serve(self, "POST")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "FakeWeChat":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # ------------------------------------------------------------------ the platform's content
     def add_article(self, msg_data_id: int, index: int = 0) -> Article:

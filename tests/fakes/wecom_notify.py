@@ -53,9 +53,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.server import LocalPlatform
 
 ERRMSG = {
     -1: "system busy",
@@ -131,7 +133,7 @@ class App:
     token: str | None = None
 
 
-class FakeWeCom:
+class FakeWeCom(LocalPlatform):
     """The platform: one corp with apps, members and group robots; issued tokens; scripted failures;
     every request seen, every message delivered or dropped."""
 
@@ -157,48 +159,6 @@ class FakeWeCom:
         self._dupes: dict[str, float] = {}
         self._msgid = 0
         self.lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._port = 0
-
-    # ------------------------------------------------------------------ server
-    def start(self) -> "FakeWeCom":
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                fake._serve(self, "GET")
-
-            def do_POST(self) -> None:  # noqa: N802
-                fake._serve(self, "POST")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            allow_reuse_address = True
-            daemon_threads = True
-
-        self._server = Server(("127.0.0.1", self._port), Handler)
-        self._port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "FakeWeCom":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._port, "start() first"
-        return f"http://127.0.0.1:{self._port}"
 
     # ------------------------------------------------------------------ behaviour switches
     @property

@@ -47,9 +47,11 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.server import LocalPlatform
 
 CST = timezone(timedelta(hours=8))
 FIRST_ID = 2**53 + 1  # ids beyond what a double holds exactly
@@ -85,7 +87,7 @@ class Failure:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeWeibo:
+class FakeWeibo(LocalPlatform):
     """The fake platform. `with FakeWeibo() as wb:` serves at `wb.url`."""
 
     ERRORS = {  # error_code: (HTTP status, error text) as the platform words them
@@ -117,7 +119,6 @@ class FakeWeibo:
         self._next = FIRST_ID
         self._clock = datetime.now(CST).replace(microsecond=0) - timedelta(days=2)
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
 
     # ------------------------------------------------------------------ the account's content
     def _id(self) -> int:
@@ -180,34 +181,8 @@ class FakeWeibo:
         return [r for r in self.requests if r.path == path]
 
     # ------------------------------------------------------------------ serving
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def __enter__(self) -> "FakeWeibo":
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                fake._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                fake._handle(self, "POST")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
+    def _serve(self, h: BaseHTTPRequestHandler, method: str) -> None:
         parts = urlsplit(h.path)
         params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         if method == "POST":
