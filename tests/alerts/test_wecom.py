@@ -13,6 +13,7 @@ from alerts.base import Recipient, SendReport
 from alerts.wecom import WeComAppNotifier, WeComRobotNotifier, fit_bytes, robot_key
 from core.domain import Level
 from core.errors import ConfigError
+from tests.fakes.clock import Ticker
 from tests.fakes.wecom_notify import FakeWeCom
 
 DASHBOARD = "https://sentinel.example.edu.cn"
@@ -21,20 +22,6 @@ MESSAGE = AlertMessage(
     body="同一说法已有 5 条。请尽快核实并回应。", created_at=datetime(2026, 3, 2, 6, 5, tzinfo=timezone.utc),  # 14:05
     posts=[PostExcerpt("qq", "听说下月公积金停缴，速转"), PostExcerpt("board", "联系 138****5678")],
 )
-
-
-class Ticker:
-    """A monotonic clock moved by hand, shared by the notifier and the fake (token lifetimes,
-    frequency windows)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

@@ -18,16 +18,9 @@ from collectors.writeback import WriteBackOutbox
 from core.config import Settings, load_settings, validate
 from core.domain import Post, Role, User, WriteBackState, utcnow
 from core.errors import ConfigError
+from tests.fakes.clock import Ticker
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
-
-
-class Ticker:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 class FakeChannel(Collector):

@@ -18,14 +18,7 @@ from core.config import load_settings
 from core.domain import AuditEvent, WriteBack, WriteBackState, utcnow
 from core.errors import ConfigError
 from tests.fakes.douyin import COMMENT_LIST, COMMENT_REPLY, REFRESH, RENEW, REPLY_LIST, VIDEO_LIST, FakeDouyin
-
-
-class Ticker:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
+from tests.fakes.clock import Ticker
 
 
 @pytest.fixture

@@ -21,23 +21,11 @@ from core.config import load_settings
 from core.domain import utcnow
 from core.errors import ConfigError
 from tests.fakes.http_json import BEIJING, ProposalApi
+from tests.fakes.clock import Ticker
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "channels" / "http_json.md"
 WHERE = "channels[0]（电子提案）"
 TOKEN = "s3cr3t-token-2026"
-
-
-class Ticker:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return load_settings(overrides={"data_dir": str(tmp_path / "data")}, env={})
 
 
 @pytest.fixture

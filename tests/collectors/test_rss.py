@@ -11,28 +11,16 @@ from typing import Any
 import pytest
 
 from collectors import CollectorRunner
-from collectors.http import AuthError, RateLimited, SourceError, TransientError
+from collectors.http import RateLimited, SourceError, TransientError
 from collectors.rss import RssCollector, html_to_text
 from core.config import load_settings
 from core.domain import utcnow
 from core.errors import ConfigError
 from tests.fakes.rss import LOGIN_PAGE, Answer, Entry, FeedServer
+from tests.fakes.clock import Ticker
 
 WHERE = "channels[0]（门户）"
 TOKEN = "feed-token-9f8e7d6c"
-
-
-class Ticker:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return load_settings(overrides={"data_dir": str(tmp_path / "data")}, env={})
 
 
 def build(settings, url: str, **options: Any) -> RssCollector:
@@ -349,8 +337,6 @@ def test_entries_keep_timezone_aware_times_from_rfc822_offsets(settings):
 def test_the_documented_config_builds_as_the_service_builds_it(tmp_path, monkeypatch):
     import re
     from pathlib import Path
-
-    import yaml
 
     from collectors import COLLECTORS, build_collectors
 

@@ -17,28 +17,16 @@ from core.config import load_settings
 from core.domain import AuditEvent, Post, WriteBack, utcnow
 from core.errors import ConfigError
 from tests.fakes.wechat_mp import FakeWeChat
+from tests.fakes.clock import Ticker
 
 M1, M2 = 2247483720, 2247483801
 SECRET_ENV = "WECHAT_MP_SECRET"
-
-
-class Ticker:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @pytest.fixture
 def fake():
     with FakeWeChat() as f:
         yield f
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return load_settings(overrides={"data_dir": str(tmp_path / "data")}, env={})
 
 
 def config(fake: FakeWeChat, **extra: Any) -> dict[str, Any]:

@@ -20,19 +20,10 @@ from core.config import load_settings
 from core.domain import AuditEvent, WriteBack, WriteBackState, utcnow
 from core.errors import ConfigError, SentinelError
 from tests.fakes.weibo import CST, FakeWeibo
+from tests.fakes.clock import Ticker
 
 TOKEN = "2.00SecretToken_4f9c1e7b"
 WHERE = "channels[0]（微博）"
-
-
-class Ticker:
-    """A monotonic clock the test moves by hand (the runner's schedule without waiting)."""
-
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @pytest.fixture

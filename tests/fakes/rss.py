@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from html import escape
 from http.server import BaseHTTPRequestHandler
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.server import LocalPlatform
