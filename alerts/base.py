@@ -98,6 +98,29 @@ class AlertMessage:
         return f"{dashboard_url.rstrip('/')}/alerts/{self.alert_id}" if dashboard_url else None
 
 
+BASE_URL = {"type": "string", "pattern": r"^https?://[^\s?#]+$"}  # a platform's API root (tests: a local fake)
+ENV_NAME = {"type": "string", "minLength": 1}  # an `*_env` option: the name of an environment variable
+
+COMMON_OPTIONS: dict[str, Any] = {
+    "name": {"type": "string", "minLength": 1},
+    "timeout": {"type": "number", "exclusiveMinimum": 0},
+    "dashboard_url": {"type": "string", "pattern": r"^https?://"},
+    "timezone": {"type": "string", "minLength": 1},
+}
+
+
+def options_schema(type_name: str, properties: dict[str, Any], required: tuple[str, ...] = (),
+                   without: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A notifier type's config schema: its own properties plus the common ones (less `without`)."""
+    common = {k: v for k, v in COMMON_OPTIONS.items() if k not in without}
+    return {
+        "type": "object",
+        "required": ["name", "type", *required],
+        "properties": {**common, "type": {"const": type_name}, **properties},
+        "additionalProperties": False,
+    }
+
+
 class Secrets:
     """Reads `*_env` options: the value of the environment variable the option names."""
 

@@ -39,7 +39,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 
-from alerts.base import DEFAULT_TZ, AlertMessage, DeliveryError, Notifier, Recipient, Secrets, SendReport
+from alerts.base import (
+    BASE_URL, DEFAULT_TZ, ENV_NAME, AlertMessage, DeliveryError, Notifier, Recipient, Secrets, SendReport,
+    options_schema
+)
 from core.errors import ConfigError
 from core.tokens import TokenCache, TokenExpired
 
@@ -225,22 +228,12 @@ class DingTalkRobotNotifier(Notifier):
     type_name = "dingtalk_robot"
     title_zh = "钉钉群自定义机器人"
     route = None
-    options_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["name", "type", "access_token_env"],
-        "properties": {
-            "name": {"type": "string", "minLength": 1},
-            "type": {"type": "string"},
-            "access_token_env": {"type": "string", "minLength": 1},
-            "secret_env": {"type": "string", "minLength": 1},
-            "keyword": {"type": "string", "minLength": 1},
-            "base_url": {"type": "string", "pattern": r"^https?://[^\s?#]+$"},
-            "dashboard_url": {"type": "string", "pattern": r"^https?://"},
-            "timeout": {"type": "number", "exclusiveMinimum": 0},
-            "timezone": {"type": "string", "minLength": 1},
-        },
-    }
+    options_schema = options_schema("dingtalk_robot", {
+        "access_token_env": ENV_NAME,
+        "secret_env": ENV_NAME,
+        "keyword": {"type": "string", "minLength": 1},
+        "base_url": BASE_URL,
+    }, required=("access_token_env",))
 
     def __init__(self, name: str, access_token: str, secret: str | None = None, *, keyword: str | None = None,
                  base_url: str = DEFAULT_BASE_URL, dashboard_url: str | None = None, timeout: float = 10.0,
@@ -384,23 +377,13 @@ class DingTalkNoticeNotifier(Notifier):
     type_name = "dingtalk_notice"
     title_zh = "钉钉工作通知（企业内部应用）"
     route = "dingtalk"
-    options_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["name", "type", "app_key", "app_secret_env", "agent_id"],
-        "properties": {
-            "name": {"type": "string", "minLength": 1},
-            "type": {"type": "string"},
-            "app_key": {"type": "string", "minLength": 1},
-            "app_secret_env": {"type": "string", "minLength": 1},
-            "agent_id": {"type": ["integer", "string"], "minimum": 1, "pattern": r"^[1-9][0-9]*$"},
-            "base_url": {"type": "string", "pattern": r"^https?://[^\s?#]+$"},
-            "dashboard_url": {"type": "string", "pattern": r"^https?://"},
-            "check_result": {"type": "boolean"},
-            "timeout": {"type": "number", "exclusiveMinimum": 0},
-            "timezone": {"type": "string", "minLength": 1},
-        },
-    }
+    options_schema = options_schema("dingtalk_notice", {
+        "app_key": {"type": "string", "minLength": 1},
+        "app_secret_env": ENV_NAME,
+        "agent_id": {"type": ["integer", "string"], "minimum": 1, "pattern": r"^[1-9][0-9]*$"},
+        "base_url": BASE_URL,
+        "check_result": {"type": "boolean"},
+    }, required=("app_key", "app_secret_env", "agent_id"))
 
     def __init__(self, name: str, app_key: str, app_secret: str, agent_id: int, *,
                  base_url: str = DEFAULT_BASE_URL, dashboard_url: str | None = None, check_result: bool = True,

@@ -8,7 +8,9 @@ from email.utils import formatdate, make_msgid
 from typing import Any, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from alerts.base import DEFAULT_TZ, AlertMessage, DeliveryError, Notifier, Recipient, Secrets, SendReport
+from alerts.base import (
+    DEFAULT_TZ, ENV_NAME, AlertMessage, DeliveryError, Notifier, Recipient, Secrets, SendReport, options_schema
+)
 from core.errors import ConfigError
 
 _ADDRESS = {"type": "string", "pattern": r"^[^@\s]+@[^@\s]+$"}
@@ -17,26 +19,16 @@ _ADDRESS = {"type": "string", "pattern": r"^[^@\s]+@[^@\s]+$"}
 class EmailNotifier(Notifier):
     type_name = "email"
     title_zh = "电子邮件（SMTP）"
-    options_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["name", "type", "host", "sender"],
-        "properties": {
-            "name": {"type": "string", "minLength": 1},
-            "type": {"type": "string"},
-            "host": {"type": "string", "minLength": 1},
-            "port": {"type": "integer", "minimum": 1, "maximum": 65535},
-            "starttls": {"type": "boolean"},
-            "ssl": {"type": "boolean"},
-            "username": {"type": "string", "minLength": 1},
-            "password_env": {"type": "string", "minLength": 1},
-            "sender": _ADDRESS,
-            "to": {"type": "array", "minItems": 1, "items": _ADDRESS},
-            "timeout": {"type": "number", "exclusiveMinimum": 0},
-            "dashboard_url": {"type": "string", "pattern": r"^https?://"},
-            "timezone": {"type": "string", "minLength": 1},
-        },
-    }
+    options_schema = options_schema("email", {
+        "host": {"type": "string", "minLength": 1},
+        "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+        "starttls": {"type": "boolean"},
+        "ssl": {"type": "boolean"},
+        "username": {"type": "string", "minLength": 1},
+        "password_env": ENV_NAME,
+        "sender": _ADDRESS,
+        "to": {"type": "array", "minItems": 1, "items": _ADDRESS},
+    }, required=("host", "sender"))
 
     def __init__(self, name: str, host: str, sender: str, to: list[str], port: int = 25,
                  starttls: bool = False, use_ssl: bool = False, username: str | None = None,

@@ -44,7 +44,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 
-from alerts.base import DEFAULT_TZ, AlertMessage, DeliveryError, Notifier, Recipient, Secrets, SendReport
+from alerts.base import (
+    BASE_URL, DEFAULT_TZ, ENV_NAME, AlertMessage, DeliveryError, Notifier, Recipient, Secrets, SendReport,
+    options_schema
+)
 from core.errors import ConfigError
 from core.tokens import TokenCache, TokenExpired
 
@@ -91,16 +94,6 @@ _ADDRESS_SHAPE = {  # an address that cannot be right is reported without asking
 }
 _HOOK_ID = re.compile(r"^[A-Za-z0-9_.~-]+$")
 _LEVEL_TEMPLATE = {"yellow": "yellow", "orange": "orange", "red": "red"}
-_COMMON_SCHEMA: dict[str, Any] = {
-    "name": {"type": "string", "minLength": 1},
-    "type": {"type": "string"},
-    "base_url": {"type": "string", "pattern": r"^https?://[^\s/?#]+(/[^\s?#]*)?$"},
-    "timeout": {"type": "number", "exclusiveMinimum": 0},
-    "dashboard_url": {"type": "string", "pattern": r"^https?://"},
-    "timezone": {"type": "string", "minLength": 1},
-}
-
-
 # ---------------------------------------------------------------------------- shared helpers
 def gen_sign(timestamp: int | str, secret: str) -> str:
     """The custom bot's signature: Base64 of HMAC-SHA256 keyed with f"{timestamp}\\n{secret}" over b""."""
@@ -344,17 +337,12 @@ class FeishuBotNotifier(Notifier):
     type_name = "feishu_bot"
     title_zh = "飞书群自定义机器人"
     route = None
-    options_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["name", "type", "webhook_env"],
-        "properties": {
-            **_COMMON_SCHEMA,
-            "webhook_env": {"type": "string", "minLength": 1},
-            "secret_env": {"type": "string", "minLength": 1},
-            "msg_type": {"enum": ["interactive", "text"]},
-        },
-    }
+    options_schema = options_schema("feishu_bot", {
+        "webhook_env": ENV_NAME,
+        "secret_env": ENV_NAME,
+        "msg_type": {"enum": ["interactive", "text"]},
+        "base_url": BASE_URL,
+    }, required=("webhook_env",))
     INLINE = {"webhook": "webhook_env", "webhook_url": "webhook_env", "hook_id": "webhook_env",
               "sign_secret": "secret_env"}
 
@@ -494,17 +482,12 @@ class FeishuUserNotifier(Notifier):
     type_name = "feishu_user"
     title_zh = "飞书应用消息（发给个人）"
     route = "feishu"
-    options_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["name", "type", "app_id", "app_secret_env"],
-        "properties": {
-            **_COMMON_SCHEMA,
-            "app_id": {"type": "string", "pattern": r"^\S+$"},
-            "app_secret_env": {"type": "string", "minLength": 1},
-            "receive_id_type": {"enum": list(RECEIVE_ID_TYPES)},
-        },
-    }
+    options_schema = options_schema("feishu_user", {
+        "app_id": {"type": "string", "pattern": r"^\S+$"},
+        "app_secret_env": ENV_NAME,
+        "receive_id_type": {"enum": list(RECEIVE_ID_TYPES)},
+        "base_url": BASE_URL,
+    }, required=("app_id", "app_secret_env"))
     INLINE = {"app_secret": "app_secret_env"}
     DELIVERED_TTL = 2 * 3600.0  # remember recipients already written to, across retries of one alert
 

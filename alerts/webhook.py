@@ -14,7 +14,9 @@ from typing import Any, Mapping, Sequence
 
 import requests
 
-from alerts.base import AlertMessage, DeliveryError, Notifier, Recipient, Secrets, SendReport
+from alerts.base import (
+    ENV_NAME, AlertMessage, DeliveryError, Notifier, Recipient, Secrets, SendReport, options_schema
+)
 
 SIGNATURE_HEADER = "X-Sentinel-Signature"
 
@@ -26,20 +28,11 @@ def sign(secret: str, body: bytes) -> str:
 class WebhookNotifier(Notifier):
     type_name = "webhook"
     title_zh = "通用 JSON Webhook"
-    options_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["name", "type", "url"],
-        "properties": {
-            "name": {"type": "string", "minLength": 1},
-            "type": {"type": "string"},
-            "url": {"type": "string", "pattern": r"^https?://\S+$"},
-            "secret_env": {"type": "string", "minLength": 1},
-            "timeout": {"type": "number", "exclusiveMinimum": 0},
-            "headers": {"type": "object", "additionalProperties": {"type": "string"}},
-            "dashboard_url": {"type": "string", "pattern": r"^https?://"},
-        },
-    }
+    options_schema = options_schema("webhook", {
+        "url": {"type": "string", "pattern": r"^https?://\S+$"},
+        "secret_env": ENV_NAME,
+        "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+    }, required=("url",), without=("timezone",))
 
     def __init__(self, name: str, url: str, secret: str | None = None, timeout: float = 10.0,
                  headers: Mapping[str, str] | None = None, dashboard_url: str | None = None) -> None:

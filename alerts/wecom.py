@@ -48,7 +48,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 
-from alerts.base import DEFAULT_TZ, AlertMessage, DeliveryError, Notifier, Recipient, Secrets, SendReport
+from alerts.base import (
+    BASE_URL, DEFAULT_TZ, ENV_NAME, AlertMessage, DeliveryError, Notifier, Recipient, Secrets, SendReport,
+    options_schema
+)
 from core.errors import ConfigError
 from core.masking import redact
 from core.tokens import TokenCache, TokenExpired
@@ -291,22 +294,12 @@ class WeComAppNotifier(_WeComHttp, Notifier):
     type_name = "wecom_app"
     title_zh = "企业微信应用消息（发给指定成员）"
     route = "wecom"
-    options_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["name", "type", "corp_id", "agent_id", "secret_env"],
-        "properties": {
-            "name": {"type": "string", "minLength": 1},
-            "type": {"type": "string"},
-            "corp_id": {"type": "string", "pattern": r"^\S+$"},
-            "agent_id": {"type": "integer", "minimum": 0},
-            "secret_env": {"type": "string", "minLength": 1},
-            "base_url": {"type": "string", "pattern": r"^https?://\S+$"},
-            "dashboard_url": {"type": "string", "pattern": r"^https?://"},
-            "timezone": {"type": "string", "minLength": 1},
-            "timeout": {"type": "number", "exclusiveMinimum": 0},
-        },
-    }
+    options_schema = options_schema("wecom_app", {
+        "corp_id": {"type": "string", "pattern": r"^\S+$"},
+        "agent_id": {"type": "integer", "minimum": 0},
+        "secret_env": ENV_NAME,
+        "base_url": BASE_URL,
+    }, required=("corp_id", "agent_id", "secret_env"))
 
     def __init__(self, name: str, corp_id: str, agent_id: int, secret: str, base_url: str = DEFAULT_BASE_URL,
                  dashboard_url: str | None = None, timezone: str = DEFAULT_TZ, timeout: float = 10.0,
@@ -544,21 +537,11 @@ class WeComRobotNotifier(_WeComHttp, Notifier):
     type_name = "wecom_robot"
     title_zh = "企业微信群机器人"
     route = None
-    options_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["name", "type", "key_env"],
-        "properties": {
-            "name": {"type": "string", "minLength": 1},
-            "type": {"type": "string"},
-            "key_env": {"type": "string", "minLength": 1},
-            "base_url": {"type": "string", "pattern": r"^https?://\S+$"},
-            "msgtype": {"enum": ["markdown", "text"]},
-            "dashboard_url": {"type": "string", "pattern": r"^https?://"},
-            "timezone": {"type": "string", "minLength": 1},
-            "timeout": {"type": "number", "exclusiveMinimum": 0},
-        },
-    }
+    options_schema = options_schema("wecom_robot", {
+        "key_env": ENV_NAME,
+        "base_url": BASE_URL,
+        "msgtype": {"enum": ["markdown", "text"]},
+    }, required=("key_env",))
 
     def __init__(self, name: str, key: str, base_url: str = DEFAULT_BASE_URL, msgtype: str = "markdown",
                  dashboard_url: str | None = None, timezone: str = DEFAULT_TZ, timeout: float = 10.0,
