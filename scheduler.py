@@ -20,6 +20,7 @@ from types import FrameType
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from core.cli import ChineseArgumentParser
 from core.config import Settings, load_settings
 from core.errors import SentinelError
 from core.logs import setup_logging
@@ -28,7 +29,7 @@ log = logging.getLogger("sentinel")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = ChineseArgumentParser(
         prog="python scheduler.py",
         description="高校工会舆情哨兵：收集评论、分析情感/广告/谣言、按规则预警，并提供审核看板。",
         epilog="示例：python scheduler.py --demo   （用演示数据启动，浏览器打开 http://127.0.0.1:8000 ，"

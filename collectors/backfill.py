@@ -20,6 +20,7 @@ from collectors import build_collectors
 from collectors.base import Batch
 from collectors.boundary import Boundary
 from collectors.http import SourceError
+from core.cli import ChineseArgumentParser
 from core.config import load_settings
 from core.errors import SentinelError
 from core.logs import setup_logging
@@ -28,7 +29,7 @@ from store.base import IngestResult
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ChineseArgumentParser(
         prog="python -m collectors.backfill",
         description="回填一个渠道的历史帖子：逐页读取、校验并入库，重复运行不会重复入库。",
         epilog="示例：python -m collectors.backfill --config sentinel.yaml --channel 微博 --since 2026-01-01",
@@ -40,8 +41,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", metavar="YYYY-MM-DD", help="只回填这一天之前的帖子（不含）")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                    help="日志级别，默认 WARNING（进度另行显示）")
-    p._positionals.title = "位置参数"
-    p._optionals.title = "选项"
     return p
 
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import re
 import sys
-from typing import Any, NoReturn, TextIO
+from typing import Any, TextIO
 
+from core.cli import ChineseArgumentParser
 from core.config import load_settings
 from core.domain import CHANNEL_LABELS_ZH, Level, Role, User
 from core.errors import SentinelError
@@ -33,46 +33,8 @@ LIST_COLUMNS = ("用户名", "角色", "状态", "电子邮箱", "企业微信",
 NONE = "-"  # no address on that route
 ALL = "全部"  # no topic / channel chosen: every one
 
-# argparse's own messages (Python 3.11 wording) in Chinese; the first pattern that matches wins.
-_ARGPARSE_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p, re.S), r) for p, r in (
-    (r"^the following arguments are required: (.*)$", r"缺少必需的参数：\1"),
-    (r"^one of the arguments (.*) is required$", r"参数 \1 必须给出其中一个"),
-    (r"^unrecognized arguments: (.*)$", r"无法识别的参数：\1（用 --help 查看全部选项）"),
-    (r"^ambiguous option: (.*) could match (.*)$", r"选项 \1 有歧义，可能是：\2"),
-    (r"^argument (.+?): invalid choice: (.+) \(choose from (.*)\)$", r"参数 \1 的取值 \2 无效，可选：\3"),
-    (r"^argument (.+?): expected one argument$", r'参数 \1 需要一个值（空值请写 ""）'),
-    (r"^argument (.+?): not allowed with argument (.*)$", r"参数 \1 不能与 \2 同时使用"),
-    (r"^argument (.+?): ignored explicit argument (.*)$", r"参数 \1 不接受取值 \2"),
-    (r"^argument (.+?): invalid .* value: (.*)$", r"参数 \1 的取值 \2 无效"),
-    (r"^argument (.+?): (.*)$", r"参数 \1：\2"),
-))
-
-
-def argparse_message_zh(message: str) -> str:
-    """argparse's English error message in Chinese (unknown wording is kept as is)."""
-    for pattern, replacement in _ARGPARSE_ZH:
-        if pattern.match(message):
-            return pattern.sub(replacement, message)
-    return message
-
-
-class ChineseHelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps the line breaks of descriptions and examples; "用法：" instead of "usage:"."""
-
-    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None = None) -> None:
-        super().add_usage(usage, actions, groups, "用法：" if prefix is None else prefix)
-
-
-class ChineseArgumentParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are Chinese (exit status 2, as argparse's)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(2, f"错误：{argparse_message_zh(message)}\n")
-
-
 def _data_dir_parser(default: object) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = ChineseArgumentParser(add_help=False)
     parser.add_argument("--data-dir", metavar="DIR", default=default,
                         help="数据目录，数据库为其中的 sentinel.db（默认 $SENTINEL_DATA_DIR 或 ./data）")
     parser.add_argument("--config", metavar="FILE", default=default,
@@ -102,7 +64,6 @@ def _add_profile_options(parser: argparse.ArgumentParser, editing: bool) -> None
 def build_parser() -> argparse.ArgumentParser:
     # --data-dir is accepted before or after the command; SUPPRESS keeps an earlier value.
     common = _data_dir_parser(argparse.SUPPRESS)
-    fmt = ChineseHelpFormatter
     p = ChineseArgumentParser(
         prog="python -m dashboard.users",
         description="管理看板账号：新增用户、修改用户（角色、启用状态、联系方式、订阅）、重置密码、列出用户。"
@@ -113,12 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
                "      python -m dashboard.users edit zhangsan --inactive           # 停用，并让其登录立即失效\n"
                "      echo '新密码123456' | python -m dashboard.users passwd zhangsan --password-stdin\n"
                "每个命令的选项：python -m dashboard.users 命令 --help",
-        formatter_class=fmt,
         parents=[_data_dir_parser(None)],
     )
     sub = p.add_subparsers(dest="command", metavar="命令", required=True,
                          help="要执行的操作（python -m dashboard.users 命令 --help 查看该命令的选项）")
-    add = sub.add_parser("add", parents=[common], help="新增用户", formatter_class=fmt,
+    add = sub.add_parser("add", parents=[common], help="新增用户",
                          description="新增一个看板用户，可同时设置联系方式和订阅；随后提示输入密码。")
     add.add_argument("name", metavar="NAME", help="用户名（2–32 位字母、数字或 _ . -）")
     add.add_argument("--role", required=True, choices=[r.value for r in Role], help=f"角色（必填）：{ROLE_HELP}")
@@ -126,7 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"从标准输入读取密码（第一行），不交互提示；密码至少 {MIN_PASSWORD} 位")
     _add_profile_options(add, editing=False)
     edit = sub.add_parser("edit", parents=[common], help="修改用户的角色、启用状态、联系方式或订阅",
-                          formatter_class=fmt,
                           description="修改一个用户：只改给出的选项，其余保持不变。联系方式传空字符串 \"\" 即清除；"
                                       "话题或渠道传空字符串即改为全部。")
     edit.add_argument("name", metavar="NAME", help="用户名")
@@ -137,24 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     state.add_argument("--inactive", dest="active", action="store_const", const=False,
                        help="停用账号（其所有登录立即失效；最后一位启用的管理员不能停用）")
     _add_profile_options(edit, editing=True)
-    pw = sub.add_parser("passwd", parents=[common], help="重置用户密码", description="重置一个用户的密码。",
-                        formatter_class=fmt)
+    pw = sub.add_parser("passwd", parents=[common], help="重置用户密码", description="重置一个用户的密码。")
     pw.add_argument("name", metavar="NAME", help="用户名")
     pw.add_argument("--password-stdin", action="store_true", help="从标准输入读取新密码（第一行）")
-    sub.add_parser("list", parents=[common], help="列出所有用户及其联系方式和订阅", formatter_class=fmt,
+    sub.add_parser("list", parents=[common], help="列出所有用户及其联系方式和订阅",
                    description="列出所有用户：角色、状态、联系方式（- 表示未填）、关注的话题和渠道（全部 表示不限）、"
                                "最低预警级别。各列以制表符分隔，第一行为表头。")
-    for parser in (p, *sub.choices.values()):
-        _chinese_headings(parser)
     return p
-
-
-def _chinese_headings(parser: argparse.ArgumentParser) -> None:
-    parser._positionals.title = "位置参数"
-    parser._optionals.title = "选项"
-    for action in parser._actions:
-        if isinstance(action, argparse._HelpAction):
-            action.help = "显示本帮助并退出"
 
 
 def read_password(from_stdin: bool, stdin: TextIO) -> str:

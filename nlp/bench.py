@@ -22,6 +22,7 @@ import time  # noqa: E402
 from datetime import datetime, timedelta, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from core.cli import ChineseArgumentParser
 from nlp import data as D  # noqa: E402
 
 POOLS = (
@@ -116,7 +117,7 @@ def _progress(what: str, done: int, total: int) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m nlp.bench",
+    p = ChineseArgumentParser(prog="python -m nlp.bench",
                                 description="单核吞吐量基准：完整分析 vs 朴素流程（jieba + SnowNLP 逐条）。")
     p.add_argument("--n", type=int, default=20000, help="文本条数（默认 20000）")
     p.add_argument("--baseline-n", type=int, default=0,

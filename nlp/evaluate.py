@@ -16,6 +16,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from core.cli import ChineseArgumentParser
 from core.errors import SentinelError
 
 KEYS = ("task", "n", "accuracy", "macro_f1", "precision", "recall", "f1")
@@ -75,7 +76,7 @@ def evaluate(task: str, path: Path, data_dir: Path | None = None, threshold: flo
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m nlp.evaluate", description="用带标注的 CSV（text,label）评估当前模型。")
+    p = ChineseArgumentParser(prog="python -m nlp.evaluate", description="用带标注的 CSV（text,label）评估当前模型。")
     p.add_argument("--task", required=True, choices=("sentiment", "spam", "rumour"), help="评估哪一项")
     p.add_argument("--data", required=True, type=Path, help="CSV 文件，列 text,label")
     p.add_argument("--data-dir", type=Path, help="服务数据目录（使用其中 models/ 下较新的模型）")

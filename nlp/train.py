@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from core.cli import ChineseArgumentParser
 from nlp import data as D
 from nlp.components import PIPELINE, Cues, Normalize, Tokenize, make_batch
 from nlp.features import FeatureConfig, hashed_counts, idf_from_counts, weight
@@ -374,9 +375,8 @@ def _versions() -> dict[str, str]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ChineseArgumentParser(
         prog="python -m nlp.train", description="重新训练情感、垃圾广告、谣言模型（可复现）。",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="示例：\n"
                "  python -m nlp.train                                   完整训练（需要公开语料），写入 nlp/models/\n"
                "  python -m nlp.train --data-dir ./data                 完整训练 + 审核员标注，写入 ./data/models/\n"

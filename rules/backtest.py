@@ -28,6 +28,7 @@ from typing import Any, Iterator, TextIO
 
 from collectors.boundary import Boundary
 from collectors.records import post_from_record
+from core.cli import ChineseArgumentParser
 from core.config import load_settings
 from core.domain import Post
 from core.errors import RecordError, SentinelError
@@ -40,7 +41,7 @@ BATCH = 1000
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ChineseArgumentParser(
         prog="python -m rules.backtest",
         description="规则回测：按时间顺序把历史帖子回放一遍（分析 + 规则），列出会触发的预警，不发送任何通知。",
         epilog="示例：python -m rules.backtest --input history.jsonl --rules my_rules.yaml --json > alerts.jsonl",
@@ -50,8 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE", help="与 scheduler.py 相同的配置文件（时区、时间范围、通知方式名称）")
     p.add_argument("--json", action="store_true", help="每条预警输出一行 JSON（rule、level、ts、post_ids、case_id）")
     p.add_argument("--quiet", action="store_true", help="不在标准错误上显示进度")
-    p._positionals.title = "位置参数"
-    p._optionals.title = "选项"
     return p
 
 

@@ -7,16 +7,16 @@ Prints one line per rule; exits 1 with the error (file, rule, field) if the file
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
+from core.cli import ChineseArgumentParser
 from core.config import load_settings
 from core.errors import SentinelError
 from rules.loader import load_rules
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ChineseArgumentParser(
         prog="python -m rules.check", description="检查规则文件：语法、字段、正则、模板占位符和通知方式名称。")
     parser.add_argument("file", nargs="?", help="规则文件（默认：配置里的 rules，或内置的 rules/default.yaml）")
     parser.add_argument("--config", help="配置文件：用它的 rules 路径和已配置的通知方式名称")

@@ -6,13 +6,13 @@ the previous version. Run by the service at start; by hand: `python -m store.mig
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sqlite3
 import sys
 from pathlib import Path
 from typing import Callable
 
+from core.cli import ChineseArgumentParser
 from store.codec import ts
 from core.domain import utcnow
 
@@ -55,7 +55,7 @@ def apply(conn: sqlite3.Connection, progress: Callable[[str], None] | None = Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ChineseArgumentParser(
         prog="python -m store.migrate",
         description="把 SQLite 数据库升级到最新结构版本（服务启动时也会自动执行）。",
     )

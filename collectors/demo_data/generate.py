@@ -22,6 +22,8 @@ from .rumours import write_rumours
 from .spam import FLOOD_DAY, write_background, write_flood
 from .surge import DAY as SURGE_DAY, write_surge
 
+from core.cli import ChineseArgumentParser
+
 DEFAULT_SEED = 20260101
 DEFAULT_OUT = Path(__file__).with_name("sample.jsonl")
 ID_FORMAT = {"wechat": "wx-c-{:06d}", "weibo": "wb-c-{:06d}", "qq": "qq-m-{:06d}"}
@@ -148,7 +150,7 @@ def write_sample(out: Path, seed: int) -> dict[str, Any]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ChineseArgumentParser(
         prog="python -m collectors.demo_data.generate",
         description="生成演示用的合成数据 sample.jsonl（合成数据，非真实教职工言论）。"
                     "同一随机种子和短语文件下，输出逐字节一致。")

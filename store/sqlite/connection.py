@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from store import migrate as migrations
 
 Tokenizer = Callable[[str], list[str]]
 
@@ -55,6 +54,8 @@ class Database:
         return self._conn().execute(sql, params).fetchone()
 
     def migrate(self, progress: Any = None) -> list[str]:
+        from store import migrate as migrations  # here: `python -m store.migrate` runs that module as __main__
+
         return migrations.apply(self._conn(), progress)
 
     def close(self) -> None:

@@ -20,7 +20,8 @@ from core.domain import CHANNEL_LABELS_ZH, Alert, AuditEvent, Level, Role, User,
 from dashboard.accounts import (KNOWN_TOPICS, PLATFORM_ID_MAX, AccountError, check_email, check_platform_id,
                                 clean_profile, create_user, edit_user, parse_channels, parse_level, parse_topics,
                                 split_list)
-from dashboard.users import argparse_message_zh, build_parser, main
+from core.cli import argparse_message_zh
+from dashboard.users import build_parser, main
 from store.base import RuleResults
 from store.sqlite import SqliteStore
 from tests.dashboard.helpers import PHONE, ROLES, csrf_from
