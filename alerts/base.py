@@ -11,6 +11,7 @@ import abc
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Mapping, Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.config import validate
 from core.domain import Alert, Level, channel_label
@@ -122,7 +123,8 @@ def options_schema(type_name: str, properties: dict[str, Any], required: tuple[s
 
 
 class Secrets:
-    """Reads `*_env` options: the value of the environment variable the option names."""
+    """Reads `*_env` options: the value of the environment variable the option names. Also knows the
+    config file and entry (`where`) for errors about other options."""
 
     def __init__(self, env: Mapping[str, str], config_file: str, where: str) -> None:
         self.env, self.config_file, self.where = env, config_file, where
@@ -137,6 +139,16 @@ class Secrets:
                               f"环境变量 {var} 未设置或为空；请先设置它（例如 export {var}=…）再启动")
         return value
 
+    def timezone(self, cfg: Mapping[str, Any]) -> str:
+        """The entry's `timezone` (default Asia/Shanghai), refused unless it is a known IANA name."""
+        tz = cfg.get("timezone", DEFAULT_TZ)
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(self.config_file, f"{self.where}.timezone",
+                              f"未知的时区 {tz!r}；请写 IANA 时区名，例如 Asia/Shanghai") from None
+        return tz
+
 
 class Notifier(abc.ABC):
     """A group notifier (`route = None`: a robot in a group chat, a webhook, a fixed mailing list)
@@ -146,6 +158,8 @@ class Notifier(abc.ABC):
     type_name: ClassVar[str]
     title_zh: ClassVar[str]
     options_schema: ClassVar[dict[str, Any]]  # JSON schema of the whole config entry
+    # options where people paste a secret by mistake -> the `*_env` option to use instead
+    inline_secrets: ClassVar[Mapping[str, str]] = {}
     route: ClassVar[str | None] = None
 
     def __init__(self, name: str) -> None:
@@ -156,10 +170,11 @@ class Notifier(abc.ABC):
                     config_file: str = "<默认配置>", where: str | None = None) -> "Notifier":
         """Validate a config entry and build the notifier; secrets are read from `env`."""
         where = where or f"notifiers（{cfg.get('name', '?')}）"
-        for opt in INLINE_SECRETS:
+        inline = {**{opt: f"{opt}_env" for opt in INLINE_SECRETS}, **cls.inline_secrets}
+        for opt, instead in inline.items():
             if opt in cfg:
                 raise ConfigError(config_file, f"{where}.{opt}",
-                                  f"密钥不能写在配置文件里；请改用 {opt}_env 写环境变量名，把值放进该环境变量")
+                                  f"密钥不能写在配置文件里；请改用 {instead} 写环境变量名，把值放进该环境变量")
         validate(dict(cfg), cls.options_schema, config_file, prefix=where)
         return cls.create(cfg, Secrets(env, config_file, where))
 

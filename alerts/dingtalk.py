@@ -35,7 +35,6 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import parse_qs, quote_plus, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 
@@ -122,14 +121,6 @@ def robot_sign(secret: str, timestamp_ms: int | str) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def _check_timezone(cfg: Mapping[str, Any], secrets: Secrets) -> str:
-    tz = cfg.get("timezone", DEFAULT_TZ)
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(secrets.config_file, f"{secrets.where}.timezone",
-                          f"未知的时区 {tz!r}；请写 IANA 时区名，例如 Asia/Shanghai") from None
-    return tz
 
 
 def _errcode(answer: Mapping[str, Any]) -> int | None:
@@ -251,7 +242,7 @@ class DingTalkRobotNotifier(Notifier):
 
     @classmethod
     def create(cls, cfg: Mapping[str, Any], secrets: Secrets) -> "DingTalkRobotNotifier":
-        tz = _check_timezone(cfg, secrets)
+        tz = secrets.timezone(cfg)
         token = (secrets.get(cfg, "access_token_env") or "").strip()
         if token.startswith(("http://", "https://")):  # the whole Webhook address was pasted: take its token
             token = (parse_qs(urlsplit(token).query).get("access_token") or [""])[0]
@@ -406,7 +397,7 @@ class DingTalkNoticeNotifier(Notifier):
 
     @classmethod
     def create(cls, cfg: Mapping[str, Any], secrets: Secrets) -> "DingTalkNoticeNotifier":
-        tz = _check_timezone(cfg, secrets)
+        tz = secrets.timezone(cfg)
         secret = (secrets.get(cfg, "app_secret_env") or "").strip()
         return cls(name=cfg["name"], app_key=cfg["app_key"], app_secret=secret, agent_id=int(cfg["agent_id"]),
                    base_url=cfg.get("base_url", DEFAULT_BASE_URL), dashboard_url=cfg.get("dashboard_url"),

@@ -6,7 +6,6 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, Mapping, Sequence
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.base import (
     DEFAULT_TZ, ENV_NAME, AlertMessage, DeliveryError, Notifier, Recipient, Secrets, SendReport, options_schema
@@ -51,12 +50,7 @@ class EmailNotifier(Notifier):
         if bool(cfg.get("username")) != bool(cfg.get("password_env")):
             raise ConfigError(secrets.config_file, f"{where}.password_env",
                               "username 和 password_env 需同时设置（或都不设置）")
-        tz = cfg.get("timezone", DEFAULT_TZ)
-        try:
-            ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(secrets.config_file, f"{where}.timezone",
-                              f"未知的时区 {tz!r}；请写 IANA 时区名，例如 Asia/Shanghai") from None
+        tz = secrets.timezone(cfg)
         use_ssl = bool(cfg.get("ssl"))
         return cls(
             name=cfg["name"], host=cfg["host"], sender=cfg["sender"], to=list(cfg.get("to") or []),

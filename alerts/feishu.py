@@ -40,7 +40,6 @@ import time
 from collections import deque
 from typing import Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 
@@ -247,19 +246,8 @@ def _wait_hint(resp: requests.Response, default: float = RATE_LIMIT_DEFAULT_WAIT
     return default
 
 
-def _check_timezone(tz: str, secrets: Secrets) -> None:
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(secrets.config_file, f"{secrets.where}.timezone",
-                          f"未知的时区 {tz!r}；请写 IANA 时区名，例如 Asia/Shanghai") from None
 
 
-def _inline_secret_check(cfg: Mapping[str, Any], options: Mapping[str, str], config_file: str, where: str) -> None:
-    for opt, instead in options.items():
-        if opt in cfg:
-            raise ConfigError(config_file, f"{where}.{opt}",
-                              f"密钥不能写在配置文件里；请改用 {instead} 写环境变量名，把值放进该环境变量")
 
 
 def _safe(text: str, limit: int) -> str:
@@ -343,7 +331,7 @@ class FeishuBotNotifier(Notifier):
         "msg_type": {"enum": ["interactive", "text"]},
         "base_url": BASE_URL,
     }, required=("webhook_env",))
-    INLINE = {"webhook": "webhook_env", "webhook_url": "webhook_env", "hook_id": "webhook_env",
+    inline_secrets = {"webhook": "webhook_env", "webhook_url": "webhook_env", "hook_id": "webhook_env",
               "sign_secret": "secret_env"}
 
     def __init__(self, name: str, webhook: str, secret: str | None = None, *, base_url: str | None = None,
@@ -375,16 +363,8 @@ class FeishuBotNotifier(Notifier):
         return f"{(base_url or DEFAULT_BASE_URL).rstrip('/')}{HOOK_PATH}{webhook}", webhook
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], env: Mapping[str, str], *, config_file: str = "<默认配置>",
-                    where: str | None = None) -> Notifier:
-        where = where or f"notifiers（{cfg.get('name', '?')}）"
-        _inline_secret_check(cfg, cls.INLINE, config_file, where)
-        return super().from_config(cfg, env, config_file=config_file, where=where)
-
-    @classmethod
     def create(cls, cfg: Mapping[str, Any], secrets: Secrets) -> "FeishuBotNotifier":
-        tz = cfg.get("timezone", DEFAULT_TZ)
-        _check_timezone(tz, secrets)
+        tz = secrets.timezone(cfg)
         webhook = secrets.get(cfg, "webhook_env") or ""
         try:
             return cls(name=cfg["name"], webhook=webhook, secret=secrets.get(cfg, "secret_env"),
@@ -488,7 +468,7 @@ class FeishuUserNotifier(Notifier):
         "receive_id_type": {"enum": list(RECEIVE_ID_TYPES)},
         "base_url": BASE_URL,
     }, required=("app_id", "app_secret_env"))
-    INLINE = {"app_secret": "app_secret_env"}
+    inline_secrets = {"app_secret": "app_secret_env"}
     DELIVERED_TTL = 2 * 3600.0  # remember recipients already written to, across retries of one alert
 
     def __init__(self, name: str, app_id: str, app_secret: str, *, base_url: str | None = None,
@@ -509,16 +489,8 @@ class FeishuUserNotifier(Notifier):
         self.tokens = TokenCache(self._fetch_token, clock=clock, refused=self._refused)
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], env: Mapping[str, str], *, config_file: str = "<默认配置>",
-                    where: str | None = None) -> Notifier:
-        where = where or f"notifiers（{cfg.get('name', '?')}）"
-        _inline_secret_check(cfg, cls.INLINE, config_file, where)
-        return super().from_config(cfg, env, config_file=config_file, where=where)
-
-    @classmethod
     def create(cls, cfg: Mapping[str, Any], secrets: Secrets) -> "FeishuUserNotifier":
-        tz = cfg.get("timezone", DEFAULT_TZ)
-        _check_timezone(tz, secrets)
+        tz = secrets.timezone(cfg)
         return cls(name=cfg["name"], app_id=cfg["app_id"], app_secret=secrets.get(cfg, "app_secret_env") or "",
                    base_url=cfg.get("base_url"), receive_id_type=cfg.get("receive_id_type", "user_id"),
                    timeout=float(cfg.get("timeout", 10.0)), dashboard_url=cfg.get("dashboard_url"), timezone=tz)

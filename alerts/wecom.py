@@ -44,7 +44,6 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import parse_qs, quote, quote_plus, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 
@@ -156,14 +155,6 @@ def _retry_after(value: str | None) -> float | None:
     return seconds if seconds is not None and math.isfinite(seconds) and seconds >= 0 else None
 
 
-def _check_timezone(cfg: Mapping[str, Any], secrets: Secrets) -> str:
-    tz = cfg.get("timezone", DEFAULT_TZ)
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(secrets.config_file, f"{secrets.where}.timezone",
-                          f"未知的时区 {tz!r}；请写 IANA 时区名，例如 Asia/Shanghai") from None
-    return tz
 
 
 class SlidingWindows:
@@ -317,7 +308,7 @@ class WeComAppNotifier(_WeComHttp, Notifier):
 
     @classmethod
     def create(cls, cfg: Mapping[str, Any], secrets: Secrets) -> "WeComAppNotifier":
-        tz = _check_timezone(cfg, secrets)
+        tz = secrets.timezone(cfg)
         return cls(name=cfg["name"], corp_id=cfg["corp_id"], agent_id=int(cfg["agent_id"]),
                    secret=secrets.get(cfg, "secret_env") or "", base_url=cfg.get("base_url", DEFAULT_BASE_URL),
                    dashboard_url=cfg.get("dashboard_url"), timezone=tz, timeout=float(cfg.get("timeout", 10.0)))
@@ -555,7 +546,7 @@ class WeComRobotNotifier(_WeComHttp, Notifier):
 
     @classmethod
     def create(cls, cfg: Mapping[str, Any], secrets: Secrets) -> "WeComRobotNotifier":
-        tz = _check_timezone(cfg, secrets)
+        tz = secrets.timezone(cfg)
         key = robot_key(secrets.get(cfg, "key_env") or "")
         if not key:
             raise ConfigError(secrets.config_file, f"{secrets.where}.key_env",
