@@ -60,9 +60,8 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
-from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.server import LocalPlatform
+from tests.fakes.server import LocalPlatform, read, reply
 
 ERRMSG = {
     -1: "系统繁忙",
@@ -201,27 +200,11 @@ class FakeDingTalk(LocalPlatform):
 
     # ------------------------------------------------------------------ serving
     def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
-        parts = urlsplit(handler.path)
-        path = parts.path.strip("/")
-        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        length = int(handler.headers.get("Content-Length") or 0)
-        raw = handler.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw.decode("utf-8")) if raw else None
-        except (UnicodeDecodeError, ValueError):
-            body = None
+        r = read(handler)
         with self.lock:
-            self.requests.append(Seen(method, path, query, parts.query, body, raw, dict(handler.headers.items()),
-                                      handler.client_address[0]))
-            status, headers, answer = self._route(method, path, query, body, raw, handler.client_address[0])
-        data = answer if isinstance(answer, bytes) else json.dumps(answer, ensure_ascii=False).encode("utf-8")
-        handler.send_response(status)
-        for k, v in headers.items():
-            handler.send_header(k, v)
-        handler.send_header("Content-Type", "text/html" if isinstance(answer, bytes) else "application/json")
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
+            self.requests.append(Seen(method, r.path, r.query, r.raw_query, r.body, r.raw, r.headers, r.client))
+            status, headers, answer = self._route(method, r.path, r.query, r.body, r.raw, r.client)
+        reply(handler, status, answer, headers, json_type="application/json")
 
     def _route(self, method: str, path: str, query: dict[str, str], body: Any, raw: bytes, client: str
                ) -> tuple[int, dict[str, str], Any]:

@@ -49,9 +49,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
-from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.server import LocalPlatform
+from tests.fakes.server import LocalPlatform, read, reply
 
 OK = {"errcode": 0, "errmsg": "ok"}
 ERRMSG = {
@@ -223,15 +222,8 @@ class FakeWeChat(LocalPlatform):
 
     # ------------------------------------------------------------------ serving
     def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
-        parts = urlsplit(handler.path)
-        path = parts.path.strip("/")
-        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        length = int(handler.headers.get("Content-Length") or 0)
-        raw = handler.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw.decode("utf-8")) if raw else None
-        except (UnicodeDecodeError, ValueError):
-            body = None
+        r = read(handler)
+        path, query, body, raw = r.path, r.query, r.body, r.raw
         with self.lock:
             self.requests.append(Seen(method, path, query, body, raw))
             count = len(self.calls(path))
@@ -239,15 +231,7 @@ class FakeWeChat(LocalPlatform):
                 self.hooks.remove(hook)
                 hook[2]()
             status, headers, answer = self._route(method, path, query, body, raw)
-        data = answer if isinstance(answer, bytes) else self._encode(answer)
-        handler.send_response(status)
-        for k, v in headers.items():
-            handler.send_header(k, v)
-        handler.send_header("Content-Type", "application/json; charset=utf-8" if not isinstance(answer, bytes)
-                            else "text/html")
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
+        reply(handler, status, answer, headers, encode=self._encode)
 
     def _encode(self, answer: Any) -> bytes:
         text = json.dumps(answer, ensure_ascii=False)
