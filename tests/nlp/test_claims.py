@@ -47,6 +47,40 @@ def test_claim_terms_normalise_numbers_and_synonyms() -> None:
     assert len(extract(norm, toks)) < 2  # cue words alone are no claim
 
 
+SUBSIDY = [  # one claim in the plain voice of worried staff: no 速转, each says "stops" its own way
+    ("听说下学期开始住房补贴就不发了，有人知道吗", "wechat"),
+    ("同事说房补从下月起就停了，真的假的", "qq"),
+    ("住房补贴要全停？我每个月还房贷就靠它", "weibo"),
+    ("据说房贴说停就停，周转房也要交回", "board"),
+    ("刚听人讲，今年起住房补助停止发放了", "qq"),
+]
+
+
+def test_a_plainly_worded_wave_is_one_claim(make_post) -> None:
+    from nlp import Analyzer
+
+    res = Analyzer.load().pipe([make_post(t, author=f"s{i}", channel=ch) for i, (t, ch) in enumerate(SUBSIDY)])
+    keys = [a.extra["claim"] for a in res]
+    assert None not in keys and len(set(keys)) == 1, keys
+    assert res[-1].extra["claim_channels"] == 4
+
+
+def test_stop_and_hand_back_words_are_claim_verbs() -> None:
+    from nlp import resources
+    from nlp.components import analyse_texts
+
+    extract = resources.claim_terms()
+    stops = ["房补就停了", "住房补贴要停", "住房补贴全停", "房贴说停就停", "住房补助停止发放"]
+    for text, (norm, toks) in zip(stops, analyse_texts(stops)):
+        assert {"房补", "取消"} <= set(extract(norm, toks)), text
+    back = ["周转房要交回", "周转房到期一律不续", "周转房要全部清退"]
+    for text, (norm, toks) in zip(back, analyse_texts(back)):
+        assert {"周转房", "收回"} <= set(extract(norm, toks)), text
+    for text in ["停车场晚上停了很多车", "车停在东门了"]:
+        norm, toks = analyse_texts([text])[0]
+        assert "取消" not in extract(norm, toks), text  # 停 alone (parking) is no claim verb
+
+
 def test_different_claims_on_one_topic_stay_apart(make_post) -> None:
     from nlp import Analyzer
 
