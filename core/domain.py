@@ -283,6 +283,9 @@ class ReasonCode(str, enum.Enum):
         return REASON_CODE_LABELS_ZH[self.value]
 
 
+# the codes of a removal (the others, ok and false_positive, approve)
+REMOVE_REASONS = (ReasonCode.SPAM, ReasonCode.RUMOUR, ReasonCode.ABUSE, ReasonCode.PRIVACY, ReasonCode.OFF_TOPIC)
+
 REASON_CODE_LABELS_ZH = {
     "spam": "垃圾广告",
     "rumour": "谣言/不实信息",
@@ -294,9 +297,12 @@ REASON_CODE_LABELS_ZH = {
 }
 
 
+AUTO_MODERATOR_PREFIX = "auto:"  # Decision.moderator of a rule's automatic removal: "auto:<rule name>"
+
+
 @dataclass
 class Decision:
-    """A moderator's answer to a flagged post."""
+    """A moderator's answer to a flagged post, or a rule's automatic removal (moderator "auto:<rule>")."""
 
     post_id: int
     moderator: str
@@ -305,6 +311,16 @@ class Decision:
     note: str = ""
     created_at: datetime = field(default_factory=utcnow)
     id: int | None = None
+
+    @property
+    def auto_rule(self) -> str | None:
+        """The rule that removed the post automatically, or None for a person's decision."""
+        return self.moderator[len(AUTO_MODERATOR_PREFIX):] if self.moderator.startswith(AUTO_MODERATOR_PREFIX) else None
+
+    @property
+    def by_zh(self) -> str:
+        rule = self.auto_rule
+        return f"自动审核（规则 {rule}）" if rule is not None else self.moderator
 
 
 class WriteBackState(str, enum.Enum):

@@ -11,6 +11,7 @@ from core.domain import (
     AuditEvent,
     Decision,
     Debunk,
+    REMOVE_REASONS,
     FlagStatus,
     ReasonCode,
     WriteBack,
@@ -25,7 +26,7 @@ from store.base import QueueItem
 bp = Blueprint("review", __name__)
 PER_PAGE = 20
 APPROVE_CODES = (ReasonCode.OK, ReasonCode.FALSE_POSITIVE)
-REMOVE_CODES = tuple(c for c in ReasonCode if c not in APPROVE_CODES)
+REMOVE_CODES = REMOVE_REASONS
 NOTE_MAX = 500
 REPLY_MAX = 600
 

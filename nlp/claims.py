@@ -9,13 +9,24 @@ recent claim whose terms it shares most (IDF-weighted overlap over the smaller s
 shared terms, one of them a subject rather than a verb or a number); otherwise it starts a claim.
 
 Each claim keeps its members inside the window (48 h by default, by post time), so ``claim_size``,
-``claim_authors`` and ``claim_channels`` count the last two days. Keys are stable: ``claim-`` + a hash
-of the first member's terms; after a restart `Analyzer.warm` re-inserts stored posts under the keys
-their analyses carry.
+``claim_authors`` and ``claim_channels`` count the last two days.
+
+Claims are bounded, so a case stays one incident:
+- **A centroid, not a chain.** A post is compared with the claim's profile: the first post's terms
+  plus the terms a good share of its members use (`PROFILE_SHARE`), and it must share a subject with
+  the FIRST post. A post that matches only the latest paraphrase, or only what a few members drifted
+  to, starts a claim of its own.
+- **A lifetime.** A claim takes new posts for `LIFETIME_HOURS` after its first post; the same claim
+  told again later, or after every post left the window, is a new claim (a new episode, a new case).
+
+Keys: ``claim-`` + a hash of the first member's terms and time, so an episode keeps its key and a
+later episode of the same claim gets a new one; after a restart `Analyzer.warm` re-inserts stored
+posts under the keys their analyses carry.
 """
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections import Counter, OrderedDict
 from itertools import accumulate, chain
@@ -29,6 +40,8 @@ WINDOW_HOURS = 48.0
 THRESHOLD = 0.5  # weighted overlap needed to join a claim
 STRONG_THRESHOLD = 0.34  # ... when the shared terms name a subject AND what happens to it (周转房 + 收回)
 MIN_SHARED = 2
+PROFILE_SHARE = 0.3  # a term joins a claim's profile once this share of its members (and ≥ 2) used it
+LIFETIME_HOURS = 72.0  # a claim takes new posts this long after its first one
 MIN_TERMS = 2  # a post with fewer claim terms makes no checkable claim
 PREDICATE_WEIGHT = 6.0
 TOKEN_CACHE = 200_000  # tokens whose claim-term weight is remembered
@@ -188,8 +201,9 @@ class TermExtractor:
         return self.weight(tok)
 
 
-def claim_key(terms: Iterable[str]) -> str:
-    h = hashlib.blake2b("\x1f".join(sorted(terms)).encode("utf-8"), digest_size=8).hexdigest()
+def claim_key(terms: Iterable[str], started: float | None = None) -> str:
+    text = "\x1f".join(sorted(terms)) + ("" if started is None else f"\x1e{started:.0f}")
+    h = hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
     return f"claim-{h}"
 
 
@@ -207,20 +221,28 @@ class ClaimInfo:
 
 
 class _Claim(WindowMembers):
-    __slots__ = ("key", "seed", "seed_weight", "counts")
+    __slots__ = ("key", "seed", "seed_weight", "subjects", "counts", "total", "started")
 
-    def __init__(self, key: str, seed: dict[str, float]) -> None:
+    def __init__(self, key: str, seed: dict[str, float], started: float) -> None:
         super().__init__()
         self.key = key
         self.seed = seed
         self.seed_weight = sum(seed.values())
+        self.subjects = frozenset(t for t in seed if t not in PREDICATES and not t.endswith("%"))
         self.counts: dict[str, int] = {}  # how many members used each term (not decremented on expiry)
+        self.total = 0  # members ever added
+        self.started = started
+
+    def profile_need(self) -> int:
+        """Members that must use a non-seed term before it counts as part of the claim."""
+        return max(2, math.ceil(PROFILE_SHARE * self.total))
 
     def profile_has(self, term: str) -> bool:
-        return term in self.seed or self.counts.get(term, 0) >= 2
+        return term in self.seed or self.counts.get(term, 0) >= self.profile_need()
 
     def add_terms(self, ts: float, post_key: tuple, author: str, channel: str, terms: Iterable[str]) -> None:
         if self.add(ts, post_key, author, channel):
+            self.total += 1
             for t in terms:
                 self.counts[t] = self.counts.get(t, 0) + 1
 
@@ -235,8 +257,10 @@ class ClaimIndex:
     version = "claims.v1"
 
     def __init__(self, window_hours: float = WINDOW_HOURS, threshold: float = THRESHOLD,
-                 strong_threshold: float = STRONG_THRESHOLD, max_claims: int = 50_000) -> None:
+                 strong_threshold: float = STRONG_THRESHOLD, max_claims: int = 50_000,
+                 lifetime_hours: float = LIFETIME_HOURS) -> None:
         self.window = window_hours * 3600.0
+        self.lifetime = lifetime_hours * 3600.0
         self.threshold = threshold
         self.strong_threshold = strong_threshold
         self.max_claims = max_claims
@@ -257,19 +281,19 @@ class ClaimIndex:
         score = 1.0
         claim = None
         if key is None:
-            claim, score = self._best(terms, cutoff)
+            claim, score = self._best(terms, cutoff, ts - self.lifetime)
             if claim is None:
                 if not start:
                     return None
-                key = claim_key(terms)
+                key = claim_key(terms, ts)
                 score = 1.0
         if claim is None:
             assert key is not None
             claim = self._claims.get(key)
             if claim is not None:
                 claim.expire(cutoff)
-            if claim is None or not claim.members:  # a new claim (or one whose posts all left the window)
-                claim = self._new(key, terms)
+            if claim is None or not claim.members:  # a stored key (warm-up) whose claim is not here
+                claim = self._new(key, terms, ts)
         claim.add_terms(ts, post.key, post.author, post.channel, terms)
         for t in terms:
             self._index.setdefault(t, set()).add(claim.key)
@@ -278,14 +302,16 @@ class ClaimIndex:
         self._gc(cutoff)
         return info
 
-    def _new(self, key: str, terms: dict[str, float]) -> _Claim:
+    def _new(self, key: str, terms: dict[str, float], started: float) -> _Claim:
         old = self._claims.pop(key, None)
         if old is not None:
             self._unindex(old)
-        claim = self._claims[key] = _Claim(key, dict(terms))
+        claim = self._claims[key] = _Claim(key, dict(terms), started)
         return claim
 
-    def _best(self, terms: dict[str, float], cutoff: float) -> tuple[_Claim | None, float]:
+    def _best(self, terms: dict[str, float], cutoff: float, born_after: float) -> tuple[_Claim | None, float]:
+        """The claim this post repeats best: among claims younger than their lifetime (started after
+        `born_after`) with posts in the window, sharing a subject with the claim's first post."""
         index = self._index
         # claims indexed under at least MIN_SHARED of the post's terms (counted in C)
         cands = Counter(chain.from_iterable([index[t] for t in terms if t in index]))
@@ -300,16 +326,16 @@ class ClaimIndex:
             if n < MIN_SHARED:
                 continue
             claim = claims.get(k)
-            if claim is None:
+            if claim is None or claim.started < born_after:
                 continue
             if heaviest[min(n, len(heaviest) - 1)] < need_min * min(total, claim.seed_weight or total):
                 continue
             claim.expire(cutoff)
             if not claim.members:
                 continue
-            seed, counts = claim.seed, claim.counts
-            shared = [t for t in terms if t in seed or counts.get(t, 0) >= 2]  # claim.profile_has
-            if len(shared) < MIN_SHARED:
+            seed, counts, need_count = claim.seed, claim.counts, claim.profile_need()
+            shared = [t for t in terms if t in seed or counts.get(t, 0) >= need_count]  # claim.profile_has
+            if len(shared) < MIN_SHARED or claim.subjects.isdisjoint(shared):
                 continue
             action = sum(1 for t in shared if t in PREDICATES or t.endswith("%"))
             if action == len(shared):  # "降 30%" alone: not which claim

@@ -197,7 +197,8 @@ def store_labels(settings: "Settings") -> dict[str, Rows]:
     try:
         latest = {}
         for d in store.decisions():
-            latest[d.post_id] = d
+            if d.auto_rule is None:  # a rule's own removal is the model's verdict, not a label
+                latest[d.post_id] = d
         posts = store.posts_by_ids(sorted(latest))
     finally:
         store.close()

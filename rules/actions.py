@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from core.domain import Alert, Case, Debunk, Flag
+from core.domain import Alert, Case, CaseKind, Debunk, Flag
 from rules.model import Match
 from rules.templates import post_fields, render
 from store.base import RuleResults
@@ -41,6 +41,9 @@ class ResultBuilder:
             self.results.flags.extend(
                 Flag(post_id=pid, rule=spec.name, reason=reason, created_at=match.at) for pid in match.flag_post_ids
             )
+            if spec.remove:
+                self.results.removals.extend(
+                    (pid, spec.name, spec.remove.reason_code, match.at) for pid in match.flag_post_ids)
         case = self._case(match, fields) if spec.case and (match.case_key or match.key) is not None else None
         if spec.alert and self._due(spec.dedupe_key(match.key), match.at, spec.realert):
             alert = Alert(
@@ -78,7 +81,9 @@ class ResultBuilder:
             case = Case(kind=spec.case.kind, key=case_key, title=title, post_ids=[],
                         created_at=match.at, updated_at=match.at)
             self._cases[key] = case
-        case.title, case.updated_at = title, max(case.updated_at, match.at)
+        if case.kind is not CaseKind.RUMOUR:  # a rumour case keeps the claim as its first post said it
+            case.title = title
+        case.updated_at = max(case.updated_at, match.at)
         case.post_ids = list(dict.fromkeys([*case.post_ids, *post_ids]))
         return case
 

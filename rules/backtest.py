@@ -78,6 +78,8 @@ def load_posts(path: Path, err: TextIO) -> tuple[list[Post], list[tuple[str, str
         if isinstance(record, Exception):
             bad.append((where, str(record)))
             continue
+        if isinstance(record, dict) and set(record) == {"_meta"}:  # the demo sample's header line
+            continue
         try:
             post = post_from_record(record)
         except RecordError as exc:
@@ -127,6 +129,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 if not todo and not ruled:
                     break
             rows = _alert_rows(store, settings.timezone)
+            summary = _summary(store, len(posts) - len(bad))
         finally:
             store.close()
     progress.finish()
@@ -141,7 +144,21 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         _table(rows, out)
     print(f"回放完成：{len(posts)} 条帖子（{len(bad)} 条无法读取），触发预警 {len(rows)} 条；未发送任何通知。", file=err)
+    print(summary, file=err)
     return 0
+
+
+def _summary(store: Any, stored: int) -> str:
+    """How much work the replay would leave for moderators: the review queue and the cases."""
+    queued = store.queue_count()
+    removed = sum(1 for d in store.decisions() if d.auto_rule is not None)
+    cases = store.cases(status=None, limit=1_000_000)
+    line = (f"审核队列：{queued} 条（占帖子的 {queued / max(stored, 1):.1%}）；自动删除 {removed} 条；"
+            f"事件 {len(cases)} 个")
+    if cases:
+        biggest = max(cases, key=lambda c: len(c.post_ids))
+        line += f"，最大的 {len(biggest.post_ids)} 条（{biggest.kind.value}：{biggest.title[:40]}）"
+    return line
 
 
 def _alert_rows(store: Any, tz: str) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 1
     for r in rules:
-        actions = "、".join(a for a in ("flag", "alert", "case") if getattr(r, a) is not None)
+        actions = "、".join(a for a in ("flag", "remove", "alert", "case") if getattr(r, a) is not None)
         state = "" if r.enabled else "（已停用）"
         print(f"  {r.label} {r.title}{state}：类型 {r.type}，动作 {actions}")
     print(f"规则文件有效：{path}，共 {len(rules)} 条规则")

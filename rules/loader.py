@@ -13,10 +13,10 @@ from typing import Any, Sequence
 import yaml
 
 from core.config import validate
-from core.domain import ALERT_KINDS_ZH, CaseKind, Level
+from core.domain import ALERT_KINDS_ZH, REMOVE_REASONS, CaseKind, Level, ReasonCode
 from core.errors import ConfigError, UnknownNameError
 from rules.filters import FILTER_SCHEMA, compile_filter
-from rules.model import AlertAction, CaseAction, FlagAction, RuleSpec
+from rules.model import AlertAction, CaseAction, FlagAction, RemoveAction, RuleSpec
 from rules.templates import POST_FIELDS, check_template
 from rules.types import RULE_TYPES, RuleType
 from rules.types.base import DURATION_SCHEMA, parse_duration
@@ -51,6 +51,8 @@ ACTION_SCHEMAS: dict[str, dict[str, Any]] = {
                              "kind": {"enum": list(ALERT_KINDS_ZH)}}},
     "case": {"type": "object", "additionalProperties": False, "required": ["kind", "title"],
              "properties": {"kind": {"enum": [k.value for k in CaseKind]}, "title": _TEXT}},
+    "remove": {"type": "object", "additionalProperties": False, "required": ["reason_code"],
+               "properties": {"reason_code": {"enum": [c.value for c in REMOVE_REASONS]}}},
 }
 TEMPLATES = (("flag", "reason"), ("alert", "title"), ("alert", "body"), ("case", "title"))
 
@@ -118,6 +120,9 @@ def parse_rule(raw: dict[str, Any], index: int, file: str, notifier_names: Seque
     actions: dict[str, Any] = raw["actions"]
     if not actions:
         raise ConfigError(file, f"{label}.actions", f"至少需要一个动作；{cls.type_name} 类型可用：{'、'.join(cls.actions)}")
+    if "remove" in actions and "flag" not in actions:
+        raise ConfigError(file, f"{label}.actions.remove",
+                          "自动删除（remove）需要同时写 flag：删除理由会显示在“已删除”列表里，供审核员抽查和恢复")
     _check_templates(actions, cls, file, label)
     _check_notifiers(actions.get("alert") or {}, notifier_names, file, label)
     realert = parse_duration(raw.get("realert", DEFAULT_REALERT), file, f"{label}.realert", allow_zero=True)
@@ -128,6 +133,7 @@ def parse_rule(raw: dict[str, Any], index: int, file: str, notifier_names: Seque
         index=index,
         filter=compile_filter(raw.get("filter") or {}, file, f"{label}.filter"),
         flag=FlagAction(actions["flag"]["reason"]) if "flag" in actions else None,
+        remove=RemoveAction(ReasonCode(actions["remove"]["reason_code"])) if "remove" in actions else None,
         alert=_alert(actions["alert"], raw, cls.type_name) if "alert" in actions else None,
         case=CaseAction(CaseKind(actions["case"]["kind"]), actions["case"]["title"]) if "case" in actions else None,
         realert=realert,

@@ -5,12 +5,11 @@ Everything here is plain data; nothing reads a clock, a file or the store.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
-from core.domain import Analysis, CaseKind, Level, PIISpan, Post, Sentiment, channel_label
+from core.domain import Analysis, CaseKind, Level, Post, ReasonCode, Sentiment, channel_label
 from core.masking import excerpt as masked_excerpt
 
 if TYPE_CHECKING:
@@ -86,6 +85,13 @@ class FlagAction:
 
 
 @dataclass(frozen=True)
+class RemoveAction:
+    """Remove the flagged posts without waiting for a moderator (AutoModerator's `action: remove`)."""
+
+    reason_code: ReasonCode
+
+
+@dataclass(frozen=True)
 class AlertAction:
     level: Level
     title: str  # template
@@ -110,6 +116,7 @@ class RuleSpec:
     index: int
     filter: "Filter"
     flag: FlagAction | None = None
+    remove: RemoveAction | None = None
     alert: AlertAction | None = None
     case: CaseAction | None = None
     realert: timedelta = timedelta(minutes=60)

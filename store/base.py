@@ -29,6 +29,7 @@ from core.domain import (
     Flag,
     FlagStatus,
     Post,
+    ReasonCode,
     Role,
     User,
     WriteBack,
@@ -156,6 +157,8 @@ class RuleResults:
 
     seen: list[tuple[int, int]] = field(default_factory=list)  # (post_id, version) consumed
     flags: list[Flag] = field(default_factory=list)
+    # posts a rule removes without review: (post_id, rule, reason code, when); a person's decision wins
+    removals: list[tuple[int, str, ReasonCode, datetime]] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     cases: list[Case] = field(default_factory=list)  # upserted by (kind, key)
     alert_case: dict[int, tuple[str, str]] = field(default_factory=dict)  # alert index -> case (kind, key)

@@ -1,14 +1,21 @@
 """Generate the synthetic demo sample (合成演示数据) replayed by `scheduler.py --demo`.
 
-Run from the repository root:  python -m collectors.demo_data.generate [--out PATH] [--seed N]
-The output is byte-identical for the same seed and phrase files.
+Run from the repository root:  python -m collectors.demo_data.generate [--out PATH] [--seed N] [--days N]
+The output is byte-identical for the same seed, days and phrase files.
+
+More than 30 days (`--days 365`, for long replays): the first 30 days are the demo month; each later
+30-day cycle is generated from its own seed, with ordinary talk, background adverts and personal-data
+leaks every day and ONE incident per cycle, in turn: the two rumour episodes, the advert flood, the
+pay-reform surge. Later cycles keep the first month's weekday rhythm (the calendar is not re-aligned).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,21 +57,50 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def build(seed: int) -> tuple[list[Draft], list[Draft], dict[str, Any]]:
-    """All backlog drafts (sorted), all live drafts (in order), and scenario details."""
-    ctx = Context.create(seed)
-    end = clock.at(clock.DAYS)
-    writer = DailyWriter(ctx, end)
+CYCLE_INCIDENTS = ("rumour", "spam_flood", "pay_reform_surge")  # one per later 30-day cycle, in turn
+
+
+def month(ctx: Context, writer: DailyWriter, incidents: tuple[str, ...], label: str) -> dict[str, Any]:
+    """One 30-day cycle into `ctx.posts` (cycle-relative times): ordinary talk, background adverts and
+    leaks every day, and the given incidents. Returns the incidents' details."""
     for day in range(clock.DAYS):
         write_day(writer, day)
-        progress(f"[1/4] 日常内容：第 {day + 1}/{clock.DAYS} 天，累计 {len(ctx.posts)} 条")
-    details: dict[str, Any] = {"rumour": write_rumours(ctx), "spam_flood": write_flood(ctx)}
-    details["pay_reform_surge"] = write_surge(ctx)
+        progress(f"[1/4] {label}日常内容：第 {day + 1}/{clock.DAYS} 天，累计 {len(ctx.posts)} 条")
+    details: dict[str, Any] = {}
+    if "rumour" in incidents:
+        details["rumour"] = write_rumours(ctx)
+    if "spam_flood" in incidents:
+        details["spam_flood"] = write_flood(ctx)
+    if "pay_reform_surge" in incidents:
+        details["pay_reform_surge"] = write_surge(ctx)
     details["spam_background"] = write_background(ctx, skip_days=(FLOOD_DAY,))
     details["pii_leak"] = write_leaks(ctx, skip_days=(FLOOD_DAY, 18, 19, SURGE_DAY, SURGE_DAY + 1))
-    progress(f"[2/4] 场景内容已生成，累计 {len(ctx.posts)} 条")
-    backlog = [d for d in ctx.posts if d.at < end]
-    order = {id(d): i for i, d in enumerate(ctx.posts)}
+    return details
+
+
+def build(seed: int, days: int = clock.DAYS) -> tuple[list[Draft], list[Draft], dict[str, Any]]:
+    """All backlog drafts (sorted), all live drafts (in order), and scenario details."""
+    end = clock.at(days)
+    cycles = math.ceil(days / clock.DAYS)
+    earlier: list[Draft] = []  # drafts of the cycles before the last
+    ctx = Context.create(seed)
+    writer = DailyWriter(ctx, clock.at(clock.DAYS))
+    details = month(ctx, writer, CYCLE_INCIDENTS, "")
+    for k in range(1, cycles):
+        earlier += ctx.posts
+        ctx = Context.create(seed * 1000 + k)
+        writer = DailyWriter(ctx, clock.at(clock.DAYS))
+        incident = CYCLE_INCIDENTS[(k - 1) % len(CYCLE_INCIDENTS)]
+        more = month(ctx, writer, (incident,), f"第 {k + 1}/{cycles} 个周期，")
+        offset = timedelta(days=clock.DAYS * k)
+        for draft in ctx.posts:
+            draft.at += offset
+        details.setdefault("cycles", []).append(
+            {"cycle": k + 1, "offset_days": clock.DAYS * k, "incident": incident, "details": more})
+    drafts = earlier + ctx.posts
+    progress(f"[2/4] 场景内容已生成，累计 {len(drafts)} 条")
+    backlog = [d for d in drafts if d.at < end]
+    order = {id(d): i for i, d in enumerate(drafts)}
     backlog.sort(key=lambda d: (d.at, order[id(d)]))
     live = write_live(ctx, writer, end)
     progress(f"[3/4] 实时部分 {len(live)} 条")
@@ -119,29 +155,31 @@ def scenario_meta(posts: list[Draft], details: dict[str, Any]) -> dict[str, Any]
     return meta
 
 
-def header(posts: list[Draft], live_from: int, seed: int, details: dict[str, Any]) -> dict[str, Any]:
+def header(posts: list[Draft], live_from: int, seed: int, details: dict[str, Any],
+           days: int = clock.DAYS) -> dict[str, Any]:
     return {"_meta": {
         "synthetic": True,
         "description_zh": "合成演示数据：由程序根据手写短语随机组合生成，非真实教职工言论；"
                           "人名、账号、手机号、身份证号、银行卡号等均为虚构。",
         "base_time": clock.iso(clock.BASE_TIME),
-        "days": clock.DAYS,
+        "days": days,
         "live_from": live_from,
-        "live_from_note_zh": "live_from 是帖子（不含本行）从 0 开始的序号：其前为 30 天存量，其后为实时注入部分",
-        "quiet_days": clock.quiet_days(),
+        "live_from_note_zh": f"live_from 是帖子（不含本行）从 0 开始的序号：其前为 {days} 天存量，其后为实时注入部分",
+        "quiet_days": clock.quiet_days(min(days, clock.DAYS)),
         "seed": seed,
         "generator": "python -m collectors.demo_data.generate",
         "counts": {"posts": len(posts), "backlog": live_from, "live": len(posts) - live_from,
                    "channels": {c: sum(1 for d in posts if d.channel == c) for c in CHANNELS}},
         "scenarios": scenario_meta(posts, details),
+        **({"cycles": details["cycles"]} if "cycles" in details else {}),
     }}
 
 
-def write_sample(out: Path, seed: int) -> dict[str, Any]:
-    backlog, live, details = build(seed)
+def write_sample(out: Path, seed: int, days: int = clock.DAYS) -> dict[str, Any]:
+    backlog, live, details = build(seed, days)
     posts = backlog + live
     assign_ids(posts)
-    head = header(posts, len(backlog), seed, details)
+    head = header(posts, len(backlog), seed, details, days)
     lines = [dumps(head)] + [dumps(record(d)) for d in posts]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -158,13 +196,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"输出文件路径（默认：{DEFAULT_OUT.name}，与本脚本同目录）")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help=f"随机种子（默认：{DEFAULT_SEED}；提交到仓库的样本用默认值生成）")
-    return parser.parse_args(argv)
+    parser.add_argument("--days", type=int, default=clock.DAYS, metavar="N",
+                        help=f"存量天数（默认 {clock.DAYS}）；超过 {clock.DAYS} 天时，之后每 {clock.DAYS} 天一个周期，"
+                             "每个周期有日常内容和零星广告，并轮流加入一次谣言、广告刷屏或绩效改革舆情，"
+                             "用于长时间回放（如 --days 365）")
+    args = parser.parse_args(argv)
+    if args.days < clock.DAYS:
+        parser.error(f"argument --days: 至少 {clock.DAYS} 天")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        write_sample(args.out, args.seed)
+        write_sample(args.out, args.seed, args.days)
     except OSError as exc:
         print(f"写入失败：{exc}。请检查 --out 指定的目录是否存在且可写。", file=sys.stderr)
         return 1

@@ -10,7 +10,6 @@ pay scheme (`surge.txt`, 45 posts over 3 h from 09:00). Seeded: the same file ev
 """
 from __future__ import annotations
 
-import argparse
 import json
 import random
 from datetime import datetime, timedelta, timezone

@@ -8,7 +8,7 @@ from rules.types.base import RuleType
 class MatchRule(RuleType):
     type_name = "match"
     title_zh = "逐条匹配"
-    actions = ("flag", "alert")
+    actions = ("flag", "remove", "alert")
 
     def add(self, item: Item) -> None:
         self._pending.append(Match(

@@ -8,7 +8,6 @@ One match per term while it stays busy; realert de-duplicates alerts per term (t
 """
 from __future__ import annotations
 
-import bisect
 from collections import deque
 from datetime import datetime, timedelta
 from typing import Any

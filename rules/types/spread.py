@@ -20,7 +20,7 @@ from rules.window import EventWindow
 class SpreadRule(RuleType):
     type_name = "spread"
     title_zh = "扩散（近似重复内容跨作者、跨渠道）"
-    actions = ("flag", "alert", "case")
+    actions = ("flag", "remove", "alert", "case")
     required_actions = ("case",)
     options_schema = {
         "timeframe": DURATION_SCHEMA,

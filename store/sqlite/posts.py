@@ -8,7 +8,7 @@ import sqlite3
 from datetime import datetime
 from typing import Sequence
 
-from core.domain import Alert, Analysis, Case, Post, utcnow
+from core.domain import AUTO_MODERATOR_PREFIX, Alert, Analysis, AuditEvent, Case, Post, ReasonCode, utcnow
 from store.base import DeadLetter, IngestResult, PostVersion, RuleResults
 from store.codec import analysis_fields, analysis_from_fields, dumps, parse_ts, ts
 from store.sqlite.connection import placeholders
@@ -287,6 +287,7 @@ class PostsMixin:
                     (f.post_id, f.rule, f.reason, ts(f.created_at)),
                 )
                 f.id = cur.lastrowid
+            self._auto_remove(c, results.removals)
             case_ids = {(cs.kind.value, cs.key): self._upsert_case(c, cs, now) for cs in results.cases}
             for i, a in enumerate(results.alerts):
                 if i in results.alert_case:
@@ -308,6 +309,23 @@ class PostsMixin:
                 )
         return results.alerts
 
+    def _auto_remove(self, c: sqlite3.Connection, removals: Sequence[tuple[int, str, ReasonCode, datetime]]) -> None:
+        """A rule's removals: the post's flags go to 'removed' with a decision by "auto:<rule>" and an
+        audit row. A post a person has already decided on is left to them (its new flag waits)."""
+        done: set[int] = set()
+        for post_id, rule, code, at in removals:
+            if post_id in done or c.execute(
+                    "SELECT 1 FROM decisions WHERE post_id = ? AND moderator NOT LIKE ? LIMIT 1",
+                    (post_id, AUTO_MODERATOR_PREFIX + "%")).fetchone():
+                continue
+            done.add(post_id)
+            moderator = AUTO_MODERATOR_PREFIX + rule
+            c.execute("INSERT INTO decisions (post_id, moderator, action, reason_code, note, created_at)"
+                      " VALUES (?, ?, 'remove', ?, '', ?)", (post_id, moderator, code.value, ts(at)))
+            c.execute("UPDATE flags SET status = 'removed' WHERE post_id = ?", (post_id,))
+            self._insert_audit(c, AuditEvent("system", "decision.auto_remove", f"post:{post_id}",
+                                             {"rule": rule, "reason_code": code.value}))
+
     def _upsert_case(self, c: sqlite3.Connection, cs: Case, now: str) -> int:
         row = c.execute("SELECT id FROM cases WHERE kind = ? AND key = ?", (cs.kind.value, cs.key)).fetchone()
         if row is None:
@@ -318,8 +336,9 @@ class PostsMixin:
             case_id = cur.lastrowid
         else:
             case_id = row["id"]
-            c.execute("UPDATE cases SET title = ?, updated_at = ?, status = 'open' WHERE id = ?",
-                      (cs.title, now, case_id))
+            # a rumour case keeps its first title: the claim as first told, not whatever post came last
+            c.execute("UPDATE cases SET title = CASE WHEN kind = 'rumour' THEN title ELSE ? END, updated_at = ?,"
+                      " status = 'open' WHERE id = ?", (cs.title, now, case_id))
         c.executemany("INSERT OR IGNORE INTO case_posts (case_id, post_id) VALUES (?, ?)",
                       [(case_id, pid) for pid in cs.post_ids])
         cs.id = case_id

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Sequence
 
 from core.domain import (
+    AUTO_MODERATOR_PREFIX,
     Action,
     Alert,
     AuditEvent,
@@ -138,11 +139,14 @@ class ReviewMixin(ChannelsMixin):
         return decision
 
     def rule_outcomes(self) -> dict[str, tuple[int, int, int]]:
+        # decided = a person decided (a rule's own removal says nothing about the rule's precision)
+        human = "f.status != 'pending' AND EXISTS (SELECT 1 FROM decisions d WHERE d.post_id = f.post_id" \
+                " AND d.moderator NOT LIKE ?)"
         rows = self._rows(
             "SELECT f.rule AS rule, count(DISTINCT f.post_id) AS flagged,"
-            " count(DISTINCT CASE WHEN f.status != 'pending' THEN f.post_id END) AS decided,"
-            " count(DISTINCT CASE WHEN f.status = 'removed' THEN f.post_id END) AS removed"
-            " FROM flags f GROUP BY f.rule"
+            f" count(DISTINCT CASE WHEN {human} THEN f.post_id END) AS decided,"
+            f" count(DISTINCT CASE WHEN {human} AND f.status = 'removed' THEN f.post_id END) AS removed"
+            " FROM flags f GROUP BY f.rule", (AUTO_MODERATOR_PREFIX + "%", AUTO_MODERATOR_PREFIX + "%")
         )
         return {r["rule"]: (int(r["flagged"]), int(r["decided"]), int(r["removed"])) for r in rows}
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from core.domain import Flag, FlagStatus
+from core.domain import Flag, FlagStatus, ReasonCode
 from store.base import RuleResults
 from tests.dashboard.helpers import PHONE, add_post, csrf_from, make_analysis
 
@@ -151,3 +151,18 @@ def test_post_detail_for_an_unflagged_post(client, login, seeded):
 
 def _token(client):
     return csrf_from(client, "/")
+
+
+def test_a_rules_removal_is_on_the_removed_list_and_a_moderator_restores_it(client, login, post_form, store):
+    text = "加薇信 kk886 兼职日结 宝妈可做"
+    post = add_post(store, "auto1", "qq", text, 1, make_analysis(text, spam=0.99))
+    store.commit_rule_results(RuleResults(
+        flags=[Flag(post_id=post.id, rule="spam_autoremove", reason="垃圾广告，已自动删除", created_at=post.created_at)],
+        removals=[(post.id, "spam_autoremove", ReasonCode.SPAM, post.created_at)]))
+    login("moderator")
+    assert f'id="post-{post.id}"' not in client.get("/queue").get_data(as_text=True)
+    removed = client.get("/queue?status=removed").get_data(as_text=True)
+    card = removed[removed.index(f'id="post-{post.id}"'):]
+    assert "自动审核（规则 spam_autoremove）" in card[: card.index("</article>")]
+    post_form(f"/queue/{post.id}/decide", {"action": "approve", "reason_code": "false_positive"}, page="/queue")
+    assert store.queue_item(post.id).status is FlagStatus.APPROVED

@@ -110,15 +110,49 @@ def test_adverts_refutations_and_plain_posts_make_no_claim(make_post) -> None:
     assert not any(r.code == "spread" for a in ads for r in a.reasons_for("rumour"))
 
 
-def test_claims_leave_the_window_and_keep_their_key(make_post) -> None:
+def test_a_claim_told_again_after_it_went_quiet_is_a_new_episode(make_post) -> None:
     from nlp import Analyzer
 
     an = Analyzer.load(claim_window_hours=2)
     first = an.pipe([make_post(PAY[0][0], minutes=0), make_post(PAY[1][0], minutes=30)])
     later = an.pipe([make_post(PAY[0][0], minutes=400)])
     assert first[1].extra["claim"] == first[0].extra["claim"] and first[1].extra["claim_size"] == 2
-    assert later[0].extra["claim"] == first[0].extra["claim"]  # same stable key
+    assert later[0].extra["claim"] not in (None, first[0].extra["claim"])  # a new episode, a new case
     assert later[0].extra["claim_size"] == 1  # the first two left the window
+
+
+def test_a_claim_takes_posts_for_its_lifetime_only() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from core.domain import Post
+    from nlp.claims import ClaimIndex
+
+    t0 = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
+    index = ClaimIndex(window_hours=48, lifetime_hours=24)
+    claim = {"周转房": 9.0, "收回": 6.0, "搬走": 5.0}
+    keys = [index.add(claim, Post("qq", f"s{h}", f"a{h}", "…", t0 + timedelta(hours=h))).key for h in range(0, 40, 4)]
+    assert len(set(keys[:7])) == 1  # within 24 h of the first post: one claim
+    assert keys[7] != keys[0] and len(set(keys[7:])) == 1  # hour 28 on: the next episode
+
+
+def test_a_claim_does_not_drift_away_from_its_first_post() -> None:
+    """A paraphrase chain: every post shares two terms with posts before it, and each new term is
+    used twice before the next step, but the later posts share nothing with the first one. Chaining
+    on "terms two members used" would pull them all into the first claim."""
+    from datetime import datetime, timedelta, timezone
+
+    from core.domain import Post
+    from nlp.claims import ClaimIndex
+
+    t0 = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
+    index = ClaimIndex()
+    words = ["周转房", "房产科", "搬走", "水电费", "物业", "食堂", "饭卡", "班车"]
+    chain = [words[0:3]] + [words[i:i + 3] for i in range(0, 6) for _ in range(2)]
+    keys = [index.add({w: 8.0 for w in terms}, Post("qq", f"c{i}", f"a{i}", "…", t0 + timedelta(minutes=i))).key
+            for i, terms in enumerate(chain)]
+    first = keys[0]
+    assert all(k == first for k, terms in zip(keys, chain) if terms[0] in words[:3])  # on topic: joins
+    assert all(k != first for k, terms in zip(keys, chain) if not set(terms) & set(words[:3])), keys
 
 
 def test_warm_restores_claims_after_a_restart(make_post) -> None:

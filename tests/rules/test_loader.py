@@ -78,7 +78,7 @@ BAD_FILES = [
     pytest.param(
         "rules:\n  - {name: m, title: 标题, type: match,"
         " actions: {case: {kind: rumour, title: t}}}\n",
-        ["rules[0]（m）.actions.case", "不支持", "flag、alert"], id="case-on-match"),
+        ["rules[0]（m）.actions.case", "不支持", "flag、remove、alert"], id="case-on-match"),
     pytest.param(
         "rules:\n  - {name: s, title: 标题, type: spread, timeframe: {hours: 1}, min_posts: 3,"
         " actions: {alert: {level: red, title: t, body: b}}}\n",
