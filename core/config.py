@@ -43,6 +43,9 @@ DEFAULTS: dict[str, Any] = {
     },
     "health": {"degraded_after": 3},  # consecutive failures of a job before /healthz says degraded
     "cases": {"subside_after_hours": 48},  # a clarified rumour quiet this long goes to 平息 by itself
+    # the university's own web domains (e.g. xxdx.edu.cn): a link elsewhere that carries their name is a
+    # look-alike (phishing); links on them are official sources
+    "official_domains": [],
     "channels": [],
     "notifiers": [],
 }
@@ -105,6 +108,8 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {"subside_after_hours": {"type": "number", "exclusiveMinimum": 0, "maximum": 24 * 365}},
         },
+        "official_domains": {"type": "array", "items": {
+            "type": "string", "pattern": "^(?:[a-zA-Z0-9](?:[a-zA-Z0-9\\-]*[a-zA-Z0-9])?\\.)+[a-zA-Z]{2,}$"}},
         "channels": {"type": "array", "items": _ITEM},
         "notifiers": {"type": "array", "items": _ITEM},
         "routing": {"type": "object"},  # checked in detail by alerts/routing.py (errors name the field)
@@ -140,6 +145,7 @@ class Settings:
     degraded_after: int = 3
     routing: dict[str, Any] = field(default_factory=dict)  # who is told what (alerts/routing.py)
     subside_after: timedelta = timedelta(hours=48)  # 已澄清 → 平息 after this long without a new post
+    official_domains: tuple[str, ...] = ()  # the university's own web domains (nlp.domains)
 
     @property
     def db_path(self) -> Path:
@@ -272,6 +278,7 @@ def load_settings(
         degraded_after=int(data["health"]["degraded_after"]),
         routing=dict(data.get("routing") or {}),
         subside_after=timedelta(hours=float(data["cases"]["subside_after_hours"])),
+        official_domains=tuple(d.lower() for d in data["official_domains"]),
     )
 
 

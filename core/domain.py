@@ -104,6 +104,8 @@ class Analysis:
     debunk_id: int | None = None  # a debunk registry entry this post matches
     extra: dict[str, Any] = field(default_factory=dict)
     post_version: int = 0  # which version of the post this describes (set by the store; 0 = not stored)
+    grievance: float = 0.0  # [0, 1] a staff member's own complaint or request (诉求), see nlp.voice
+    abuse: float = 0.0  # [0, 1] personal insult or harassment
 
     def reasons_for(self, score: str) -> list[Reason]:
         return [r for r in self.reasons if r.score == score]

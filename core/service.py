@@ -72,7 +72,7 @@ class Sentinel:
                                       max_skew=settings.future_skew, quarantine_after=settings.quarantine_after,
                                       prepare_alert=router.prepare)
         links = AlertLinks(load_secret_key(settings.data_dir), settings.external_url)
-        analyzer = Analyzer.load(data_dir=settings.data_dir)
+        analyzer = Analyzer.load(data_dir=settings.data_dir, official_domains=settings.official_domains)
         analyzer.clock, analyzer.max_skew = clock, settings.future_skew
         runner = CollectorRunner(store, collectors, boundary=Boundary.from_settings(settings, clock),
                                  quarantine_after=settings.quarantine_after, clock=clock)

@@ -105,9 +105,10 @@ def server_options(settings: Settings) -> dict[str, Any]:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from dashboard import admin, alerts, auth, cases, debunks, health, inbox, me, overview, review, rulebook, search
+    from dashboard import (admin, alerts, auth, cases, debunks, health, inbox, leads, me, overview, review, rulebook,
+                           search)
 
-    for module in (auth, health, overview, review, alerts, cases, debunks, search, rulebook, admin, me, inbox):
+    for module in (auth, health, overview, leads, review, alerts, cases, debunks, search, rulebook, admin, me, inbox):
         app.register_blueprint(module.bp)
 
 

@@ -22,7 +22,8 @@ from core.timefmt import format_local
 from dashboard import roles
 from store.base import PostVersion
 
-SCORE_LABELS = {"sentiment": "情感", "spam": "垃圾广告", "rumour": "谣言", "pii": "个人信息", "keywords": "关键词"}
+SCORE_LABELS = {"sentiment": "情感", "spam": "垃圾广告", "rumour": "谣言", "grievance": "诉求", "abuse": "辱骂攻击",
+                "pii": "个人信息", "keywords": "关键词"}
 STATUS_LABELS = {"pending": "待审核", "approved": "已通过", "removed": "已删除"}
 WRITEBACK_LABELS = {"pending": "等待同步", "failing": "同步失败，重试中", "sent": "平台已执行", "refused": "平台拒绝"}
 CASE_KIND_LABELS = {"rumour": "谣言传播", "flood": "刷屏/广告潮", "surge": "负面激增"}
@@ -107,6 +108,9 @@ def score_groups(a: Analysis) -> list[ScoreGroup]:
                    a.sentiment.value == "neg", a.reasons_for("sentiment")),
         ScoreGroup("spam", label["spam"], a.spam, f"{a.spam:.2f}", a.spam >= 0.5, a.reasons_for("spam")),
         ScoreGroup("rumour", label["rumour"], a.rumour, f"{a.rumour:.2f}", a.rumour >= 0.5, a.reasons_for("rumour")),
+        ScoreGroup("grievance", label["grievance"], a.grievance, f"{a.grievance:.2f}", a.grievance >= 0.5,
+                   a.reasons_for("grievance")),
+        ScoreGroup("abuse", label["abuse"], a.abuse, f"{a.abuse:.2f}", a.abuse >= 0.5, a.reasons_for("abuse")),
         ScoreGroup("pii", label["pii"], None, pii_kinds, bool(a.pii), a.reasons_for("pii")),
     ]
     other = [r for r in a.reasons if r.score not in label]  # keyword reasons: the chips show them

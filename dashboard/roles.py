@@ -11,6 +11,7 @@ from core.domain import Role, User
 ADMIN, MODERATOR, OFFICER, LEADER = Role.ADMIN, Role.MODERATOR, Role.OFFICER, Role.LEADER
 
 OVERVIEW: tuple[Role, ...] = (OFFICER,)  # 总览 and its chart data
+LEADS: tuple[Role, ...] = (OFFICER,)  # 提案线索: staff grievances (诉求) in a period
 QUEUE: tuple[Role, ...] = (MODERATOR,)  # 审核队列 and post detail
 DECIDE: tuple[Role, ...] = (MODERATOR,)  # approve / remove a flagged post
 SEARCH: tuple[Role, ...] = (MODERATOR,)
@@ -42,6 +43,7 @@ HOME = {
 # Navigation: (endpoint, label, permission name).
 NAV: tuple[tuple[str, str, str], ...] = (
     ("overview.index", "总览", "OVERVIEW"),
+    ("leads.index", "提案线索", "LEADS"),
     ("review.queue", "审核队列", "QUEUE"),
     ("alerts.index", "预警", "ALERTS"),
     ("cases.index", "事件", "CASES"),

@@ -14,7 +14,19 @@ Use::
 
 Pipeline (`nlp.components.PIPELINE`, versioned component names, each `pipe(batch, ctx)`):
 normalize.v1 → tokenize.v1 → cues.v2 → featurize.v1 → neardup.v1 → debunk.v1 → sentiment.v1 →
-spam.v1 → rumour.v2 (with claim clustering, `nlp.claims`) → pii.v1 → keywords.v1.
+spam.v1 → grievance.v1 → abuse.v1 (`nlp.voice`) → rumour.v2 (with claim clustering, `nlp.claims`) →
+pii.v1 → keywords.v1.
+
+Phishing (`nlp.scoring`, `nlp.domains`): a link whose real site (registrable domain) differs from the
+university's but carries its name — `cw.xxdx.edu.cn.kx8.top`, `xxdx-cwc.com`, and with the config's
+`official_domains` any other site named after them — or a message that claims to come from one of its
+offices (财务处, 人事处, 工会, 信息中心…) and asks for card numbers, passwords, codes or a fee through an
+outside link, a QR code or a private reply, is phishing (spam ≥ 0.85, reason ``phishing_verdict`` naming
+the office, the real site and the request). Warnings that quote such messages are not.
+
+Grievance (诉求) and abuse (`nlp.voice`): two model heads. A grievance is a staff member's complaint or
+request about their own situation; it feeds the officers' 提案线索 page and never a removal. Abuse is
+personal insult or harassment (the `abusive_post` rule flags ≥ 0.8); criticism is not abuse.
 
 Rumour (`nlp.rumour`): the model head, then: unsourced claims about pay/benefits raised; a debunk
 registry match is a rumour; spam ≥ 0.8 (an advert or a screen flood) is not one (reason ``spam``);
@@ -27,8 +39,8 @@ grouped into claims; a claim spreading across channels and authors raises its po
 
 Analysis fields: `normalized` (NFKC, Simplified, lower-case ASCII, evasions undone; the original stays on
 the Post), `tokens`, `sentiment` (pos/neu/neg), `polarity` [-1, 1] (> 0 means positive),
-`spam` and `rumour` [0, 1], `keywords` (top 5, TF-IDF), `pii` (spans into the ORIGINAL text),
-`reasons` (score ∈ sentiment|spam|rumour|pii|keywords, Chinese text), `model_version`,
+`spam`, `rumour`, `grievance` and `abuse` [0, 1], `keywords` (top 5, TF-IDF), `pii` (spans into the ORIGINAL text),
+`reasons` (score ∈ sentiment|spam|rumour|grievance|abuse|pii|keywords, Chinese text), `model_version`,
 `topic` (one of 薪酬待遇 职称评审 食堂餐饮 停车交通 住房保障 子女教育 工会活动 福利慰问 考勤管理
 科研经费, or None when no topic word appears), `debunk_id` (matching debunk registry entry or None).
 
@@ -52,16 +64,19 @@ the Post), `tokens`, `sentiment` (pos/neu/neg), `polarity` [-1, 1] (> 0 means po
   zero_width, fullwidth, spaced_out, contact_variant, cn_digits, split_number, obfuscated_url.
 - ``debunk_score`` (optional): how well the post matched its debunk entry (0-1).
 
-Models: nlp/models/ holds one bundle (linear heads over hashed character/word n-grams and cue
-columns, ~2.3 MB) and manifest.json (data hashes, parameters, seed, dev metrics, the command).
+Models: nlp/models/ holds one bundle (six linear heads — polar, subjective, spam, rumour, grievance,
+abuse — over hashed character/word n-grams and cue columns, ~3.4 MB) and manifest.json (data hashes, parameters, seed, dev metrics, the command).
 The cue columns include an emoticon polarity lexicon (`lexicon.EMOTICON_POLARITY`: [哈哈] [爱你] … /
 [泪] [抓狂] …, strong 1.0 or leaning 0.5) as ``emo_pos``/``emo_neg`` counts, ``emo_score`` (tanh of the
 summed polarity) and ``emo_last`` (the last one's polarity). The polar head is fitted NBSVM-style
 (naive-Bayes-scaled features, folded back into plain weights) and also learns from Weibo posts of the
 rumour corpora labelled by their emoticons (distant supervision, training splits only); the rumour head
 learns adverts (spam rows) as non-rumours.
-Rebuild with ``python -m nlp.train`` (needs ../shared/data; ~40 s on 2 cores; byte-for-byte
-reproducible). tests/nlp/test_artifacts.py checks the committed files against the manifest, the
+Rebuild with ``python -m nlp.train`` (needs ../shared/data; ~90 s on 2 cores; byte-for-byte
+reproducible). Besides the first-round corpora it learns from the second round: China Mobile SMS ads,
+fake-base-station SMS and telecom fraud scripts (spam positives; their DIGIT/URL/… placeholders are
+replaced by ordinary values, `data.unmask`), SMP2020 Weibo 3-way and COVID Weibo sentiment, ToSarcasm
+(sarcastic comments as negative examples), COLD and SWSR (abuse). tests/nlp/test_artifacts.py checks the committed files against the manifest, the
 seed files and the user dictionary; ``NLP_VERIFY_REBUILD=1 python -m pytest tests/nlp`` rebuilds and
 compares bytes where the corpora exist. ``python -m nlp.train --data-dir DIR`` adds moderator
 decisions from the service's store (``--data-dir`` / ``--config``, opened with `store.open_store`) and

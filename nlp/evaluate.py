@@ -1,7 +1,8 @@
-"""`python -m nlp.evaluate --task {sentiment,spam,rumour} --data FILE.csv --json`
+"""`python -m nlp.evaluate --task {sentiment,spam,rumour,grievance,abuse} --data FILE.csv --json`
 
-Scores a labelled CSV (`text,label`) with the current models and prints the metrics. Spam and rumour
-labels are 1/0 (precision, recall and f1 are those of class 1; a score >= 0.5 counts as 1). Sentiment
+Scores a labelled CSV (`text,label`) with the current models and prints the metrics. Spam, rumour,
+grievance (诉求) and abuse labels are 1/0 (precision, recall and f1 are those of class 1; a score >= 0.5
+counts as 1). Sentiment
 labels are pos/neu/neg (3-class accuracy and macro-F1; precision/recall/f1 are macro averages) or 1/0
 for binary sets (polarity > 0 counts as 1). Each text is scored on its own: the recent-window
 signals (near-duplicate floods, spread) are off, since rows of a test file are not a live stream.
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from core.cli import ChineseArgumentParser
 from core.errors import SentinelError
+from nlp.metrics import TASKS
 
 KEYS = ("task", "n", "accuracy", "macro_f1", "precision", "recall", "f1")
 
@@ -77,10 +79,11 @@ def evaluate(task: str, path: Path, data_dir: Path | None = None, threshold: flo
 
 def parser() -> argparse.ArgumentParser:
     p = ChineseArgumentParser(prog="python -m nlp.evaluate", description="用带标注的 CSV（text,label）评估当前模型。")
-    p.add_argument("--task", required=True, choices=("sentiment", "spam", "rumour"), help="评估哪一项")
+    p.add_argument("--task", required=True, choices=TASKS,
+                   help="评估哪一项：sentiment 情感、spam 垃圾广告、rumour 谣言、grievance 诉求、abuse 辱骂攻击")
     p.add_argument("--data", required=True, type=Path, help="CSV 文件，列 text,label")
     p.add_argument("--data-dir", type=Path, help="服务数据目录（使用其中 models/ 下较新的模型）")
-    p.add_argument("--threshold", type=float, default=0.5, help="垃圾/谣言判为 1 的分数阈值（默认 0.5）")
+    p.add_argument("--threshold", type=float, default=0.5, help="二分类任务判为 1 的分数阈值（默认 0.5）")
     p.add_argument("--json", action="store_true", help="输出一个 JSON 对象")
     return p
 

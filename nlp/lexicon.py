@@ -59,10 +59,24 @@ EMOTICONS_NEG = tuple(e for e, w in EMOTICON_POLARITY.items() if w < 0)
 # notices use too (a survey link asking for a name is fine)
 PHISHING_STRONG = _p("""
     银行卡号 填写银行卡 银行卡信息 提供银行卡 验证码 短信验证码 重新绑定 绑定工资卡 绑定银行卡 将被冻结 账户冻结
-    即将失效 将失效 下载app 安装app 安装包 apk 转账至 安全账户 屏幕共享 远程协助
+    即将失效 将失效 下载app 安装app 安装包 apk 转账至 安全账户 屏幕共享 远程协助 账号密码 账号和密码 原账号密码
+    认证密码 邮箱密码 身份证正反面 原卡照片 银行卡后六位 卡号后六位 输入卡号 私发给我 发给我核对 验证码发我
+    备份您的账号 停止接收邮件 容量超限 存储限额 账号将被回收 将被回收 将被停用 即将停用 重新验证
+    卡号和密码 用户名和密码 临时冻结 已被冻结 异常消费 被他人冒用 风险交易 预留手机号 工资卡号 社保卡号 银行卡号发
+    卡号发到 姓名+卡号 转我微信 管理员身份运行
 """)
 PHISHING_WEAK = _p("""
     重新登记 登记个人信息 填写个人信息 身份证号码 身份证号 逾期视为放弃 视为放弃 逾期作废 否则影响考核 影响考核
+    收款账户 核验 立即核验 重新认证 更正 完成签约 绑定手机 扫码缴纳 扫码支付 扫码充值 支付宝扫码 扫描下图二维码
+    补缴差额 年审费 缴纳 领取奖金 申领 提交资料 填身份证 银行卡 身份证 卡号 密码 实名 缴费码 罚款 会费 激活
+""")
+# who a phishing message claims to be: the university's own offices (a real notice names them too,
+# so this only counts together with an outside link, a QR code or a request for credentials)
+OFFICE_CLAIMS = _p("""
+    财务处 计财处 财务科 人事处 人事科 工会 校工会 教务处 信息中心 网络中心 信息化办公室 网信办 后勤 后勤处 后勤集团
+    校办 学校办公室 党政办 国资处 资产处 科研处 研究生院 保卫处 离退休处 校医院 图书馆 邮箱管理员 校友会 社保中心
+    公积金中心 王主席 主席助理 主席让我 院长让我 领导让我 书记让我 处长让我 院办 学院办公室 一卡通中心 医保中心
+    离退休处 网络中心 信息化办公室
 """)
 
 CUE_GROUPS: tuple[CueGroup, ...] = (
@@ -79,7 +93,8 @@ CUE_GROUPS: tuple[CueGroup, ...] = (
         减肥 瘦身 祛斑 丰胸 壮阳 增大 伟哥 面膜 微商 代发 一件代发 货源 正品 高仿 a货 精仿 招生 培训班
         学历 提升学历 文凭 快速拿证 低价 特惠 活动价 抢 速领 戳链接 点击链接 点击 链接 网址 登录 下载
         价格面议 价格好商量 保本保息 年化收益 年化 拿货价 原单 尾货 试用装 集赞 集满 送话费 即送 申领
-        版面 见刊 包录用 保证评上 包评上 稳过 内部名额 安排名额 代餐
+        版面 见刊 包录用 保证评上 包评上 稳过 内部名额 安排名额 代餐 代做 润色 出证 可查 不用考试 包检索 检索 北核
+        南核 科技核心 统计源 写本子 代写本子 会议费发票 一条龙
     """)),
     CueGroup("contact_add", "spam", "招揽联系", _p("""
         加微信 加QQ 加我 私聊我 私信我 联系我 联系电话 电话咨询 详情咨询 咨询电话 微信同号 v我 滴滴我 找我
@@ -87,10 +102,26 @@ CUE_GROUPS: tuple[CueGroup, ...] = (
     """)),
     # phishing that dresses as an official notice: it asks for card numbers, codes or an app install
     CueGroup("phishing", "spam", "索要敏感信息", PHISHING_STRONG + PHISHING_WEAK),
+    CueGroup("office_claim", "spam", "自称学校部门", OFFICE_CLAIMS),
+    # how an advert pulls readers to a private channel: the profile, the comments, a private chat
+    CueGroup("lure", "spam", "引流话术", _p("""
+        戳头像 戳我头像 戳我 看我主页 看主页 主页有链接 链接看主页 电话看主页 链接在评论区 链接评论区 链接在下面
+        链接置顶 评论区第一张图 评论区置顶 看我朋友圈 朋友圈有 名额私我 私我拿 私聊下单 直接私聊 私域群 扣扣群
+        只带有缘人 有缘人 想上车的 带你做 师傅带徒弟 亲测有效 亲测 受益者 回购 已经回购 统一回复 不运动不挨饿
+        不吃药不打针 内部价 教职工专属 专属班 入门费 包教包会 名额私 需要的私 私信下单 老师们私我
+    """)),
+    # tasks that pay or promise a reward: bargain-help links, voting for red packets, paid reviews, schemes
+    CueGroup("task_scam", "spam", "任务返利", _p("""
+        砍一刀 帮我砍 帮忙砍 助力一下 帮忙助力 点链接助力 拼单 参团 成团 差1人 差一人 帮忙点一下 投个票 投票领
+        领红包 送红包 截图给我 转发到三个群 做任务 赚佣金 垫付 先垫付 刷好评 好评返现 下单好评 养鸡 挖矿 矿机
+        区块链 数字货币 炒币 每月返 返本 回本 预付 躺赚 副业 一天能赚 每天收益 提现 带单 直播间
+    """)),
     # a warning against fraud quotes spam words but is not an advert
     CueGroup("fraud_warning", "spam", "防骗提醒", _p("""
         是骗子 骗子 骗局 都是诈骗 是诈骗 诈骗 别上当 不要上当 谨防 警惕 反诈 别加 不要加 已经踢了 已踢 广告号
-        举报了 不要相信 别相信 小心被骗 被骗了 上当受骗
+        举报了 不要相信 别相信 小心被骗 被骗了 上当受骗 明显是假的 是假的 假冒 冒充 不需要扫码 不用扫码 不需要填写
+        不会要求 从不要求 不会让你 钓鱼 钓鱼链接 钓鱼邮件 别点 不要点 请勿通过 请勿点击 无需提供 不要转给 骗取
+        不法分子 果断关了 真假难辨 多了个横杠 长点心
     """)),
     CueGroup("hearsay", "rumour", "传闻用语", _p("""
         听说 据说 据传 传言 传闻 网传 有人说 听人说 听别人说 朋友说 朋友圈都在传 都在传 群里都在传 群里在传
@@ -118,6 +149,16 @@ CUE_GROUPS: tuple[CueGroup, ...] = (
         取消 砍掉 砍 停发 不发 扣发 冻结 降薪 减薪 降低 缩减 削减 裁员 裁掉 下岗 清退 辞退 解聘 末位淘汰
         关闭 撤销 合并 倒闭 停办 停招 搬迁 收回 涨价 翻倍 暴涨 要交 补缴 追缴 退回 全部取消 一律 全员
         下调 打七折 打八折 打折 腰斩 减半 涨工资 涨薪 加薪 上调 补发 内定
+    """)),
+    # a grievance speaks of the writer's own situation and asks for something to be done
+    CueGroup("first_person", "grievance", "讲本人处境", _p("""
+        我 我们 本人 我家 我们家 我老伴 我爱人 咱们 俺 我们组 我们系 我们院 我们学院 我们科室 我们部门 我们这批
+        我们这些 像我这样 作为一名 我是 本人是 我在学校 我入职 我今年
+    """)),
+    CueGroup("request", "grievance", "提出诉求", _p("""
+        希望 能不能 能否 可不可以 可否 请求 恳请 恳求 呼吁 建议 求助 帮帮 帮忙 反映 反应一下 诉求 解决 落实 给个说法
+        讨个说法 给个答复 给答复 谁来管 谁管 没人管 没人理 有没有人管 催一下 帮忙催 代表我们 替我们 提案 教代会
+        合理 公平 同工同酬 一视同仁 按规定 拖欠 拖了 卡着 一直没 到现在还没 迟迟 至今 推迟了 没有下文 石沉大海
     """)),
     # a citation of an official channel or document (a department or "文件" alone is not one)
     CueGroup("official_source", "rumour", "引用正式来源", _p("""

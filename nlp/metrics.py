@@ -6,6 +6,10 @@ from typing import Sequence
 from core.domain import Analysis
 
 
+TASKS = ("sentiment", "spam", "rumour", "grievance", "abuse")
+BINARY_TASKS = TASKS[1:]  # each one a score in [0, 1] on Analysis, under the task's name
+
+
 def binary_metrics(y_true: Sequence[int], y_pred: Sequence[int]) -> dict[str, float]:
     tp = sum(1 for t, p in zip(y_true, y_pred) if t == 1 and p == 1)
     fp = sum(1 for t, p in zip(y_true, y_pred) if t == 0 and p == 1)
@@ -47,7 +51,7 @@ def score_task(task: str, labels: Sequence, analyses: Sequence[Analysis], binary
     """Metrics of `analyses` against `labels` for one task (see `nlp.evaluate`).
 
     Sentiment: 3-class (pos/neu/neg) unless `binary`, where polarity > 0 counts as positive.
-    Spam / rumour: a score >= `threshold` counts as 1."""
+    Spam / rumour / grievance / abuse: a score >= `threshold` counts as 1."""
     if task == "sentiment" and binary:
         y = [1 if lab == "pos" else 0 for lab in labels]
         p = [1 if a.polarity > 0 else 0 for a in analyses]
@@ -59,8 +63,9 @@ def score_task(task: str, labels: Sequence, analyses: Sequence[Analysis], binary
         out["mode"] = "3class"
     else:
         y = [int(x) for x in labels]
-        field = "spam" if task == "spam" else "rumour"
-        p = [1 if getattr(a, field) >= threshold else 0 for a in analyses]
+        if task not in BINARY_TASKS:
+            raise ValueError(f"未知任务“{task}”，可选：sentiment、{'、'.join(BINARY_TASKS)}")
+        p = [1 if getattr(a, task) >= threshold else 0 for a in analyses]
         out = binary_metrics(y, p)
     out["task"] = task
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}

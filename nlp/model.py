@@ -29,7 +29,7 @@ from nlp.features import FeatureConfig
 
 FORMAT = 1
 MANIFEST = "manifest.json"
-HEADS = ("polar", "subjective", "spam", "rumour")
+HEADS = ("polar", "subjective", "spam", "rumour", "grievance", "abuse")
 BUNDLED_DIR = Path(__file__).resolve().parent / "models"
 
 

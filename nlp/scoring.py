@@ -8,6 +8,7 @@ Reasons name what moved the score, in Chinese, short enough for a review card.
 from __future__ import annotations
 
 import re
+from typing import Sequence
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from core.domain import Reason, Sentiment
 from core.masking import mask_value, redact
 from nlp.components import Batch, Context, Doc, top_per_doc, word_weights
 from nlp.cues import CUE_LABELS, FEATURES
+from nlp.domains import Lookalike, host_of, is_official, lookalikes
 from nlp.lexicon import PHISHING_STRONG
 
 EVASION_LABELS = {
@@ -28,7 +30,13 @@ EVASION_LABELS = {
 }
 SPAM_CUES = ("ad_lexicon", "contact_add", "phishing", "wechat_id", "qq_id", "phone", "url", "money")
 CONTACT_CUES = ("wechat_id", "qq_id", "phone", "url")
-LURES = ("扫码", "二维码", "点击", "登录", "链接")  # how a phishing post gets its victim to a form
+LURES = ("扫码", "二维码", "点击", "登录", "链接", "私发", "发给我", "发我", "回复本", "输入", "发到", "回这个", "转我",
+         "下载", "附件", "码见")
+PRIVATE_REPLY = ("私发", "发给我", "发我", "回复本", "发到", "回这个", "转我", "码见")  # answers go to a person, not a site  # how a phishing post reaches its victim
+QR_WORDS = ("扫码", "二维码", "扫描")
+# words of the phishing group that ordinary notices use all the time: they count toward a phishing
+# verdict only next to an office claim or a look-alike link, not two of them alone
+PHISHING_GENERIC = frozenset({"银行卡", "身份证", "缴纳", "申领", "更正", "核验", "提交资料", "收款账户"})
 PHISHING_FLOOR = 0.85
 FRAUD_WARNING_CAP = 0.3
 FLOOD_REPEAT = 0.6  # trigram repetition (cues.repetition) that makes a long text a screen flood
@@ -123,7 +131,7 @@ class Spam:
             if r >= FLOOD_REPEAT and len(d.text) >= FLOOD_MIN_CHARS:  # one text filling the screen
                 d.flood = r
                 score = max(score, 0.6 + 0.4 * d.flood)
-            verdict = _verdict(d) if d.cues is not None and d.cues.hits else None
+            verdict = _verdict(d, ctx.official_domains) if d.cues is not None and d.cues.hits else None
             if verdict == "phishing":
                 score = max(score, PHISHING_FLOOR)
             elif verdict == "fraud_warning":
@@ -149,9 +157,7 @@ class Spam:
             return
         d.reasons.append(Reason("spam", "model", f"文本模型判断广告概率 {base:.2f}", base))
         if verdict == "phishing":
-            assert d.cues is not None
-            words = "、".join(d.cues.words("phishing"))
-            d.reasons.append(Reason("spam", "phishing", f"疑似钓鱼：要求通过非官方链接或扫码提交{words}", 1.0))
+            d.reasons.append(Reason("spam", "phishing_verdict", _phishing_reason(d), 1.0))
         _cue_reasons(d, "spam", SPAM_CUES, 0.0)
         if d.evasions:
             names = "、".join(EVASION_LABELS.get(e, e) for e in d.evasions)
@@ -164,19 +170,66 @@ class Spam:
                                     f"近期相似内容 {c.size} 条，来自 {c.authors} 个账号、{c.channels} 个渠道", flood))
 
 
-def _verdict(d: Doc) -> str | None:
-    """fraud_warning: warns against fraud and carries no contact of its own; phishing: asks for cards,
-    codes or an app through a link or QR code that is not an official site."""
+def _verdict(d: Doc, official_domains: Sequence[str] = ()) -> str | None:
+    """fraud_warning: warns against fraud and carries no contact of its own; phishing: a link that
+    dresses as the university's site, or a message that claims to come from one of its offices and
+    asks for cards, passwords, codes or a payment through an outside link, a QR code or a private
+    reply."""
     cues = d.cues
     assert cues is not None
     if cues.has("fraud_warning") and not any(cues.has(c) for c in CONTACT_CUES):
         return "fraud_warning"  # before phishing: a warning quotes what the phishing message says
+    fakes = _lookalikes(d, official_domains)
+    d.lookalikes = fakes
+    words = cues.words("phishing", 12)
+    if fakes and (words or cues.has("office_claim")) and not cues.has("fraud_warning"):
+        return "phishing"
+    outside = cues.has("url") and not _all_official(d, official_domains)
+    reach = (outside or any(w in d.text for w in QR_WORDS) or any(w in d.text for w in PRIVATE_REPLY)
+             or (not cues.has("official_url") and ("下载" in d.text or "附件" in d.text)))
+    if cues.has("office_claim") and words and reach and not cues.has("fraud_warning"):
+        return "phishing"
     if cues.has("phishing") and not cues.has("official_url"):
-        words = cues.words("phishing", 8)
-        strong = any(w in PHISHING_STRONG for w in words)
-        if (cues.has("url") and strong) or (len(words) >= 2 and any(w in d.text for w in LURES)):
+        specific = [w for w in words if w not in PHISHING_GENERIC]
+        strong = any(w in PHISHING_STRONG for w in specific)
+        reach_out = cues.has("url") or cues.has("phone") or any(w in d.text for w in QR_WORDS)
+        if (reach_out and strong) or (len(specific) >= 2 and any(w in d.text for w in LURES)):
             return "phishing"
     return None
+
+
+def _lookalikes(d: Doc, official_domains: Sequence[str]) -> list[Lookalike]:
+    assert d.cues is not None
+    urls = d.cues.words("lookalike_url", 8) + (d.cues.words("url", 8) if official_domains else [])
+    return lookalikes(urls, official_domains)
+
+
+def _all_official(d: Doc, official_domains: Sequence[str]) -> bool:
+    """Every plain link in the post is on a configured official site (none configured: never)."""
+    assert d.cues is not None
+    urls = d.cues.words("url", 8)
+    return bool(official_domains) and all(is_official(host_of(u), official_domains) for u in urls)
+
+
+def _phishing_reason(d: Doc) -> str:
+    """Which parts look like phishing: the office it claims to be, the fake or outside link, the ask."""
+    assert d.cues is not None
+    parts = []
+    offices = d.cues.words("office_claim", 2)
+    if offices:
+        parts.append(f"自称“{'、'.join(offices)}”")
+    for fake in d.lookalikes[:2]:
+        parts.append(fake.reason_zh)
+    if not d.lookalikes:
+        urls = [redact(u) for u in d.cues.words("url", 2)]
+        if urls:
+            parts.append(f"链接“{'、'.join(urls)}”不是学校官方网址")
+        elif any(w in d.text for w in QR_WORDS):
+            parts.append("要求扫码")
+    asks = d.cues.words("phishing", 4)
+    if asks:
+        parts.append(f"要求{'、'.join(asks)}")
+    return "疑似钓鱼：" + "；".join(parts)
 
 
 def _flood_strength(d: Doc) -> float:

@@ -34,7 +34,8 @@ from nlp.cues import FEATURES
 from nlp.lexicon import EMOTICON_POLARITY
 
 DEFAULT_SEED = 20240601
-DEFAULT_C = {"polar": 4.0, "subjective": 2.0, "spam": 4.0, "rumour": 2.0}
+OPTIONAL_HEADS = ("grievance", "abuse")  # with --allow-missing, left out when their data is missing
+DEFAULT_C = {"polar": 4.0, "subjective": 2.0, "spam": 4.0, "rumour": 2.0, "grievance": 4.0, "abuse": 2.0}
 N_REF = 10000.0  # a source's total weight is weight * N_REF, spread over its rows
 MODERATOR_WEIGHT = 2.0
 SUBJ_PUBLIC_SAMPLE = 3000
@@ -44,6 +45,15 @@ WEAK_NEUTRAL_WEIGHT = 0.8
 NB_ALPHA = {"polar": 5.0}  # heads fitted on NB-scaled features (NBSVM-style), with this smoothing
 # adverts are not rumours: spam rows as rumour negatives (the rumour head must not learn ad vocabulary)
 SPAM_AS_NOT_RUMOUR = {"union_spam": 0.4, "mudou_sms": 0.2, "game_forum": 0.1}
+# not grievances: adverts and hearsay (a grievance is first-hand; a rumour repeats someone else's claim)
+NOT_GRIEVANCE = {"union_spam": 0.05, "union_spam_b4": 0.05, "union_spam_b5": 0.05, "union_rumour": 0.1,
+                 "union_rumour_b4": 0.1}
+# praise, questions and notices of the union sentiment seed are not grievances either
+CALM_NOT_GRIEVANCE = {"union_sentiment": 0.1, "union_sentiment_b4": 0.1}
+# critical but civil: the union's negative comments as non-abuse examples (a complaint is not an insult)
+CRITICAL_NOT_ABUSE = {"union_sentiment": 0.3, "union_sentiment_b4": 0.3}
+SARCASM_AS_NEGATIVE = 0.3  # sarcastic comments (ToSarcasm) as negative polar examples
+_SARCASM_COMMENT = re.compile(r"【评论】(.*)$", re.S)
 # Weibo posts of the rumour corpora with a clear emoticon polarity: distant-supervised polar examples
 EMOTICON_DISTANT = {"ced": 0.4, "ma2016": 0.4}
 _WEIBO_MARKUP = re.compile(r"\{%|%\}")  # weibo2018's link/hashtag markup: {%#话题#%}, {%标题%}
@@ -171,9 +181,24 @@ def head_rows(head: str, splits: dict[str, Split], seed: int) -> tuple[list[str]
             add(rows, idx, [0] * len(idx), WEAK_NEUTRAL_WEIGHT)
         elif head in ("spam", "rumour") and task == head:
             add(rows, list(range(len(rows))), [int(x) for x in rows.labels], s.weight)
-        elif head == "rumour" and name in SPAM_AS_NOT_RUMOUR:
+        elif head in ("grievance", "abuse") and task == head:
+            add(rows, list(range(len(rows))), [int(x) for x in rows.labels], s.weight)
+        elif head == "polar" and task == "sarcasm":  # the comment only; sarcastic → negative
+            idx = [i for i, lab in enumerate(rows.labels) if int(lab) == 1]
+            comments = D.Rows(rows.source, task, [_sarcasm_comment(t) for t in rows.texts], rows.labels)
+            add(comments, idx, [0] * len(idx), SARCASM_AS_NEGATIVE)
+        if head == "rumour" and name in SPAM_AS_NOT_RUMOUR:
             idx = [i for i, lab in enumerate(rows.labels) if int(lab) == 1]
             add(rows, idx, [0] * len(idx), SPAM_AS_NOT_RUMOUR[name])
+        if head == "grievance" and name in NOT_GRIEVANCE:
+            idx = [i for i, lab in enumerate(rows.labels) if int(lab) == 1]
+            add(rows, idx, [0] * len(idx), NOT_GRIEVANCE[name])
+        if head == "grievance" and name in CALM_NOT_GRIEVANCE:
+            idx = [i for i, lab in enumerate(rows.labels) if lab in ("pos", "neu")]
+            add(rows, idx, [0] * len(idx), CALM_NOT_GRIEVANCE[name])
+        if head == "abuse" and name in CRITICAL_NOT_ABUSE:
+            idx = [i for i, lab in enumerate(rows.labels) if lab == "neg"]
+            add(rows, idx, [0] * len(idx), CRITICAL_NOT_ABUSE[name])
         if head == "polar" and name in EMOTICON_DISTANT:
             labelled = [(i, emoticon_label(t)) for i, t in enumerate(rows.texts)]
             labelled = [(i, lab) for i, lab in labelled if lab is not None]
@@ -182,6 +207,11 @@ def head_rows(head: str, splits: dict[str, Split], seed: int) -> tuple[list[str]
             idx = sorted(rng.permutation(len(rows))[:HAM_SAMPLE].tolist())
             add(rows, idx, [0] * len(idx), HAM_FOR_SPAM[name])
     return texts, ys, ws
+
+
+def _sarcasm_comment(text: str) -> str:
+    m = _SARCASM_COMMENT.search(text)
+    return (m.group(1) if m else text).strip()
 
 
 def emoticon_label(text: str) -> int | None:
@@ -267,24 +297,30 @@ def train(args: argparse.Namespace) -> dict:
     splits, info = load_all(args, say)
     cfg = FeatureConfig(bits=args.bits)
     per_head = {h: head_rows(h, splits, args.seed) for h in HEADS}
-    for h, (t, _, _) in per_head.items():
-        if not t:
-            raise SystemExit(f"模型“{h}”没有训练数据：请用 --corpus-dir 指向语料目录（如 ../shared/data）")
+    for h, (t, y, _) in list(per_head.items()):
+        if len(set(y)) < 2:
+            if args.allow_missing and h in OPTIONAL_HEADS:  # a bundle without it scores it 0
+                say(f"跳过模型“{h}”：训练数据不足（需要正负两类样本）")
+                del per_head[h]
+                continue
+            raise SystemExit(f"模型“{h}”没有足够的训练数据（需要正负两类样本）：请用 --corpus-dir 指向语料目录"
+                             "（如 ../shared/data），并确认 nlp/seed 下的种子集齐全")
+    heads = tuple(h for h in HEADS if h in per_head)
     all_texts = sorted({t for texts, _, _ in per_head.values() for t in texts})
     index = {t: i for i, t in enumerate(all_texts)}
     counts, dense = featurize(all_texts, cfg, say)
     idf = idf_from_counts(counts)
     x_all = weight(counts, idf, dense, cfg)
-    coef = np.zeros((x_all.shape[1], len(HEADS)), dtype=np.float32)
-    intercept = np.zeros(len(HEADS), dtype=np.float32)
+    coef = np.zeros((x_all.shape[1], len(heads)), dtype=np.float32)
+    intercept = np.zeros(len(heads), dtype=np.float32)
     cs = dict(DEFAULT_C)
-    for j, h in enumerate(HEADS):
+    for j, h in enumerate(heads):
         texts, ys, ws = per_head[h]
         rows = np.array([index[t] for t in texts])
         say(f"训练 {h}：{len(rows)} 条")
         coef[:, j], intercept[j] = fit_head(x_all[rows], np.array(ys), np.array(ws), cs[h], args.seed,
                                             NB_ALPHA.get(h, 0.0), len(idf))
-    bundle = ModelBundle(cfg, idf, coef, intercept, HEADS, FEATURES, version="(training)")
+    bundle = ModelBundle(cfg, idf, coef, intercept, heads, FEATURES, version="(training)")
     if args.export_dev:
         export_dev(splits, Path(args.export_dev), say)
     metrics = dev_metrics(bundle, splits, say)
@@ -298,7 +334,9 @@ def train(args: argparse.Namespace) -> dict:
         "params": {"features": cfg.to_json(), "C": cs, "n_ref": N_REF, "moderator_weight": MODERATOR_WEIGHT,
                    "subjective_public_sample": SUBJ_PUBLIC_SAMPLE, "ham_for_spam": HAM_FOR_SPAM,
                    "ham_sample": HAM_SAMPLE, "weak_neutral_weight": WEAK_NEUTRAL_WEIGHT, "solver": "liblinear",
-                   "spam_as_not_rumour": SPAM_AS_NOT_RUMOUR, "emoticon_distant": EMOTICON_DISTANT,
+                   "spam_as_not_rumour": SPAM_AS_NOT_RUMOUR,
+                   "not_grievance": NOT_GRIEVANCE, "calm_not_grievance": CALM_NOT_GRIEVANCE, "critical_not_abuse": CRITICAL_NOT_ABUSE,
+                   "sarcasm_as_negative": SARCASM_AS_NEGATIVE, "emoticon_distant": EMOTICON_DISTANT,
                    "nb_alpha": NB_ALPHA},
         "data": info,
         "dev_metrics": metrics,

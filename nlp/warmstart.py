@@ -39,7 +39,8 @@ MODERATOR_ROW_WEIGHT = 3.0  # one moderator decision counts as much as this many
 MAX_ITER = 500
 DEFAULT_MAX_DEV_DROP = 0.05
 SEED_SOURCES = ("union_sentiment", "union_spam", "union_rumour")
-TASK_HEADS = {"sentiment": ("polar", "subjective"), "spam": ("spam",), "rumour": ("rumour",)}
+TASK_HEADS = {"sentiment": ("polar", "subjective"), "spam": ("spam",), "rumour": ("rumour",),
+              "grievance": ("grievance",), "abuse": ("abuse",), "sarcasm": ()}
 DEV_KEYS = {"union_dev_sentiment": "macro_f1", "union_dev_spam": "f1", "union_dev_rumour": "f1"}
 
 

@@ -108,7 +108,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise SentinelError(f"{path} 里没有可用的帖子（{len(bad)} 条无法读取）")
     newest = posts[-1].created_at
     boundary = Boundary(earliest=settings.earliest, future_skew=timedelta(0), clock=lambda: newest)
-    analyzer = Analyzer.load(data_dir=settings.data_dir if settings.data_dir.is_dir() else None)
+    analyzer = Analyzer.load(data_dir=settings.data_dir if settings.data_dir.is_dir() else None,
+                               official_domains=settings.official_domains)
     progress = _Progress(err, len(posts), quiet=args.quiet)
     with tempfile.TemporaryDirectory(prefix="sentinel-backtest-") as tmp:
         store = SqliteStore(Path(tmp) / "backtest.db", tokenize=search_tokens)

@@ -24,6 +24,8 @@ OPS: dict[str, Callable[[float, float], bool]] = {
 THRESHOLDS: dict[str, tuple[Callable[[Item], Any], float | None, float | None]] = {
     "spam": (lambda i: i.analysis.spam, 0.0, 1.0),
     "rumour": (lambda i: i.analysis.rumour, 0.0, 1.0),
+    "grievance": (lambda i: i.analysis.grievance, 0.0, 1.0),
+    "abuse": (lambda i: i.analysis.abuse, 0.0, 1.0),
     "polarity": (lambda i: i.analysis.polarity, -1.0, 1.0),
     "cluster_size": (lambda i: i.analysis.extra.get("cluster_size"), 0, None),
     "cluster_channels": (lambda i: i.analysis.extra.get("cluster_channels"), 0, None),
@@ -34,6 +36,8 @@ THRESHOLDS: dict[str, tuple[Callable[[Item], Any], float | None, float | None]] 
 CONDITIONS: dict[str, str] = {
     "spam": "垃圾广告分（0–1）的阈值",
     "rumour": "谣言风险分（0–1）的阈值",
+    "grievance": "诉求分（0–1，教职工本人的投诉或请求）的阈值",
+    "abuse": "辱骂攻击分（0–1）的阈值",
     "polarity": "情感极性（-1–1）的阈值",
     "sentiment": "情感类别之一：pos / neu / neg",
     "channel": "渠道之一",

@@ -231,6 +231,16 @@ class Store(abc.ABC):
 
     # ---- rules
     @abc.abstractmethod
+    def grievance_leads(self, since: datetime, until: datetime, min_score: float = 0.5, topic: str | None = None,
+                        before: tuple[datetime, int] | None = None, limit: int = 50) -> list[tuple[Post, Analysis]]:
+        """提案线索: posts of the period whose grievance score is at least `min_score`, newest first;
+        `before` = (created_at, id) of the last row shown continues the list (keyset pagination)."""
+
+    @abc.abstractmethod
+    def grievance_topics(self, since: datetime, until: datetime, min_score: float = 0.5) -> list[tuple[str, int]]:
+        """(topic, number of leads) in the period, most first; posts without a topic under ""."""
+
+    @abc.abstractmethod
     def posts_for_rules(self, limit: int, skip_after: int | None = None) -> list[tuple[Post, Analysis]]:
         """Analysed post versions the rules have not seen, oldest `created_at` first. With
         `skip_after`, versions that made the rules fail that many times are left out."""

@@ -33,6 +33,8 @@ def analysis_fields(a: Analysis) -> dict[str, Any]:
         "polarity": float(a.polarity),
         "spam": float(a.spam),
         "rumour": float(a.rumour),
+        "grievance": float(a.grievance),
+        "abuse": float(a.abuse),
         "topic": a.topic,
         "keywords": list(a.keywords),
         "pii": [asdict(s) for s in a.pii],
@@ -62,4 +64,6 @@ def analysis_from_fields(f: dict[str, Any], tokens: list[str] | None = None) -> 
         debunk_id=f.get("debunk_id"),
         model_version=f.get("model_version") or "",
         post_version=int(f.get("analysis_version") or f.get("version") or 0),
+        grievance=float(f.get("grievance") or 0.0),
+        abuse=float(f.get("abuse") or 0.0),
     )

@@ -205,11 +205,11 @@ class PostsMixin:
                 f = analysis_fields(a)
                 c.execute(
                     "INSERT OR REPLACE INTO analyses (post_id, version, normalized, sentiment, polarity, spam,"
-                    " rumour, topic, keywords, pii, reasons, extra, debunk_id, model_version, analyzed_at)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " rumour, grievance, abuse, topic, keywords, pii, reasons, extra, debunk_id, model_version,"
+                    " analyzed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (pid, post.version, f["normalized"], f["sentiment"], f["polarity"], f["spam"], f["rumour"],
-                     f["topic"], dumps(f["keywords"]), dumps(f["pii"]), dumps(f["reasons"]), dumps(f["extra"]),
-                     f["debunk_id"], f["model_version"], now),
+                     f["grievance"], f["abuse"], f["topic"], dumps(f["keywords"]), dumps(f["pii"]),
+                     dumps(f["reasons"]), dumps(f["extra"]), f["debunk_id"], f["model_version"], now),
                 )
                 c.execute("UPDATE posts SET analyzed_version = ? WHERE id = ? AND analyzed_version < ?",
                           (post.version, pid, post.version))
@@ -268,7 +268,8 @@ class PostsMixin:
         ruled = " AND p.ruled_version >= p.analyzed_version" if ruled_only else ""
         rows = self._rows(
             f"SELECT {', '.join('p.' + c.strip() for c in POST_COLUMNS.split(','))}, a.normalized, a.sentiment,"
-            " a.polarity, a.spam, a.rumour, a.topic, a.keywords, a.pii, a.reasons, a.extra, a.debunk_id,"
+            " a.polarity, a.spam, a.rumour, a.grievance, a.abuse, a.topic, a.keywords, a.pii, a.reasons, a.extra,"
+            " a.debunk_id,"
             " a.model_version, a.version AS analysis_version FROM posts p JOIN analyses a ON a.post_id = p.id"
             f" WHERE p.created_at >= ? AND p.created_at < ?{ruled} ORDER BY p.created_at, p.id",
             (ts(since), until_s),

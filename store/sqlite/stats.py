@@ -4,11 +4,42 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from core.domain import Analysis, Post
 from store.base import SeriesPoint
 from store.codec import ts
 
 
 class StatsMixin:
+    def grievance_leads(self, since: datetime, until: datetime, min_score: float = 0.5, topic: str | None = None,
+                        before: tuple[datetime, int] | None = None, limit: int = 50) -> list[tuple[Post, Analysis]]:
+        from store.sqlite.posts import POST_COLUMNS, row_to_analysis, row_to_post
+
+        where = ["a.grievance >= ?", "p.created_at >= ?", "p.created_at < ?"]
+        params: list = [min_score, ts(since), ts(until)]
+        if topic is not None:
+            where.append("coalesce(a.topic, '') = ?")
+            params.append(topic)
+        if before is not None:
+            where.append("(p.created_at < ? OR (p.created_at = ? AND p.id < ?))")
+            params += [ts(before[0]), ts(before[0]), before[1]]
+        cols = ", ".join("p." + c.strip() for c in POST_COLUMNS.split(","))
+        rows = self._rows(
+            f"SELECT {cols}, a.normalized, a.sentiment, a.polarity, a.spam, a.rumour, a.grievance, a.abuse, a.topic,"
+            " a.keywords, a.pii, a.reasons, a.extra, a.debunk_id, a.model_version, a.version AS analysis_version"
+            " FROM analyses a JOIN posts p ON p.id = a.post_id"
+            f" WHERE {' AND '.join(where)} ORDER BY p.created_at DESC, p.id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [(row_to_post(r), row_to_analysis(r)) for r in rows]
+
+    def grievance_topics(self, since: datetime, until: datetime, min_score: float = 0.5) -> list[tuple[str, int]]:
+        rows = self._rows(
+            "SELECT coalesce(a.topic, '') AS topic, count(*) AS n FROM analyses a JOIN posts p ON p.id = a.post_id"
+            " WHERE a.grievance >= ? AND p.created_at >= ? AND p.created_at < ? GROUP BY 1 ORDER BY n DESC, topic",
+            (min_score, ts(since), ts(until)),
+        )
+        return [(r["topic"], int(r["n"])) for r in rows]
+
     def counts(self) -> dict[str, int]:
         r = self._one(
             "SELECT (SELECT count(*) FROM posts) AS posts,"

@@ -47,6 +47,7 @@ class Feed:
 
 
 def analysis(text: str, *, spam: float = 0.0, rumour: float = 0.0, polarity: float = 0.0,
+             grievance: float = 0.0, abuse: float = 0.0,
              sentiment: str = "neu", topic: str | None = None, pii: list[tuple[str, str]] = (),
              debunk_id: int | None = None, cluster: str | None = None, reasons: list[Reason] = (),
              keywords: list[str] = (), **extra: Any) -> Analysis:
@@ -56,7 +57,8 @@ def analysis(text: str, *, spam: float = 0.0, rumour: float = 0.0, polarity: flo
         extra["cluster"] = cluster
     return Analysis(normalized=text, tokens=[], sentiment=Sentiment(sentiment), polarity=polarity, spam=spam,
                     rumour=rumour, topic=topic, pii=spans, debunk_id=debunk_id, extra=extra,
-                    reasons=list(reasons), keywords=list(keywords), model_version="test-1")
+                    reasons=list(reasons), keywords=list(keywords), model_version="test-1", grievance=grievance,
+                    abuse=abuse)
 
 
 @pytest.fixture
