@@ -139,6 +139,23 @@ class SessionRecord:
 
 
 @dataclass
+class ApiToken:
+    """A read-only API client: its name, scopes and state (the token itself is never stored)."""
+
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+    id: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass
 class Quarantined:
     """A post version set aside by a stage (analyze, rules) after failing it repeatedly."""
 
@@ -453,6 +470,29 @@ class Store(abc.ABC):
         """End every open session of a user (password change, deactivation); returns how many."""
 
     # ---- pushed events (a durable queue a listener fills and a collector reads like a file)
+    @abc.abstractmethod
+    def add_api_token(self, token: ApiToken, token_hash: str, audit: AuditEvent) -> ApiToken:
+        """Store a new API client (names are unique: ValueError if taken), with its audit event."""
+
+    @abc.abstractmethod
+    def api_token(self, token_hash: str) -> ApiToken | None:
+        """The client a presented token belongs to (revoked ones included: the caller checks)."""
+
+    @abc.abstractmethod
+    def api_tokens(self) -> list[ApiToken]: ...
+
+    @abc.abstractmethod
+    def revoke_api_token(self, name: str, audit: AuditEvent) -> bool:
+        """Revoke a client's token; False when there is no active client of that name."""
+
+    @abc.abstractmethod
+    def touch_api_token(self, token_hash: str, at: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def posts_page(self, since: datetime, after: tuple[datetime, int] | None, limit: int
+                   ) -> list[tuple[Post, Analysis | None]]:
+        """Posts created at or after `since`, oldest first, continuing after (created_at, id)."""
+
     @abc.abstractmethod
     def push_inbound(self, collector: str, payloads: Sequence[str], at: datetime) -> list[int]:
         """Store pushed events (raw text) for `collector`; returns their ids, in order. Durable when

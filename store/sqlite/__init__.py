@@ -3,10 +3,11 @@
 Split by area; each mixin holds the SQL for one part of the contract in store/base.py:
 posts.py (ingestion, posts, analyses, search, rules cursor), review.py (flags, decisions, cases,
 alerts, outbox), people.py (users, audit, debunk registry), sessions.py (dashboard sessions, the quarantine),
-stats.py (dashboard aggregates).
+stats.py (dashboard aggregates), apitokens.py (API clients and the posts feed).
 """
 from __future__ import annotations
 
+from store.sqlite.apitokens import ApiTokensMixin
 from store.sqlite.connection import Database
 from store.sqlite.people import PeopleMixin
 from store.sqlite.posts import PostsMixin
@@ -16,7 +17,7 @@ from store.sqlite.stats import StatsMixin
 from store.base import Store
 
 
-class SqliteStore(PostsMixin, ReviewMixin, PeopleMixin, SessionsMixin, StatsMixin, Database, Store):
+class SqliteStore(PostsMixin, ReviewMixin, PeopleMixin, SessionsMixin, StatsMixin, ApiTokensMixin, Database, Store):
     """`SqliteStore(path, tokenize=search_tokens)`; call `migrate()` once before use."""
 
 
