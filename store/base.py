@@ -471,6 +471,12 @@ class Store(abc.ABC):
 
     # ---- pushed events (a durable queue a listener fills and a collector reads like a file)
     @abc.abstractmethod
+    def period_stats(self, since: datetime, until: datetime) -> dict[str, Any]:
+        """Aggregates of one report period, all bounded by it: posts and negative posts by channel and
+        by topic, flags and removals, alerts by level, grievance leads, moderators' decisions with
+        their response times in minutes (from the first flag), and the rumour cases active in it."""
+
+    @abc.abstractmethod
     def add_api_token(self, token: ApiToken, token_hash: str, audit: AuditEvent) -> ApiToken:
         """Store a new API client (names are unique: ValueError if taken), with its audit event."""
 

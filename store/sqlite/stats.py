@@ -6,10 +6,47 @@ from zoneinfo import ZoneInfo
 
 from core.domain import Analysis, Post
 from store.base import SeriesPoint
-from store.codec import ts
+from store.codec import parse_ts, ts
 
 
 class StatsMixin:
+    def period_stats(self, since: datetime, until: datetime) -> dict:
+        a, b = ts(since), ts(until)
+        by_channel = {r["channel"]: (int(r["n"]), int(r["neg"] or 0)) for r in self._rows(
+            "SELECT p.channel, count(*) AS n, sum(a.sentiment = 'neg') AS neg FROM posts p"
+            " LEFT JOIN analyses a ON a.post_id = p.id WHERE p.created_at >= ? AND p.created_at < ?"
+            " GROUP BY p.channel ORDER BY n DESC", (a, b))}
+        by_topic = {r["topic"]: (int(r["n"]), int(r["neg"] or 0)) for r in self._rows(
+            "SELECT coalesce(a.topic, '') AS topic, count(*) AS n, sum(a.sentiment = 'neg') AS neg FROM posts p"
+            " JOIN analyses a ON a.post_id = p.id WHERE p.created_at >= ? AND p.created_at < ?"
+            " GROUP BY 1 ORDER BY n DESC", (a, b))}
+        flags = self._one(
+            "SELECT count(DISTINCT f.post_id) AS flagged, count(DISTINCT CASE WHEN f.status = 'removed'"
+            " THEN f.post_id END) AS removed FROM flags f WHERE f.created_at >= ? AND f.created_at < ?", (a, b))
+        alerts = {r["level"]: int(r["n"]) for r in self._rows(
+            "SELECT level, count(*) AS n FROM alerts WHERE created_at >= ? AND created_at < ? GROUP BY level", (a, b))}
+        leads = self._one(
+            "SELECT count(*) AS n FROM analyses a JOIN posts p ON p.id = a.post_id"
+            " WHERE a.grievance >= 0.5 AND p.created_at >= ? AND p.created_at < ?", (a, b))
+        decisions = [(r["action"], r["moderator"], r["decided"], r["flagged"]) for r in self._rows(
+            "SELECT d.action, d.moderator, d.created_at AS decided,"
+            " (SELECT min(f.created_at) FROM flags f WHERE f.post_id = d.post_id) AS flagged"
+            " FROM decisions d WHERE d.created_at >= ? AND d.created_at < ?", (a, b))]
+        minutes = sorted((parse_ts(d) - parse_ts(f)).total_seconds() / 60 for act, mod, d, f in decisions
+                         if f and not mod.startswith("auto:"))
+        cases = [int(r["id"]) for r in self._rows(
+            "SELECT id FROM cases WHERE kind = 'rumour' AND updated_at >= ? AND created_at < ?"
+            " ORDER BY updated_at DESC LIMIT 20", (a, b))]
+        return {
+            "by_channel": by_channel, "by_topic": by_topic,
+            "posts": sum(n for n, _ in by_channel.values()), "negative": sum(g for _, g in by_channel.values()),
+            "flagged": int(flags["flagged"] or 0), "removed": int(flags["removed"] or 0),
+            "alerts": alerts, "leads": int(leads["n"] or 0),
+            "decisions": len([1 for _, mod, _, _ in decisions if not mod.startswith("auto:")]),
+            "auto_removed": len([1 for _, mod, _, _ in decisions if mod.startswith("auto:")]),
+            "response_minutes": minutes, "rumour_case_ids": cases,
+        }
+
     def grievance_leads(self, since: datetime, until: datetime, min_score: float = 0.5, topic: str | None = None,
                         before: tuple[datetime, int] | None = None, limit: int = 50) -> list[tuple[Post, Analysis]]:
         from store.sqlite.posts import POST_COLUMNS, row_to_analysis, row_to_post
