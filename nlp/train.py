@@ -49,9 +49,9 @@ SPAM_AS_NOT_RUMOUR = {"union_spam": 0.4, "mudou_sms": 0.2, "game_forum": 0.1}
 NOT_GRIEVANCE = {"union_spam": 0.05, "union_spam_b4": 0.05, "union_spam_b5": 0.05, "union_rumour": 0.1,
                  "union_rumour_b4": 0.1}
 # praise, questions and notices of the union sentiment seed are not grievances either
-CALM_NOT_GRIEVANCE = {"union_sentiment": 0.1, "union_sentiment_b4": 0.1}
+CALM_NOT_GRIEVANCE = {"union_sentiment": 0.1, "union_sentiment_b4": 0.1, "union_sentiment_b5": 0.1}
 # critical but civil: the union's negative comments as non-abuse examples (a complaint is not an insult)
-CRITICAL_NOT_ABUSE = {"union_sentiment": 0.3, "union_sentiment_b4": 0.3}
+CRITICAL_NOT_ABUSE = {"union_sentiment": 0.3, "union_sentiment_b4": 0.3, "union_sentiment_b5": 0.3}
 SARCASM_AS_NEGATIVE = 0.3  # sarcastic comments (ToSarcasm) as negative polar examples
 _SARCASM_COMMENT = re.compile(r"【评论】(.*)$", re.S)
 # Weibo posts of the rumour corpora with a clear emoticon polarity: distant-supervised polar examples

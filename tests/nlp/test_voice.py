@@ -51,4 +51,4 @@ def test_evaluate_grievance_task_on_the_held_out_set() -> None:
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert out["task"] == "grievance" and out["n"] == 320
-    assert out["f1"] >= 0.78, out  # measured 0.83 for the committed model; a guard against regressions
+    assert out["f1"] >= 0.8, out  # measured 0.847 for the committed model; a guard against regressions
