@@ -105,11 +105,11 @@ def server_options(settings: Settings) -> dict[str, Any]:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from dashboard import (admin, alerts, api, auth, cases, debunks, health, inbox, leads, me, overview, review,
-                           rulebook, search)
+    from dashboard import (admin, alerts, api, auth, cases, debunks, health, inbox, leads, me, overview, reports,
+                           review, rulebook, search)
 
-    for module in (auth, health, overview, leads, review, alerts, cases, debunks, search, rulebook, admin, me, inbox,
-                   api):
+    for module in (auth, health, overview, leads, reports, review, alerts, cases, debunks, search, rulebook, admin, me,
+                   inbox, api):
         app.register_blueprint(module.bp)
     app.extensions["csrf"].exempt(api.bp)  # token-authenticated and read-only: no session, no form
 

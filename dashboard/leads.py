@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from core.domain import utcnow
+from core.domain import AuditEvent, utcnow
 from dashboard import roles
-from dashboard.auth import current_user, require_role
+from dashboard.auth import current_user, require_role, safe_next
 from dashboard.context import services
 from dashboard.present import int_arg, post_view, sees_clear_pii
 from store.codec import parse_ts
@@ -23,6 +23,8 @@ PER_PAGE = 20
 PERIODS = {7: "近 7 天", 30: "近 30 天", 90: "近 90 天", 365: "近一年"}
 MIN_SCORE = 0.5
 NO_TOPIC = "未分类"
+STATES = {"open": "待处理", "proposal": "已转为提案", "handled": "已处理"}
+NOTE_MAX = 200
 
 
 @bp.get("/leads")
@@ -34,20 +36,45 @@ def index() -> Any:
     until = utcnow()
     since = until - timedelta(days=days)
     topic = (request.args.get("topic") or "").strip()[:20] or None
+    state = request.args.get("state", "open")
+    state = state if state in STATES or state == "all" else "open"
     before = _cursor(request.args.get("after") or "")
     rows = store.grievance_leads(since, until, MIN_SCORE, topic="" if topic == NO_TOPIC else topic, before=before,
-                                 limit=PER_PAGE + 1)
+                                 limit=PER_PAGE + 1, state=None if state == "all" else state)
     more = len(rows) > PER_PAGE
     rows = rows[:PER_PAGE]
     clear = sees_clear_pii(current_user())
     views = [post_view(p, a, clear=clear) for p, a in rows]
+    done = store.lead_states([p.id for p, _ in rows if p.id])
     last = rows[-1][0] if more and rows else None
     topics = [(t or NO_TOPIC, n) for t, n in store.grievance_topics(since, until, MIN_SCORE)]
     return render_template(
-        "leads/index.html", views=views, topics=topics, topic=topic, days=days, periods=PERIODS,
+        "leads/index.html", views=views, topics=topics, topic=topic, days=days, periods=PERIODS, state=state,
+        states=STATES, done=done,
         next_cursor=f"{last.created_at.isoformat()}|{last.id}" if last else None, first_page=before is None,
         total=sum(n for _, n in topics),
     )
+
+
+@bp.post("/leads/<int:post_id>")
+@require_role(*roles.LEADS)
+def set_state(post_id: int) -> Any:
+    """转为提案 / 标记已处理 / 重新打开 a lead; audited, with an optional note."""
+    store = services().store
+    user = current_user()
+    assert user is not None
+    back = safe_next(request.form.get("next")) or url_for("leads.index")
+    if store.get_post(post_id) is None:
+        abort(404)
+    state = request.form.get("state", "")
+    if state not in ("proposal", "handled", "open"):
+        flash("操作无效：只能转为提案、标记已处理或重新打开", "error")
+        return redirect(back)
+    note = request.form.get("note", "").strip()[:NOTE_MAX]
+    store.set_lead_state(post_id, None if state == "open" else state, note, user.username,
+                         AuditEvent(user.username, f"lead.{state}", f"post:{post_id}", {"has_note": bool(note)}))
+    flash(f"诉求 #{post_id}：{STATES[state]}。", "ok")
+    return redirect(back)
 
 
 def _cursor(raw: str) -> tuple[datetime, int] | None:

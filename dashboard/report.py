@@ -171,10 +171,10 @@ def render_html(rep: Report) -> str:
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True)
-    return env.get_template("report/report.html").render(r=rep, bars=_svg_days(rep.days))
+    return env.get_template("report/report.html").render(r=rep, bars=svg_days(rep.days))
 
 
-def _svg_days(days: list[tuple[str, int, int, int]], width: int = 640, height: int = 180) -> list[dict[str, Any]]:
+def svg_days(days: list[tuple[str, int, int, int]], width: int = 640, height: int = 180) -> list[dict[str, Any]]:
     """Stacked bars (pos / neu / neg) per day, as numbers for the template's inline SVG."""
     if not days:
         return []
@@ -197,7 +197,8 @@ FONT = "NotoSansSC-Report"
 FONT_FILE = Path(__file__).resolve().parent / "fonts" / "NotoSansSC-Report.ttf"  # embedded: see fonts/build.py
 
 
-def render_pdf(rep: Report, out: Path) -> None:
+def render_pdf(rep: Report, out: Path | Any) -> None:
+    """Write the PDF to a path or a binary file object."""
     from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
     from reportlab.graphics.shapes import Drawing, String
     from reportlab.lib import colors
@@ -303,7 +304,7 @@ def render_pdf(rep: Report, out: Path) -> None:
     story.append(Spacer(1, 3 * mm))
     story.append(table([["预警级别", "本期", "上期"]] + [list(a) for a in rep.alerts()], [50 * mm, 35 * mm, 35 * mm]))
 
-    doc = SimpleDocTemplate(str(out), pagesize=A4, title=rep.title, author="高校工会舆情哨兵",
+    doc = SimpleDocTemplate(str(out) if isinstance(out, Path) else out, pagesize=A4, title=rep.title, author="高校工会舆情哨兵",
                             leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm, bottomMargin=16 * mm)
     doc.build(story)
 

@@ -12,6 +12,7 @@ ADMIN, MODERATOR, OFFICER, LEADER = Role.ADMIN, Role.MODERATOR, Role.OFFICER, Ro
 
 OVERVIEW: tuple[Role, ...] = (OFFICER,)  # 总览 and its chart data
 LEADS: tuple[Role, ...] = (OFFICER,)  # 提案线索: staff grievances (诉求) in a period
+REPORTS: tuple[Role, ...] = (OFFICER,)  # 舆情报告: daily / weekly / monthly, page and PDF
 QUEUE: tuple[Role, ...] = (MODERATOR,)  # 审核队列 and post detail
 DECIDE: tuple[Role, ...] = (MODERATOR,)  # approve / remove a flagged post
 SEARCH: tuple[Role, ...] = (MODERATOR,)
@@ -44,6 +45,7 @@ HOME = {
 NAV: tuple[tuple[str, str, str], ...] = (
     ("overview.index", "总览", "OVERVIEW"),
     ("leads.index", "提案线索", "LEADS"),
+    ("reports.index", "舆情报告", "REPORTS"),
     ("review.queue", "审核队列", "QUEUE"),
     ("alerts.index", "预警", "ALERTS"),
     ("cases.index", "事件", "CASES"),

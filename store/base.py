@@ -249,9 +249,19 @@ class Store(abc.ABC):
     # ---- rules
     @abc.abstractmethod
     def grievance_leads(self, since: datetime, until: datetime, min_score: float = 0.5, topic: str | None = None,
-                        before: tuple[datetime, int] | None = None, limit: int = 50) -> list[tuple[Post, Analysis]]:
+                        before: tuple[datetime, int] | None = None, limit: int = 50, state: str | None = None
+                        ) -> list[tuple[Post, Analysis]]:
         """提案线索: posts of the period whose grievance score is at least `min_score`, newest first;
-        `before` = (created_at, id) of the last row shown continues the list (keyset pagination)."""
+        `before` = (created_at, id) of the last row shown continues the list (keyset pagination);
+        `state`: "open" (nothing done yet), "proposal", "handled", or None for all."""
+
+    @abc.abstractmethod
+    def set_lead_state(self, post_id: int, state: str | None, note: str, by: str, audit: AuditEvent) -> None:
+        """Record what an officer did with a lead (None: open again), with its audit event."""
+
+    @abc.abstractmethod
+    def lead_states(self, post_ids: Sequence[int]) -> dict[int, tuple[str, str, str, datetime]]:
+        """post id → (state, note, by, at) for the leads that have one."""
 
     @abc.abstractmethod
     def grievance_topics(self, since: datetime, until: datetime, min_score: float = 0.5) -> list[tuple[str, int]]:

@@ -48,11 +48,17 @@ class StatsMixin:
         }
 
     def grievance_leads(self, since: datetime, until: datetime, min_score: float = 0.5, topic: str | None = None,
-                        before: tuple[datetime, int] | None = None, limit: int = 50) -> list[tuple[Post, Analysis]]:
+                        before: tuple[datetime, int] | None = None, limit: int = 50, state: str | None = None
+                        ) -> list[tuple[Post, Analysis]]:
         from store.sqlite.posts import POST_COLUMNS, row_to_analysis, row_to_post
 
         where = ["a.grievance >= ?", "p.created_at >= ?", "p.created_at < ?"]
         params: list = [min_score, ts(since), ts(until)]
+        if state == "open":
+            where.append("NOT EXISTS (SELECT 1 FROM leads l WHERE l.post_id = p.id)")
+        elif state is not None:
+            where.append("EXISTS (SELECT 1 FROM leads l WHERE l.post_id = p.id AND l.state = ?)")
+            params.append(state)
         if topic is not None:
             where.append("coalesce(a.topic, '') = ?")
             params.append(topic)
@@ -68,6 +74,26 @@ class StatsMixin:
             (*params, limit),
         )
         return [(row_to_post(r), row_to_analysis(r)) for r in rows]
+
+    def set_lead_state(self, post_id: int, state: str | None, note: str, by: str, audit) -> None:
+        with self._tx() as c:
+            if state is None:
+                c.execute("DELETE FROM leads WHERE post_id = ?", (post_id,))
+            else:
+                c.execute("INSERT INTO leads (post_id, state, note, updated_by, updated_at) VALUES (?,?,?,?,?)"
+                          " ON CONFLICT (post_id) DO UPDATE SET state = excluded.state, note = excluded.note,"
+                          " updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+                          (post_id, state, note, by, ts(audit.at)))
+            self._insert_audit(c, audit)
+
+    def lead_states(self, post_ids) -> dict:
+        out = {}
+        ids = list(post_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            for r in self._rows(f"SELECT * FROM leads WHERE post_id IN ({','.join('?' * len(chunk))})", chunk):
+                out[r["post_id"]] = (r["state"], r["note"], r["updated_by"], parse_ts(r["updated_at"]))
+        return out
 
     def grievance_topics(self, since: datetime, until: datetime, min_score: float = 0.5) -> list[tuple[str, int]]:
         rows = self._rows(

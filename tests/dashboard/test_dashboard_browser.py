@@ -100,3 +100,30 @@ def test_sentiment_charts_render_under_the_csp(page, seeded):
         page.wait_for_selector(f"{chart}[data-ready='1'] canvas")
         assert page.locator(f"{chart} canvas").count() >= 1
     assert page.problems == []  # no CSP violation, no script error
+
+
+def test_officer_reads_the_weekly_report_and_turns_a_grievance_into_a_proposal(page, store, seeded):
+    from core.domain import Sentiment
+    from tests.dashboard.helpers import add_post, make_analysis
+
+    text = "我们实验员同工不同酬，希望工会在教代会上提一下<img src=x onerror=window.__pwned=1>"
+    post = add_post(store, "lead-b", "board", text, 2,
+                    make_analysis(text, sentiment=Sentiment.NEG, polarity=-0.5, grievance=0.92, topic="薪酬待遇"))
+    ui_login(page, "officer")
+    page.goto("/reports?period=weekly")
+    assert "工会舆情周报" in page.locator("h1").inner_text()
+    assert page.locator(".report svg rect").count() > 0  # the daily bars are drawn
+    with page.expect_download() as dl:
+        page.click("text=下载 PDF")
+    assert dl.value.suggested_filename.endswith(".pdf")
+
+    page.goto("/leads")
+    assert page.locator(f"#post-{post.id} .post-text").inner_text() == text  # markup stays text
+    form = page.locator(f"form[aria-label='处理诉求 #{post.id}']")
+    form.locator("input[name=note]").fill("列入教代会提案")
+    with page.expect_navigation():
+        form.locator("button[value=proposal]").click()
+    assert "已转为提案" in page.locator(".flash-ok").inner_text()
+    assert store.lead_states([post.id])[post.id][0] == "proposal"
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert page.problems == []

@@ -35,15 +35,18 @@ PAGES: dict[str, set[str]] = {
     "/me": {"admin", "moderator", "officer", "leader"},
     "/inbox": {"admin", "officer", "leader"},
     "/leads": {"admin", "officer"},
+    "/reports": {"admin", "officer"},
+    "/reports?period=monthly&date=2026-02-30": {"admin", "officer"},
+    "/reports/pdf?period=daily": {"admin", "officer"},
     "/leads?days=7&topic=未分类&after=2026-01-01T00:00:00%2B00:00|99": {"admin", "officer"},
     "/api/cases/{rumour_case}/volume": {"admin", "officer", "leader"},
     "/api/cases/{flood_case}/volume": {"admin", "officer"},
 }
 NAV = {
-    "admin": {"总览", "提案线索", "审核队列", "预警", "事件", "辟谣库", "搜索", "规则", "用户", "审计日志", "死信", "运行状态", "我的订阅",
+    "admin": {"总览", "提案线索", "舆情报告", "审核队列", "预警", "事件", "辟谣库", "搜索", "规则", "用户", "审计日志", "死信", "运行状态", "我的订阅",
               "我的事件"},
     "moderator": {"审核队列", "搜索", "规则", "我的订阅"},
-    "officer": {"总览", "提案线索", "预警", "事件", "辟谣库", "规则", "我的订阅", "我的事件"},
+    "officer": {"总览", "提案线索", "舆情报告", "预警", "事件", "辟谣库", "规则", "我的订阅", "我的事件"},
     "leader": {"预警", "事件", "辟谣库", "我的订阅", "我的事件"},
 }
 

@@ -54,3 +54,28 @@ def test_a_bad_cursor_starts_over(store, client, login) -> None:
     for cursor in ("x", "2026-01-01|y", "2026-01-01T00:00:00|5", "|", "9" * 40):
         resp = client.get(f"/leads?after={cursor}")
         assert resp.status_code == 200 and "课时费三个月没发了" in resp.get_data(as_text=True)
+
+
+def test_an_officer_turns_a_grievance_into_a_proposal_and_it_leaves_the_open_list(store, client, login, post_form) -> None:
+    p = grievance(store, "x", "青年教师公寓隔音太差，希望工会推动改造", 1, 0.9)
+    login("officer")
+    resp = post_form(f"/leads/{p.id}", {"state": "proposal", "note": "列入教代会提案第12号", "next": "/leads"},
+                     page="/leads")
+    assert resp.status_code in (302, 303)
+    assert "青年教师公寓" not in client.get("/leads").get_data(as_text=True)
+    shown = client.get("/leads?state=proposal").get_data(as_text=True)
+    assert "青年教师公寓" in shown and "列入教代会提案第12号" in shown
+    events = [e for e in store.audit_log(20) if e.action == "lead.proposal"]
+    assert events and events[0].actor == "officer" and events[0].target == f"post:{p.id}"
+    post_form(f"/leads/{p.id}", {"state": "open", "next": "/leads"}, page="/leads")
+    assert "青年教师公寓" in client.get("/leads").get_data(as_text=True)
+
+
+def test_lead_actions_need_an_officer_and_a_valid_state(store, client, login, post_form) -> None:
+    p = grievance(store, "y", "停车证办不下来", 1, 0.9)
+    login("moderator")
+    assert post_form(f"/leads/{p.id}", {"state": "handled"}, page="/queue").status_code == 403
+    login("officer")
+    post_form(f"/leads/{p.id}", {"state": "delete-everything"}, page="/leads")
+    assert store.lead_states([p.id]) == {}
+    assert post_form("/leads/999999", {"state": "handled"}, page="/leads").status_code == 404
