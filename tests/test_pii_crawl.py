@@ -162,6 +162,14 @@ def records(values: list[Seeded]) -> list[dict]:
     return [{k: x for k, x in r.items() if x is not None} for r in recs]
 
 
+def pdf_text(data: bytes) -> str:
+    """The text of a PDF (a report download), as its reader would see it."""
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(data)
+    return "\n".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
+
+
 def crawl(client, start: list[str], limit: int = 600) -> dict[str, str]:
     seen: dict[str, str] = {}
     queue = deque(start)
@@ -171,7 +179,7 @@ def crawl(client, start: list[str], limit: int = 600) -> dict[str, str]:
             continue
         resp = client.get(path)
         assert resp.status_code < 500, (path, resp.status_code)
-        body = resp.get_data(as_text=True)
+        body = pdf_text(resp.get_data()) if resp.mimetype == "application/pdf" else resp.get_data(as_text=True)
         seen[path] = body
         for href in re.findall(r'href="(/[^"#]*)"', body):
             href = unescape(href)
@@ -221,7 +229,8 @@ def test_no_page_shows_seeded_personal_data_to_a_masked_role(pipeline, role):
     client = app.test_client()
     assert do_login(client, role).status_code == 302
     pages = crawl(client, ["/", "/overview", "/alerts", "/cases", "/cases?status=all", "/debunks",
-                           "/api/sentiment", "/api/sentiment?bucket=hour"])
+                           "/api/sentiment", "/api/sentiment?bucket=hour", "/leads?state=all&days=365",
+                           "/reports?period=monthly", "/reports/pdf?period=monthly"])
     posts_shown = sum(p.count('class="card post-card"') for p in pages.values())
     assert len(pages) >= 8 and posts_shown >= len(values), (len(pages), posts_shown)
     leaks = [(path, v.kind, v.written) for path, page in pages.items() for v in values if v.leaks_in(page)]
