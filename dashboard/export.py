@@ -1,0 +1,182 @@
+"""Exports in the shared data standard (schemas/): posts with their analysis, or cases, as CSV, XLSX or JSONL.
+
+    python -m dashboard.export --what posts --format xlsx --since 2026-03-01 --until 2026-04-01 --out 三月帖子.xlsx
+    python -m dashboard.export --what cases --format jsonl --out cases.jsonl
+    python -m dashboard.export --what posts --format csv --out clear.csv --clear --actor 张老师 --reason "纪检调查"
+
+Each row is the item the API gives (/api/v1/, `dashboard.api.post_item` / `case_item`): JSONL keeps it as
+it is; CSV and XLSX flatten the analysis into `analysis.*` columns. Personal data is masked unless
+`--clear` is given, which needs `--actor` and `--reason` and writes an audit event (who, why, how many
+rows, never the data). Posts are read in keyset pages, so a large export runs in steady memory, with
+a progress line on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from datetime import date, datetime, time, timezone
+from pathlib import Path
+from typing import Any, Iterator
+from zoneinfo import ZoneInfo
+
+from core.cli import ChineseArgumentParser
+from core.domain import AuditEvent
+from core.errors import SentinelError
+
+PAGE = 2000
+POST_COLUMNS = ("id", "channel", "source_id", "thread", "author", "author_name", "text", "created_at", "url",
+                "reply_to", "version")
+ANALYSIS_COLUMNS = ("sentiment", "polarity", "spam", "rumour", "grievance", "abuse", "topic", "keywords", "pii",
+                    "model_version", "post_version")
+CASE_COLUMNS = ("id", "kind", "title", "state", "status", "posts", "created_at", "updated_at", "clarified_at")
+
+
+def posts(store: Any, since: datetime, until: datetime, clear: bool) -> Iterator[dict[str, Any]]:
+    from dashboard.api import post_item
+
+    after = None
+    while True:
+        rows = store.posts_page(since, after, PAGE)
+        for p, a in rows:
+            if p.created_at >= until:
+                return
+            yield post_item(p, a, clear)
+        if len(rows) < PAGE:
+            return
+        after = (rows[-1][0].created_at, rows[-1][0].id)
+
+
+def cases(store: Any, since: datetime, until: datetime, clear: bool) -> Iterator[dict[str, Any]]:
+    from dashboard.api import case_item
+
+    for c in store.cases(status=None, limit=100000):
+        if since <= c.created_at < until:
+            yield case_item(c, clear)
+
+
+def flat(item: dict[str, Any], what: str) -> list[Any]:
+    """One CSV/XLSX row: lists joined with 、, the analysis spread over its own columns."""
+    def cell(v: Any) -> Any:
+        return "、".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v)
+
+    if what == "cases":
+        return [cell(item[k]) for k in CASE_COLUMNS]
+    a = item.get("analysis") or {}
+    return [cell(item[k]) for k in POST_COLUMNS] + [cell(a.get(k)) for k in ANALYSIS_COLUMNS]
+
+
+def header(what: str) -> list[str]:
+    return list(CASE_COLUMNS) if what == "cases" else list(POST_COLUMNS) + [f"analysis.{k}" for k in ANALYSIS_COLUMNS]
+
+
+def write(items: Iterator[dict[str, Any]], what: str, fmt: str, out: Path, progress: bool) -> int:
+    n = 0
+
+    def tick() -> None:
+        if progress and n % 5000 == 0:
+            print(f"\r已导出 {n} 条", end="", file=sys.stderr, flush=True)
+
+    if fmt == "jsonl":
+        with open(out, "w", encoding="utf-8") as f:
+            for item in items:
+                f.write(json.dumps(item, ensure_ascii=False) + "\n")
+                n += 1
+                tick()
+    elif fmt == "csv":
+        with open(out, "w", encoding="utf-8-sig", newline="") as f:  # BOM: Excel opens it as UTF-8
+            w = csv.writer(f)
+            w.writerow(header(what))
+            for item in items:
+                w.writerow([_no_formula(v) for v in flat(item, what)])
+                n += 1
+                tick()
+    else:
+        from openpyxl import Workbook
+
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet("帖子" if what == "posts" else "事件")
+        ws.append(header(what))
+        for item in items:
+            ws.append([_no_formula(v) for v in flat(item, what)])
+            n += 1
+            tick()
+        wb.save(out)
+    if progress:
+        print(f"\r已导出 {n} 条", file=sys.stderr)
+    return n
+
+
+def _no_formula(v: Any) -> Any:
+    """Post texts are attacker-controlled: a cell starting with = + - @ would run as a spreadsheet
+    formula (CSV injection), so such text gets a leading apostrophe."""
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + v
+    return v
+
+
+def _day(raw: str | None, tz: str, default: datetime) -> datetime:
+    if not raw:
+        return default
+    try:
+        return datetime.combine(date.fromisoformat(raw), time(0), ZoneInfo(tz))
+    except ValueError:
+        raise SentinelError(f"日期“{raw}”格式不对，应为 YYYY-MM-DD") from None
+
+
+def parser() -> argparse.ArgumentParser:
+    p = ChineseArgumentParser(prog="python -m dashboard.export",
+                              description="按统一数据标准（schemas/）导出帖子及分析结果或事件：CSV、XLSX 或 JSONL。个人信息默认遮盖。",
+                              epilog="示例：python -m dashboard.export --what posts --format xlsx --since 2026-03-01 --out 三月.xlsx")
+    p.add_argument("--what", required=True, choices=("posts", "cases"), help="posts 帖子及分析结果；cases 事件")
+    p.add_argument("--format", required=True, choices=("csv", "xlsx", "jsonl"), help="文件格式")
+    p.add_argument("--out", required=True, type=Path, help="输出文件")
+    p.add_argument("--since", help="起始日期 YYYY-MM-DD（含，按配置的时区；默认不限）")
+    p.add_argument("--until", help="截止日期 YYYY-MM-DD（不含；默认不限）")
+    p.add_argument("--clear", action="store_true", help="导出个人信息明文（需同时给出 --actor 和 --reason，并记入审计日志）")
+    p.add_argument("--actor", help="明文导出的责任人（记入审计日志）")
+    p.add_argument("--reason", help="明文导出的理由（记入审计日志）")
+    p.add_argument("--config", metavar="FILE", help="与 scheduler.py 相同的 YAML 配置文件")
+    p.add_argument("--data-dir", metavar="DIR", help="数据目录（默认 $SENTINEL_DATA_DIR 或 ./data）")
+    p.add_argument("--quiet", action="store_true", help="不在标准错误上显示进度")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.clear and not ((args.actor or "").strip() and (args.reason or "").strip()):
+            raise SentinelError("明文导出需要同时给出 --actor（责任人）和 --reason（理由），二者都会记入审计日志")
+        from core.config import load_settings
+        from store import open_store
+
+        settings = load_settings(args.config, overrides={"data_dir": args.data_dir})
+        if settings.store.get("backend", "sqlite") == "sqlite" and not settings.db_path.exists():
+            raise SentinelError(f"数据目录 {settings.data_dir} 里还没有数据库：先运行服务或用 --data-dir 指定")
+        since = _day(args.since, settings.timezone, datetime(1970, 1, 1, tzinfo=timezone.utc))
+        until = _day(args.until, settings.timezone, datetime(9999, 1, 1, tzinfo=timezone.utc))
+        store = open_store(settings)
+        try:
+            source = posts if args.what == "posts" else cases
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            n = write(source(store, since, until, args.clear), args.what, args.format, args.out, not args.quiet)
+            if args.clear:
+                store.audit(AuditEvent(args.actor.strip(), "export.clear", args.what,
+                                       {"rows": n, "format": args.format, "reason": args.reason.strip()[:200],
+                                        "since": args.since, "until": args.until, "via": "cli"}))
+        finally:
+            store.close()
+    except SentinelError as e:
+        print(f"错误：{e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"错误：无法写入 {args.out}：{e}", file=sys.stderr)
+        return 2
+    masked = "个人信息为明文（已记入审计日志）" if args.clear else "个人信息已遮盖"
+    print(f"已导出 {n} 条{('帖子' if args.what == 'posts' else '事件')}到 {args.out}（{masked}）")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
