@@ -18,7 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from core.config import Settings
-from core.domain import channel_label
+from core.domain import REASON_CODE_LABELS_ZH, channel_label
 from dashboard import errors, roles
 from dashboard.accounts import hash_password, seed_demo_users
 from dashboard.auth import current_user, load_user
@@ -128,6 +128,7 @@ def _register_template_helpers(app: Flask) -> None:
         status_labels=STATUS_LABELS,
         writeback_labels=WRITEBACK_LABELS,
         case_kind_labels=CASE_KIND_LABELS,
+        reason_labels=REASON_CODE_LABELS_ZH,
         tz_label=tz_label,
     )
 

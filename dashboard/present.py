@@ -150,6 +150,8 @@ class PostView:
     debunk: Debunk | None = None
     actions: frozenset[str] = frozenset()  # platform actions this viewer may ask for (its channel's)
     writebacks: list[WriteBack] = field(default_factory=list)  # platform actions asked for, with states
+    removal_request: tuple | None = None  # (by, reason_code, note, at): waiting for a second moderator
+    removal_by_me: bool = False  # ... asked for by the viewer (who may not confirm it)
 
 
 def post_view(

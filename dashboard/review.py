@@ -39,9 +39,24 @@ def item_view(item: QueueItem, debunks: dict[int, Debunk], clear: bool) -> PostV
     s = services()
     versions = s.store.post_versions(item.post.id) if item.post.version > 1 and item.post.id else []
     writebacks = s.store.writebacks_for([item.post.id]).get(item.post.id, []) if item.post.id else []
-    return post_view(item.post, item.analysis, clear=clear, debunks=debunks, flags=item.flags,
+    view = post_view(item.post, item.analysis, clear=clear, debunks=debunks, flags=item.flags,
                      status=item.status, decision=item.decision, versions=versions,
                      actions=platform_actions(item.post), writebacks=writebacks)
+    if item.post.id is not None and item.status is FlagStatus.PENDING:
+        view.removal_request = s.store.removal_requests([item.post.id]).get(item.post.id)
+        me = current_user()
+        view.removal_by_me = bool(view.removal_request and me and view.removal_request[0] == me.username)
+    return view
+
+
+# Two-person rule: a critical post (negative) removed for a reason other than spam, abuse or a privacy
+# leak needs a second moderator. It protects staff voice: criticism is not removed by one person alone.
+SINGLE_MODERATOR_CODES = frozenset({ReasonCode.SPAM, ReasonCode.ABUSE, ReasonCode.PRIVACY})
+
+
+def needs_second_moderator(analysis: Any, code: ReasonCode) -> bool:
+    return (code not in SINGLE_MODERATOR_CODES and analysis is not None
+            and getattr(analysis.sentiment, "value", analysis.sentiment) == "neg")
 
 
 def platform_actions(post: Any) -> frozenset[str]:
@@ -122,6 +137,19 @@ def decide(post_id: int) -> Any:
         flash(str(exc), "error")
         return redirect(back)
     note = request.form.get("note", "").strip()[:NOTE_MAX]
+    second_of = None
+    if action is Action.REMOVE and needs_second_moderator(item.analysis, code):
+        pending = store.removal_requests([post_id]).get(post_id)
+        if pending is None:
+            store.request_removal(post_id, user.username, code.value, note, AuditEvent(
+                user.username, "decision.remove_requested", f"post:{post_id}",
+                {"reason_code": code.value, "has_note": bool(note)}))
+            flash(f"帖子 #{post_id} 是批评性的正常发言：删除需要另一位审核员确认，已记录你的删除意见（{code.label_zh}）。", "ok")
+            return redirect(back)
+        if pending[0] == user.username:
+            flash(f"帖子 #{post_id} 的删除是你提出的，需要另一位审核员确认，不能自己确认。", "error")
+            return redirect(back)
+        second_of = pending[0]
     decision = Decision(post_id=post_id, moderator=user.username, action=action, reason_code=code, note=note)
     asked = [a for a in request.form.getlist("platform") if a in ("delete", "ban")] if action is Action.REMOVE else []
     writebacks = [WriteBack(post_id=post_id, collector=item.post.raw.get("_collector", ""), action=a,
@@ -137,6 +165,7 @@ def decide(post_id: int) -> Any:
             "rules": sorted({f.rule for f in item.flags}),
             "has_note": bool(note),
             "platform": [wb.action for wb in writebacks],
+            **({"second_of": second_of} if second_of else {}),
         },
     )
     store.decide(decision, audit, writebacks)

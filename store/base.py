@@ -311,6 +311,14 @@ class Store(abc.ABC):
         event and queue the write-backs it asks for (delete on the platform, mute), in one transaction."""
 
     @abc.abstractmethod
+    def request_removal(self, post_id: int, by: str, reason_code: str, note: str, audit: AuditEvent) -> None:
+        """The first step of a two-person removal (see dashboard.review.needs_second_moderator)."""
+
+    @abc.abstractmethod
+    def removal_requests(self, post_ids: Sequence[int]) -> dict[int, tuple[str, str, str, datetime]]:
+        """post id → (requested_by, reason_code, note, at) of pending removal requests."""
+
+    @abc.abstractmethod
     def rule_outcomes(self) -> dict[str, tuple[int, int, int]]:
         """Per rule: (posts it flagged, of those decided by a moderator, of those removed). Removed ÷
         decided is the rule's precision: the share of its flags moderators upheld."""

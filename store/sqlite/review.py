@@ -135,8 +135,26 @@ class ReviewMixin(ChannelsMixin):
             )
             decision.id = cur.lastrowid
             c.execute("UPDATE flags SET status = ? WHERE post_id = ?", (status.value, decision.post_id))
+            c.execute("DELETE FROM removal_requests WHERE post_id = ?", (decision.post_id,))  # decided now
             self._insert_audit(c, audit)
         return decision
+
+    def request_removal(self, post_id: int, by: str, reason_code: str, note: str, audit: AuditEvent) -> None:
+        with self._tx() as c:
+            c.execute("INSERT INTO removal_requests (post_id, requested_by, reason_code, note, requested_at)"
+                      " VALUES (?,?,?,?,?) ON CONFLICT (post_id) DO UPDATE SET requested_by = excluded.requested_by,"
+                      " reason_code = excluded.reason_code, note = excluded.note, requested_at = excluded.requested_at",
+                      (post_id, by, reason_code, note, ts(audit.at)))
+            self._insert_audit(c, audit)
+
+    def removal_requests(self, post_ids: Sequence[int]) -> dict[int, tuple[str, str, str, datetime]]:
+        out: dict[int, tuple[str, str, str, datetime]] = {}
+        ids = list(post_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            for r in self._rows(f"SELECT * FROM removal_requests WHERE post_id IN ({placeholders(len(chunk))})", chunk):
+                out[r["post_id"]] = (r["requested_by"], r["reason_code"], r["note"], parse_ts(r["requested_at"]))  # type: ignore[assignment]
+        return out
 
     def rule_outcomes(self) -> dict[str, tuple[int, int, int]]:
         # decided = a person decided (a rule's own removal says nothing about the rule's precision)
