@@ -178,10 +178,17 @@ class Sentinel:
         return report
 
     def maintain(self) -> list[int]:
-        """Housekeeping of the rumour-response loop: a case in 已澄清 whose claim has been quiet (no new
-        post) for `cases.subside_after_hours` goes to 平息, audited as `system`. Returns their ids."""
+        """Housekeeping: a rumour case in 已澄清 whose claim has been quiet (no new post) for
+        `cases.subside_after_hours` goes to 平息, audited as `system` (their ids are returned); the
+        reports of periods that have ended are generated into the archive (dashboard.report)."""
         with self._job("maintain"):
             moved = subside_quiet_cases(self.store, self.clock(), self.settings.subside_after)
+        with self._job("reports"):
+            from dashboard.report import archive_due
+
+            written = archive_due(self.store, self.settings.data_dir, self.settings.timezone, self.clock())
+        if written:
+            log.info("已生成并归档报告：%s", "、".join(p.name for p in written if p.suffix == ".pdf"))
         if moved:
             log.info("%d 个已澄清的事件已连续 %s 小时没有新帖子，自动标记为平息：%s", len(moved),
                      f"{self.settings.subside_after.total_seconds() / 3600:g}", "、".join(f"#{i}" for i in moved))

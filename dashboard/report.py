@@ -14,6 +14,7 @@ installed.
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import sys
 from dataclasses import dataclass, field
@@ -321,6 +322,72 @@ def _font_chars() -> set[str]:
         face = pdfmetrics.getFont(FONT).face
         _COVERED = {chr(c) for c in face.charToGlyph}
     return _COVERED
+
+
+# ---------------------------------------------------------------------------- archive
+ARCHIVE_DIR = "reports"  # under the data directory
+_ARCHIVE_NAME = re.compile(r"^(daily|weekly|monthly)-(\d{4}-\d{2}-\d{2})\.(pdf|html)$")
+
+
+def last_complete(kind: str, now: datetime) -> date:
+    """A day inside the latest period of `kind` that has ended by `now` (local time)."""
+    today = now.date()
+    if kind == "daily":
+        return today - timedelta(days=1)
+    if kind == "weekly":
+        return today - timedelta(days=today.weekday() + 7)
+    return (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def archive_due(store: Any, data_dir: Path, tz: str, now: datetime, kinds: tuple[str, ...] = tuple(PERIOD_ZH),
+                not_before_hour: int = 7) -> list[Path]:
+    """Write the reports of the latest ended periods that the archive lacks (PDF and HTML, each
+    written to a temporary name and renamed, so a crash leaves no half file). Runs from the service's
+    housekeeping job; nothing is done before `not_before_hour` local time, when late posts of the
+    night have arrived. Returns the files written."""
+    local = now.astimezone(ZoneInfo(tz))
+    if local.hour < not_before_hour:
+        return []
+    folder = data_dir / ARCHIVE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for kind in kinds:
+        period, _ = period_bounds(kind, last_complete(kind, local), tz)
+        stem = f"{kind}-{period.start.date().isoformat()}"
+        if (folder / f"{stem}.pdf").exists():
+            continue
+        rep = build_report(store, kind, period.start.date(), tz)
+        html_tmp, pdf_tmp = folder / f".{stem}.html.tmp", folder / f".{stem}.pdf.tmp"
+        html_tmp.write_text(render_html(rep), encoding="utf-8")
+        render_pdf(rep, pdf_tmp)
+        html_tmp.replace(folder / f"{stem}.html")
+        pdf_tmp.replace(folder / f"{stem}.pdf")  # last: its presence means the period is done
+        written += [folder / f"{stem}.pdf", folder / f"{stem}.html"]
+    return written
+
+
+def archived(data_dir: Path) -> list[tuple[str, date, str, list[str]]]:
+    """(kind, period start, title label, formats) of the archived reports, newest first."""
+    folder = data_dir / ARCHIVE_DIR
+    found: dict[tuple[str, date], list[str]] = {}
+    if folder.is_dir():
+        for p in folder.iterdir():
+            m = _ARCHIVE_NAME.match(p.name)
+            if m:
+                found.setdefault((m.group(1), date.fromisoformat(m.group(2))), []).append(m.group(3))
+    out = []
+    for (kind, start), fmts in found.items():
+        if "pdf" in fmts:
+            out.append((kind, start, f"{PERIOD_ZH[kind]}（{start.isoformat()} 起）", sorted(fmts)))
+    return sorted(out, key=lambda r: (r[1], r[0]), reverse=True)
+
+
+def archive_file(data_dir: Path, name: str) -> Path | None:
+    """The archived file of that exact name, or None (no paths, no other files)."""
+    if not _ARCHIVE_NAME.match(name):
+        return None
+    p = data_dir / ARCHIVE_DIR / name
+    return p if p.is_file() else None
 
 
 # ---------------------------------------------------------------------------- command line

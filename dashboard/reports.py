@@ -6,12 +6,12 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, render_template, request, send_file
+from flask import Blueprint, abort, render_template, request, send_file
 
 from dashboard import roles
 from dashboard.auth import require_role
 from dashboard.context import services
-from dashboard.report import PERIOD_ZH, build_report, render_pdf, svg_days
+from dashboard.report import PERIOD_ZH, archive_file, archived, build_report, render_pdf, svg_days
 
 bp = Blueprint("reports", __name__)
 
@@ -46,3 +46,20 @@ def pdf() -> Any:
     buf.seek(0)
     return send_file(buf, mimetype="application/pdf", as_attachment=True,
                      download_name=f"{rep.title}.pdf")
+
+
+@bp.get("/reports/archive")
+@require_role(*roles.REPORTS)
+def archive() -> Any:
+    return render_template("reports/archive.html", reports=archived(services().settings.data_dir))
+
+
+@bp.get("/reports/archive/<name>")
+@require_role(*roles.REPORTS)
+def archive_download(name: str) -> Any:
+    path = archive_file(services().settings.data_dir, name)
+    if path is None:
+        abort(404)
+    if path.suffix == ".html":  # a standalone file with its own styles: download, not render under the CSP
+        return send_file(path, mimetype="text/html", as_attachment=True, download_name=name)
+    return send_file(path, mimetype="application/pdf", as_attachment=True, download_name=name)

@@ -72,3 +72,26 @@ def test_a_missing_store_or_bad_date_is_a_clear_error(tmp_path, capsys) -> None:
     assert main(["--period", "weekly", "--date", "2026-03-01", "--format", "html", "--out", str(tmp_path / "x.html"),
                  "--data-dir", str(tmp_path / "empty")]) == 2
     assert "数据库" in capsys.readouterr().err
+
+
+def test_the_housekeeping_job_archives_each_ended_period_once(tmp_path, store, app, client, login) -> None:
+    from dashboard.report import archive_due, archived
+
+    seed_store(store)
+    data = tmp_path / "data"
+    early = datetime(2026, 3, 4, 5, 0, tzinfo=timezone(timedelta(hours=8)))
+    assert archive_due(store, data, "Asia/Shanghai", early) == []  # before 7:00: nothing yet
+    now = datetime(2026, 3, 4, 9, 0, tzinfo=timezone(timedelta(hours=8)))
+    names = sorted(p.name for p in archive_due(store, data, "Asia/Shanghai", now))
+    assert names == ["daily-2026-03-03.html", "daily-2026-03-03.pdf", "monthly-2026-02-01.html",
+                     "monthly-2026-02-01.pdf", "weekly-2026-02-23.html", "weekly-2026-02-23.pdf"]
+    assert archive_due(store, data, "Asia/Shanghai", now + timedelta(hours=1)) == []  # once per period
+    assert not list((data / "reports").glob(".*tmp"))
+    assert [r[0] for r in archived(data)] == ["daily", "weekly", "monthly"]
+    login("officer")
+    page = client.get("/reports/archive").get_data(as_text=True)
+    assert "daily-2026-03-03.pdf" in page
+    resp = client.get("/reports/archive/daily-2026-03-03.pdf")
+    assert resp.status_code == 200 and resp.mimetype == "application/pdf" and resp.data.startswith(b"%PDF")
+    for bad in ("../sentinel.db", "daily-2026-03-03.exe", "..%2Fsentinel.db", "sentinel.db"):
+        assert client.get(f"/reports/archive/{bad}").status_code == 404
