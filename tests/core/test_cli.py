@@ -15,7 +15,7 @@ COMMANDS = [
     ["-m", "nlp.train"], ["-m", "nlp.evaluate"], ["-m", "nlp.bench"],
     ["-m", "rules.check"], ["-m", "rules.backtest"],
     ["-m", "collectors.backfill"], ["-m", "collectors.demo_data.generate"],
-    ["-m", "store.migrate"], ["-m", "dashboard.users"], ["-m", "dashboard.apitokens"], ["-m", "dashboard.report"], ["-m", "dashboard.export"],
+    ["-m", "store.migrate"], ["-m", "dashboard.users"], ["-m", "dashboard.apitokens"], ["-m", "dashboard.report"], ["-m", "dashboard.export"], ["-m", "dashboard.bench"],
     ["-m", "rules.eval.stream"],
 ]
 ENGLISH = ("usage:", "options:", "positional arguments", "show this help", "optional arguments")

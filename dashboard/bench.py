@@ -1,0 +1,172 @@
+"""`python -m dashboard.bench --posts 1000000 --json`: how fast each dashboard page answers on a large store.
+
+Builds a synthetic store (a year of posts over four channels, with analyses, about 3% flagged, cases
+and alerts) in a temporary directory, or reuses one given with `--data-dir` (built there once), then
+requests every page as the role that reads it, several times, and prints p50/p95 in milliseconds per
+page. Pages are served by the real app through Flask's test client on one thread: the numbers are
+the app's and the store's, not the network's. Building a million posts takes several minutes (a
+progress bar shows it).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from core.cli import ChineseArgumentParser
+
+CHANNELS = ("weibo", "wechat", "qq", "board")
+TOPICS = ("薪酬待遇", "职称评审", "食堂餐饮", "停车交通", "住房保障", "工会活动", None)
+WORDS = ("绩效", "食堂", "停车", "职称", "房补", "工会", "体检", "报销", "课时费", "班车", "宿舍", "评审")
+PAGES: tuple[tuple[str, str], ...] = (
+    ("officer", "/overview"), ("officer", "/api/sentiment"), ("officer", "/alerts"), ("officer", "/cases"),
+    ("officer", "/leads"), ("officer", "/reports?period=weekly"), ("moderator", "/queue"),
+    ("moderator", "/queue?status=removed"), ("moderator", "/search?q=绩效"), ("moderator", "/rules"),
+    ("leader", "/inbox"), ("admin", "/admin/status"), ("anon", "/healthz"),
+)
+BATCH = 5000
+
+
+def build(data_dir: Path, n: int, seed: int, progress: bool) -> None:
+    from core.config import load_settings
+    from core.domain import Alert, Flag, Level, Post, Role, Sentiment, User
+    from dashboard.accounts import hash_password
+    from nlp.tokenizer import search_tokens
+    from store.base import RuleResults
+    from store.sqlite import SqliteStore
+
+    settings = load_settings(None, overrides={"data_dir": str(data_dir)})
+    store = SqliteStore(settings.db_path, tokenize=search_tokens)
+    store.migrate()
+    rng = random.Random(seed)
+    for role in ("admin", "officer", "moderator", "leader"):
+        if store.get_user(role) is None:
+            store.add_user(User(username=role, role=Role(role), password_hash=hash_password(f"bench-{role}")))
+    end = datetime.now(timezone.utc)
+    start = end - timedelta(days=365)
+    step = (end - start) / max(n, 1)
+    t0 = time.perf_counter()
+    from core.domain import Analysis
+
+    for i in range(0, n, BATCH):
+        posts = []
+        for j in range(i, min(n, i + BATCH)):
+            w1, w2 = rng.choice(WORDS), rng.choice(WORDS)
+            text = f"关于{w1}和{w2}的第{j}条意见，希望学校重视"
+            posts.append(Post(channel=rng.choice(CHANNELS), source_id=f"b{j}", author=f"u{rng.randrange(20000)}",
+                              text=text, created_at=start + step * j, thread="教职工群"))
+        store.ingest("bench", posts, None)
+        saved = {sp.source_id: sp for sp, _ in store.posts_page(posts[0].created_at, None, len(posts))}
+        pairs = []
+        for p in posts:
+            stored = saved[p.source_id]
+            s = rng.random()
+            sentiment = Sentiment.NEG if s < 0.35 else Sentiment.POS if s < 0.65 else Sentiment.NEU
+            pairs.append((stored, Analysis(normalized=p.text, tokens=p.text.split(), sentiment=sentiment,
+                                           polarity=-0.5 if sentiment is Sentiment.NEG else 0.3, spam=rng.random() ** 6,
+                                           rumour=rng.random() ** 6, grievance=rng.random() ** 4,
+                                           topic=rng.choice(TOPICS), model_version="bench")))
+        store.save_analyses(pairs)
+        flags = [Flag(post_id=sp.id, rule="rumour_post", reason="基准测试", created_at=sp.created_at)
+                 for sp, _ in pairs if rng.random() < 0.03]
+        alerts = [Alert(rule="negative_surge", level=rng.choice(list(Level)), title="负面情绪集中（基准）", body="基准",
+                        dedupe_key=f"bench-{i}", post_ids=[pairs[0][0].id], created_at=pairs[0][0].created_at)]
+        store.commit_rule_results(RuleResults(flags=flags, alerts=alerts))
+        if progress:
+            done = min(n, i + BATCH)
+            rate = done / max(time.perf_counter() - t0, 1e-9)
+            print(f"\r建库 {done}/{n}（{rate:,.0f} 条/秒）", end="", file=sys.stderr, flush=True)
+    if progress:
+        print("", file=sys.stderr)
+    store.close()
+
+
+def _login(client: Any, role: str) -> None:
+    import re
+
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    resp = client.post("/login", data={"username": role, "password": f"bench-{role}", "csrf_token": token})
+    if resp.status_code != 302:
+        raise SystemExit(f"基准测试账号 {role} 登录失败（{resp.status_code}）")
+
+
+def run_pages(data_dir: Path, repeat: int, progress: bool) -> dict[str, dict[str, float]]:
+    from core.config import load_settings
+    from dashboard import create_app
+    from nlp.tokenizer import search_tokens
+    from store.sqlite import SqliteStore
+
+    settings = load_settings(None, overrides={"data_dir": str(data_dir)})
+    store = SqliteStore(settings.db_path, tokenize=search_tokens)
+    app = create_app(store, settings, status=lambda: {"model_version": "bench", "last_run": {}}, secret_key="b" * 40)
+    clients: dict[str, Any] = {}
+    out: dict[str, dict[str, float]] = {}
+    try:
+        for role, path in PAGES:
+            if role not in clients:
+                clients[role] = app.test_client()
+                if role != "anon":
+                    _login(clients[role], role)
+            c = clients[role]
+            c.get(path)  # warm
+            times = []
+            for _ in range(repeat):
+                t = time.perf_counter()
+                resp = c.get(path)
+                times.append((time.perf_counter() - t) * 1000)
+                if resp.status_code >= 400:
+                    raise SystemExit(f"{path} 返回 {resp.status_code}")
+            times.sort()
+            out[path] = {"p50_ms": round(statistics.median(times), 1),
+                         "p95_ms": round(times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))], 1)}
+            if progress:
+                print(f"{path:<28} p50 {out[path]['p50_ms']:8.1f} ms   p95 {out[path]['p95_ms']:8.1f} ms", file=sys.stderr)
+    finally:
+        store.close()
+    return out
+
+
+def parser() -> argparse.ArgumentParser:
+    p = ChineseArgumentParser(prog="python -m dashboard.bench", description="看板各页面在大数据量下的响应时间（p50/p95，毫秒）。")
+    p.add_argument("--posts", type=int, default=100000, help="合成帖子数（默认 100000；验收用 1000000）")
+    p.add_argument("--data-dir", type=Path, help="在此目录建库并保留（已有同规模的库则直接复用）；默认用临时目录")
+    p.add_argument("--repeat", type=int, default=20, help="每个页面请求次数（默认 20）")
+    p.add_argument("--seed", type=int, default=7, help="随机种子（默认 7）")
+    p.add_argument("--json", action="store_true", help="输出一个 JSON 对象")
+    p.add_argument("--quiet", action="store_true", help="不在标准错误上显示进度")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    tmp = None
+    data_dir = args.data_dir
+    if data_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="sentinel-bench-")
+        data_dir = Path(tmp.name)
+    marker = data_dir / f".bench-{args.posts}-{args.seed}"
+    try:
+        if not marker.exists():
+            build(data_dir, args.posts, args.seed, not args.quiet)
+            marker.touch()
+        pages = run_pages(data_dir, args.repeat, not args.quiet)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    result = {"posts": args.posts, "repeat": args.repeat, "pages": pages,
+              "worst_p95_ms": max(v["p95_ms"] for v in pages.values())}
+    print(json.dumps(result, ensure_ascii=False) if args.json else
+          f"{args.posts} 条帖子：最慢页面 p95 {result['worst_p95_ms']} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
