@@ -149,14 +149,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.clear and not ((args.actor or "").strip() and (args.reason or "").strip()):
             raise SentinelError("明文导出需要同时给出 --actor（责任人）和 --reason（理由），二者都会记入审计日志")
         from core.config import load_settings
-        from store import open_store
+        from store import open_existing_store
 
         settings = load_settings(args.config, overrides={"data_dir": args.data_dir})
-        if settings.store.get("backend", "sqlite") == "sqlite" and not settings.db_path.exists():
-            raise SentinelError(f"数据目录 {settings.data_dir} 里还没有数据库：先运行服务或用 --data-dir 指定")
         since = _day(args.since, settings.timezone, datetime(1970, 1, 1, tzinfo=timezone.utc))
         until = _day(args.until, settings.timezone, datetime(9999, 1, 1, tzinfo=timezone.utc))
-        store = open_store(settings)
+        store = open_existing_store(settings)
         try:
             source = posts if args.what == "posts" else cases
             args.out.parent.mkdir(parents=True, exist_ok=True)

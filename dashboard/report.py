@@ -411,12 +411,10 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError:
             raise SentinelError(f"日期“{args.date}”格式不对，应为 YYYY-MM-DD，如 2026-03-04") from None
         from core.config import load_settings
-        from store import open_store
+        from store import open_existing_store
 
         settings = load_settings(args.config, overrides={"data_dir": args.data_dir})
-        if settings.store.get("backend", "sqlite") == "sqlite" and not settings.db_path.exists():
-            raise SentinelError(f"数据目录 {settings.data_dir} 里还没有数据库：先运行服务（python scheduler.py）或用 --data-dir 指定")
-        store = open_store(settings)
+        store = open_existing_store(settings)
         try:
             rep = build_report(store, args.period, day, settings.timezone)
         finally:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.domain import Reason
-from nlp.components import Batch, Context, top_per_doc, word_weights
+from nlp.components import Batch, Context, Doc, top_per_doc, word_weights
 from nlp.scoring import sigmoid
 
 NOT_GRIEVANCE_SPAM = 0.8  # an advert is not a grievance, whatever it says
@@ -29,17 +29,32 @@ REASON_FROM = 0.5  # a score from which the reason names the words behind it
 
 
 class _Head:
-    head = ""
-    code = ""
+    """A score straight from one model head: `adjust` may change it per post, `reason` words it."""
 
+    head = ""
     shift = 0.0
 
-    def scores(self, batch: Batch, ctx: Context) -> np.ndarray | None:
+    def pipe(self, batch: Batch, ctx: Context) -> Batch:
         m = ctx.models
-        if self.head not in m.heads:
-            return None
+        if self.head not in m.heads:  # a bundle trained before this head existed
+            return batch
         assert batch.z is not None
-        return sigmoid(batch.z[:, m.head(self.head)] + self.shift)
+        p = sigmoid(batch.z[:, m.head(self.head)] + self.shift)
+        terms = self.terms(batch, ctx, p)
+        for d, score, words in zip(batch.docs, p.tolist(), terms):
+            if d.blank:
+                continue
+            score = self.adjust(d, score)
+            setattr(d, self.head, round(score, 4))
+            if score >= REASON_FROM:
+                d.reasons.append(Reason(self.head, "model", self.reason(d, score, words), score))
+        return batch
+
+    def adjust(self, d: Doc, score: float) -> float:
+        return score
+
+    def reason(self, d: Doc, score: float, words: list[str]) -> str:
+        raise NotImplementedError
 
     def terms(self, batch: Batch, ctx: Context, p: np.ndarray) -> list[list[str]]:
         """The content words that pushed each high-scoring post most toward this label."""
@@ -51,30 +66,19 @@ class _Head:
 
 
 class Grievance(_Head):
-    """P(诉求): the model head, zero for adverts and blank posts."""
+    """P(诉求): the model head, zero for adverts and screen floods."""
 
     name = "grievance.v1"
     head = "grievance"
     shift = GRIEVANCE_LOGIT_SHIFT
 
-    def pipe(self, batch: Batch, ctx: Context) -> Batch:
-        p = self.scores(batch, ctx)
-        if p is None:
-            return batch
-        terms = self.terms(batch, ctx, p)
-        for d, score, words in zip(batch.docs, p.tolist(), terms):
-            if d.blank:
-                continue
-            if d.spam >= NOT_GRIEVANCE_SPAM or d.flood:
-                d.grievance = 0.0
-                continue
-            d.grievance = round(score, 4)
-            if score >= REASON_FROM:
-                what = f"，涉及：{'、'.join(words)}" if words else ""
-                topic = f"（{d.topic}）" if d.topic else ""
-                d.reasons.append(Reason("grievance", "model",
-                                        f"像是教职工本人的诉求{topic}（把握 {score:.0%}）{what}", score))
-        return batch
+    def adjust(self, d: Doc, score: float) -> float:
+        return 0.0 if d.spam >= NOT_GRIEVANCE_SPAM or d.flood else score
+
+    def reason(self, d: Doc, score: float, words: list[str]) -> str:
+        what = f"，涉及：{'、'.join(words)}" if words else ""
+        topic = f"（{d.topic}）" if d.topic else ""
+        return f"像是教职工本人的诉求{topic}（把握 {score:.0%}）{what}"
 
 
 class Abuse(_Head):
@@ -83,16 +87,5 @@ class Abuse(_Head):
     name = "abuse.v1"
     head = "abuse"
 
-    def pipe(self, batch: Batch, ctx: Context) -> Batch:
-        p = self.scores(batch, ctx)
-        if p is None:
-            return batch
-        terms = self.terms(batch, ctx, p)
-        for d, score, words in zip(batch.docs, p.tolist(), terms):
-            if d.blank:
-                continue
-            d.abuse = round(score, 4)
-            if score >= REASON_FROM:
-                what = f"：{'、'.join(words)}" if words else ""
-                d.reasons.append(Reason("abuse", "model", f"疑似人身攻击或辱骂（{score:.0%}）{what}", score))
-        return batch
+    def reason(self, d: Doc, score: float, words: list[str]) -> str:
+        return f"疑似人身攻击或辱骂（{score:.0%}）" + (f"：{'、'.join(words)}" if words else "")

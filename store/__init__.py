@@ -18,4 +18,15 @@ def open_store(settings: Settings, tokenize: Tokenizer | None = None) -> Store:
     return store
 
 
-__all__ = ["Store", "SqliteStore", "open_store", "BACKENDS"]
+def open_existing_store(settings: Settings) -> Store:
+    """The service's store for a command that reads it (reports, exports): a clear error, not a new
+    empty database, when the data directory holds none yet."""
+    from core.errors import SentinelError
+
+    if settings.store.get("backend", "sqlite") == "sqlite" and not settings.db_path.exists():
+        raise SentinelError(f"数据目录 {settings.data_dir} 里还没有数据库：先运行服务（python scheduler.py），"
+                            "或用 --data-dir / --config 指向服务的数据目录")
+    return open_store(settings)
+
+
+__all__ = ["Store", "SqliteStore", "open_store", "open_existing_store", "BACKENDS"]

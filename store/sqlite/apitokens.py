@@ -50,17 +50,15 @@ class ApiTokensMixin:
 
     def posts_page(self, since: datetime, after: tuple[datetime, int] | None, limit: int
                    ) -> list[tuple[Post, Analysis | None]]:
-        from store.sqlite.posts import POST_COLUMNS, row_to_analysis, row_to_post
+        from store.sqlite.posts import ANALYSIS_SELECT, post_select, row_to_analysis, row_to_post
 
         where, params = ["p.created_at >= ?"], [ts(since)]
         if after is not None:
             where.append("(p.created_at > ? OR (p.created_at = ? AND p.id > ?))")
             params += [ts(after[0]), ts(after[0]), after[1]]
-        cols = ", ".join("p." + c.strip() for c in POST_COLUMNS.split(","))
         rows = self._rows(
-            f"SELECT {cols}, a.post_id AS a_post, a.normalized, a.sentiment, a.polarity, a.spam, a.rumour,"
-            " a.grievance, a.abuse, a.topic, a.keywords, a.pii, a.reasons, a.extra, a.debunk_id, a.model_version,"
-            " a.version AS analysis_version FROM posts p LEFT JOIN analyses a ON a.post_id = p.id"
+            f"SELECT {post_select()}, a.post_id AS a_post, {ANALYSIS_SELECT} FROM posts p"
+            " LEFT JOIN analyses a ON a.post_id = p.id"
             f" WHERE {' AND '.join(where)} ORDER BY p.created_at, p.id LIMIT ?",
             (*params, limit),
         )

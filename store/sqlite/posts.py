@@ -39,6 +39,16 @@ def row_to_post(r: sqlite3.Row) -> Post:
     )
 
 
+# A post with its analysis in one row (the analysis columns as row_to_analysis reads them)
+ANALYSIS_SELECT = ("a.normalized, a.sentiment, a.polarity, a.spam, a.rumour, a.grievance, a.abuse, a.topic,"
+                   " a.keywords, a.pii, a.reasons, a.extra, a.debunk_id, a.model_version, a.version AS analysis_version")
+
+
+def post_select() -> str:
+    """The post columns, qualified with the alias p."""
+    return ", ".join("p." + c.strip() for c in POST_COLUMNS.split(","))
+
+
 def row_to_analysis(r: sqlite3.Row) -> Analysis:
     return analysis_from_fields(dict(r))
 
@@ -267,10 +277,7 @@ class PostsMixin:
         until_s = ts(until or utcnow().replace(year=9999))
         ruled = " AND p.ruled_version >= p.analyzed_version" if ruled_only else ""
         rows = self._rows(
-            f"SELECT {', '.join('p.' + c.strip() for c in POST_COLUMNS.split(','))}, a.normalized, a.sentiment,"
-            " a.polarity, a.spam, a.rumour, a.grievance, a.abuse, a.topic, a.keywords, a.pii, a.reasons, a.extra,"
-            " a.debunk_id,"
-            " a.model_version, a.version AS analysis_version FROM posts p JOIN analyses a ON a.post_id = p.id"
+            f"SELECT {post_select()}, {ANALYSIS_SELECT} FROM posts p JOIN analyses a ON a.post_id = p.id"
             f" WHERE p.created_at >= ? AND p.created_at < ?{ruled} ORDER BY p.created_at, p.id",
             (ts(since), until_s),
         )

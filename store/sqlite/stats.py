@@ -50,7 +50,7 @@ class StatsMixin:
     def grievance_leads(self, since: datetime, until: datetime, min_score: float = 0.5, topic: str | None = None,
                         before: tuple[datetime, int] | None = None, limit: int = 50, state: str | None = None
                         ) -> list[tuple[Post, Analysis]]:
-        from store.sqlite.posts import POST_COLUMNS, row_to_analysis, row_to_post
+        from store.sqlite.posts import ANALYSIS_SELECT, post_select, row_to_analysis, row_to_post
 
         where = ["a.grievance >= ?", "p.created_at >= ?", "p.created_at < ?"]
         params: list = [min_score, ts(since), ts(until)]
@@ -65,11 +65,8 @@ class StatsMixin:
         if before is not None:
             where.append("(p.created_at < ? OR (p.created_at = ? AND p.id < ?))")
             params += [ts(before[0]), ts(before[0]), before[1]]
-        cols = ", ".join("p." + c.strip() for c in POST_COLUMNS.split(","))
         rows = self._rows(
-            f"SELECT {cols}, a.normalized, a.sentiment, a.polarity, a.spam, a.rumour, a.grievance, a.abuse, a.topic,"
-            " a.keywords, a.pii, a.reasons, a.extra, a.debunk_id, a.model_version, a.version AS analysis_version"
-            " FROM analyses a JOIN posts p ON p.id = a.post_id"
+            f"SELECT {post_select()}, {ANALYSIS_SELECT} FROM analyses a JOIN posts p ON p.id = a.post_id"
             f" WHERE {' AND '.join(where)} ORDER BY p.created_at DESC, p.id DESC LIMIT ?",
             (*params, limit),
         )
