@@ -103,7 +103,7 @@ class StatsMixin:
     def counts(self) -> dict[str, int]:
         r = self._one(
             "SELECT (SELECT count(*) FROM posts) AS posts,"
-            " (SELECT count(*) FROM posts WHERE analyzed_version > 0) AS analyzed,"
+            " (SELECT count(*) FROM analyses) AS analyzed,"  # one row per analysed post (its smallest index)
             " (SELECT count(DISTINCT post_id) FROM flags) AS flagged,"
             " (SELECT count(DISTINCT post_id) FROM flags WHERE status = 'pending') AS pending,"
             " (SELECT count(*) FROM alerts) AS alerts,"
@@ -151,8 +151,10 @@ class StatsMixin:
 
     def topic_counts(self, since: datetime, limit: int = 10) -> list[tuple[str, int, int]]:
         rows = self._rows(
-            "SELECT a.topic AS topic, count(*) AS n, sum(a.sentiment = 'neg') AS neg FROM analyses a"
-            " JOIN posts p ON p.id = a.post_id WHERE p.created_at >= ? AND a.topic IS NOT NULL"
+            # CROSS JOIN keeps the order: the period's posts (by their time index), then each one's analysis,
+            # instead of every analysis with a topic (the whole history) joined back to its post
+            "SELECT a.topic AS topic, count(*) AS n, sum(a.sentiment = 'neg') AS neg FROM posts p"
+            " CROSS JOIN analyses a ON a.post_id = p.id WHERE p.created_at >= ? AND a.topic IS NOT NULL"
             " GROUP BY a.topic ORDER BY n DESC LIMIT ?",
             (ts(since), limit),
         )
