@@ -61,3 +61,16 @@ class ChineseArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(2, f"错误：{argparse_message_zh(message)}\n")
+
+
+def add_service_options(parser: argparse.ArgumentParser) -> None:
+    """--config and --data-dir, as scheduler.py takes them, for commands that use the service's store."""
+    parser.add_argument("--config", metavar="FILE", help="与 scheduler.py 相同的 YAML 配置文件（数据目录、存储后端、时区）")
+    parser.add_argument("--data-dir", metavar="DIR", help="数据目录（默认 $SENTINEL_DATA_DIR 或 ./data）")
+
+
+def service_settings(args: argparse.Namespace):  # -> core.config.Settings
+    """The settings scheduler.py would load with these --config / --data-dir."""
+    from core.config import load_settings
+
+    return load_settings(args.config, overrides={"data_dir": args.data_dir})

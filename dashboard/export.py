@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 from zoneinfo import ZoneInfo
 
-from core.cli import ChineseArgumentParser
+from core.cli import ChineseArgumentParser, add_service_options, service_settings
 from core.domain import AuditEvent
 from core.errors import SentinelError
 
@@ -137,8 +137,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--clear", action="store_true", help="导出个人信息明文（需同时给出 --actor 和 --reason，并记入审计日志）")
     p.add_argument("--actor", help="明文导出的责任人（记入审计日志）")
     p.add_argument("--reason", help="明文导出的理由（记入审计日志）")
-    p.add_argument("--config", metavar="FILE", help="与 scheduler.py 相同的 YAML 配置文件")
-    p.add_argument("--data-dir", metavar="DIR", help="数据目录（默认 $SENTINEL_DATA_DIR 或 ./data）")
+    add_service_options(p)
     p.add_argument("--quiet", action="store_true", help="不在标准错误上显示进度")
     return p
 
@@ -148,10 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.clear and not ((args.actor or "").strip() and (args.reason or "").strip()):
             raise SentinelError("明文导出需要同时给出 --actor（责任人）和 --reason（理由），二者都会记入审计日志")
-        from core.config import load_settings
         from store import open_existing_store
 
-        settings = load_settings(args.config, overrides={"data_dir": args.data_dir})
+        settings = service_settings(args)
         since = _day(args.since, settings.timezone, datetime(1970, 1, 1, tzinfo=timezone.utc))
         until = _day(args.until, settings.timezone, datetime(9999, 1, 1, tzinfo=timezone.utc))
         store = open_existing_store(settings)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.cli import ChineseArgumentParser
+from core.cli import ChineseArgumentParser, add_service_options, service_settings
 from core.domain import CHANNEL_LABELS_ZH, Level, channel_label
 from core.errors import SentinelError
 from core.masking import redact
@@ -398,8 +398,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--date", required=True, help="报告所在的日期 YYYY-MM-DD（周报取其所在的周，月报取其所在的月）")
     p.add_argument("--format", required=True, choices=("pdf", "html"), help="输出格式")
     p.add_argument("--out", required=True, type=Path, help="输出文件")
-    p.add_argument("--config", metavar="FILE", help="与 scheduler.py 相同的 YAML 配置文件")
-    p.add_argument("--data-dir", metavar="DIR", help="数据目录（默认 $SENTINEL_DATA_DIR 或 ./data）")
+    add_service_options(p)
     return p
 
 
@@ -410,10 +409,9 @@ def main(argv: list[str] | None = None) -> int:
             day = date.fromisoformat(args.date)
         except ValueError:
             raise SentinelError(f"日期“{args.date}”格式不对，应为 YYYY-MM-DD，如 2026-03-04") from None
-        from core.config import load_settings
         from store import open_existing_store
 
-        settings = load_settings(args.config, overrides={"data_dir": args.data_dir})
+        settings = service_settings(args)
         store = open_existing_store(settings)
         try:
             rep = build_report(store, args.period, day, settings.timezone)
