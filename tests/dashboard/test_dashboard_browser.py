@@ -127,3 +127,37 @@ def test_officer_reads_the_weekly_report_and_turns_a_grievance_into_a_proposal(p
     assert store.lead_states([post.id])[post.id][0] == "proposal"
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert page.problems == []
+
+
+def test_removing_a_critical_post_waits_for_a_second_moderator(page, store, seeded, password_hashes, live_url):
+    from core.domain import Flag, Role, Sentiment, User
+    from store.base import RuleResults
+    from tests.dashboard.helpers import add_post, make_analysis
+
+    text = "绩效方案太不公平了，一线老师意见很大"
+    post = add_post(store, "critical-b", "weibo", text, 1,
+                    make_analysis(text, sentiment=Sentiment.NEG, polarity=-0.6, rumour=0.8))
+    store.commit_rule_results(RuleResults(flags=[Flag(post_id=post.id, rule="rumour_post", reason="测试",
+                                                      created_at=post.created_at)]))
+    store.add_user(User(username="moderator2", role=Role.MODERATOR, password_hash=password_hashes["moderator"]))
+
+    def remove_as(username: str) -> None:
+        page.context.clear_cookies()
+        page.goto("/login")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", password_for("moderator"))
+        with page.expect_navigation():
+            page.click("form button[type=submit]")
+        card = page.locator(f"#post-{post.id}")
+        card.locator(".remove-form select[name=reason_code]").select_option("rumour")
+        with page.expect_navigation():
+            card.locator(".remove-form button[type=submit]").click()
+
+    remove_as("moderator")
+    assert "需要另一位审核员确认" in page.locator(".flash-ok").inner_text()
+    assert store.queue_item(post.id).status is FlagStatus.PENDING
+    remove_as("moderator2")
+    assert store.queue_item(post.id).status is FlagStatus.REMOVED
+    decisions = [(e.actor, e.action) for e in store.audit_log(20) if e.action.startswith("decision.")]
+    assert decisions[:2] == [("moderator2", "decision.remove"), ("moderator", "decision.remove_requested")]
+    assert page.problems == []
