@@ -35,9 +35,7 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 import time
-from collections import deque
 from typing import Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
@@ -48,6 +46,7 @@ from alerts.base import (
     options_schema
 )
 from core.errors import ConfigError
+from core.ratelimit import KeyedLimits
 from core.tokens import TokenCache, TokenExpired
 
 DEFAULT_BASE_URL = "https://open.feishu.cn"
@@ -100,60 +99,13 @@ def gen_sign(timestamp: int | str, secret: str) -> str:
     return base64.b64encode(hmac.new(string_to_sign, b"", hashlib.sha256).digest()).decode("ascii")
 
 
-class SlidingWindow:
-    """At most `limit` events in any `period` seconds. `wait()` says how long until one more fits."""
-
-    def __init__(self, limit: int, period: float, clock: Callable[[], float]) -> None:
-        self.limit, self.period, self.clock = limit, period, clock
-        self.events: deque[float] = deque()
-
-    def _trim(self, now: float) -> None:
-        while self.events and now - self.events[0] >= self.period:
-            self.events.popleft()
-
-    def wait(self) -> float:
-        now = self.clock()
-        self._trim(now)
-        if len(self.events) < self.limit:
-            return 0.0
-        return max(self.events[0] + self.period - now, 0.001)
-
-    def add(self) -> None:
-        self.events.append(self.clock())
-
-
-class RateLimiter:
-    """Several sliding windows (per second, per minute), optionally one set per key (per user).
+class RateLimiter(KeyedLimits):
+    """Feishu's limits (per second, per minute), optionally one set per key (per user).
     `take(key)` records a request or raises DeliveryError(retry_after) without recording it."""
 
     def __init__(self, limits: Iterable[tuple[int, float]], clock: Callable[[], float], what: str) -> None:
-        self.limits, self.clock, self.what = tuple(limits), clock, what
-        self._windows: dict[str, list[SlidingWindow]] = {}
-        self._lock = threading.Lock()
-
-    def _for(self, key: str) -> list[SlidingWindow]:
-        if key not in self._windows:
-            if len(self._windows) > 10_000:  # forget idle keys
-                self._windows = {k: w for k, w in self._windows.items() if any(x.wait() or x.events for x in w)}
-            self._windows[key] = [SlidingWindow(n, p, self.clock) for n, p in self.limits]
-        return self._windows[key]
-
-    def wait(self, key: str = "") -> float:
-        """Seconds until one more request fits (0: now)."""
-        with self._lock:
-            return max(w.wait() for w in self._for(key))
-
-    def record(self, key: str = "") -> None:
-        with self._lock:
-            for w in self._for(key):
-                w.add()
-
-    def release(self, key: str = "") -> None:
-        """Forget the last recorded request (it never reached the platform: the connection failed)."""
-        with self._lock:
-            for w in self._for(key):
-                if w.events:
-                    w.events.pop()
+        super().__init__(limits, clock)
+        self.what = what
 
     def refuse(self, wait: float) -> DeliveryError:
         limits = "、".join(f"{n} 次/{_period_zh(p)}" for n, p in self.limits)

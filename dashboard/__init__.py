@@ -19,6 +19,7 @@ from werkzeug.routing import IntegerConverter
 
 from core.config import Settings
 from core.domain import REASON_CODE_LABELS_ZH, channel_label
+from core.ratelimit import KeyedLimits
 from dashboard import errors, roles
 from dashboard.accounts import hash_password, seed_demo_users
 from dashboard.auth import current_user, load_user
@@ -40,6 +41,7 @@ def create_app(
     secret_key: str | None = None,
     throttle: LoginThrottle | None = None,
     write_actions: Mapping[str, frozenset[str]] | None = None,
+    api_limits: KeyedLimits | None = None,
 ) -> Flask:
     """Build the dashboard app over `store`. `status()` adds runtime facts (model version, last job
     runs) to /healthz and the admin status page. The secret key defaults to `load_secret_key`.
@@ -77,6 +79,7 @@ def create_app(
         throttle=throttle or LoginThrottle(),
         dummy_hash=hash_password(secrets.token_hex(16)),
         write_actions=dict(write_actions or {}),
+        api_limits=api_limits or _api_client_limits(),
     )
     CSRFProtect(app)
     app.url_map.converters["int"] = StoreIdConverter  # before the blueprints add their rules
@@ -86,6 +89,14 @@ def create_app(
     app.after_request(add_security_headers)
     errors.register(app)
     return app
+
+
+def _api_client_limits() -> KeyedLimits:
+    # imported here: dashboard.api imports the command modules (apitokens, users), which
+    # `python -m` must find unimported when the package loads
+    from dashboard.api import api_client_limits
+
+    return api_client_limits()
 
 
 class StoreIdConverter(IntegerConverter):

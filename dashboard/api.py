@@ -9,22 +9,20 @@ are the JSON Schemas in schemas/ (the data standard, versioned with the project)
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import threading
+import math
 import time
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from core.domain import Analysis, AuditEvent, Case, Post, utcnow
+from core.ratelimit import KeyedLimits
 from dashboard.apitokens import SCOPES, token_hash
 from dashboard.context import services
-from dashboard.present import author_display, private, safe_keywords, visible_text
+from dashboard.present import author_display, decode_cursor, encode_cursor, private, safe_keywords, visible_text
 from store.base import ApiToken
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -44,28 +42,9 @@ class Client:
         return scope in self.token.scopes
 
 
-class RateLimiter:
-    """A sliding one-minute window of request times per client."""
-
-    def __init__(self, per_minute: int = RATE_PER_MINUTE, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_minute, self.clock = per_minute, clock
-        self._seen: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def wait(self, key: str) -> int:
-        """0 if the request may go ahead (and counts it), else the seconds to wait."""
-        now = self.clock()
-        with self._lock:
-            q = self._seen.setdefault(key, deque())
-            while q and q[0] <= now - 60:
-                q.popleft()
-            if len(q) >= self.per_minute:
-                return max(1, int(q[0] + 60 - now) + 1)
-            q.append(now)
-            return 0
-
-
-_limiter = RateLimiter()
+def api_client_limits(per_minute: int = RATE_PER_MINUTE) -> KeyedLimits:
+    """The requests each API client may make: a sliding minute, per service process."""
+    return KeyedLimits(((per_minute, 60.0),), time.monotonic)
 
 
 def error(status: int, message: str, **headers: str) -> Response:
@@ -86,9 +65,12 @@ def _client(scope: str) -> Client | Response:
     found = services().store.api_token(h)
     if found is None or not found.active:
         return error(401, "API 令牌无效或已吊销，请向管理员申请新的令牌", WWW_Authenticate='Bearer realm="api", error="invalid_token"')
-    wait = _limiter.wait(found.name)
-    if wait:
-        return error(429, f"请求过于频繁（每分钟最多 {_limiter.per_minute} 次），请 {wait} 秒后重试", Retry_After=str(wait))
+    limits = services().api_limits
+    wait = limits.admit(found.name) if limits is not None else 0.0
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        return error(429, f"请求过于频繁（每分钟最多 {limits.limits[0][0]} 次），请 {seconds} 秒后重试",  # type: ignore[union-attr]
+                     Retry_After=str(seconds))
     if scope not in found.scopes:
         return error(403, f"此令牌没有“{scope}”权限（{SCOPES[scope]}），请向管理员申请")
     services().store.touch_api_token(h, utcnow())
@@ -100,23 +82,6 @@ def _audit_clear(client: Client, what: str, n: int) -> None:
 
 
 # ---------------------------------------------------------------------------- cursors and times
-def encode_cursor(at: datetime, post_id: int) -> str:
-    raw = f"{at.astimezone(timezone.utc).isoformat()}|{post_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        when, _, pid = raw.partition("|")
-        at, post_id = datetime.fromisoformat(when), int(pid)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        return None
-    if at.tzinfo is None or not 0 <= post_id < 2**63:
-        return None
-    return at, post_id
-
-
 def parse_since(raw: str | None) -> datetime | None:
     """An ISO 8601 time with a zone (a date alone is midnight UTC); None if unreadable."""
     if not raw:

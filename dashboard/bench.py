@@ -36,7 +36,7 @@ BATCH = 5000
 
 def build(data_dir: Path, n: int, seed: int, progress: bool) -> None:
     from core.config import load_settings
-    from core.domain import Alert, Flag, Level, Post, Role, Sentiment, User
+    from core.domain import Alert, Analysis, Flag, Level, Post, Role, Sentiment, User
     from dashboard.accounts import hash_password
     from nlp.tokenizer import search_tokens
     from store.base import RuleResults
@@ -53,8 +53,6 @@ def build(data_dir: Path, n: int, seed: int, progress: bool) -> None:
     start = end - timedelta(days=365)
     step = (end - start) / max(n, 1)
     t0 = time.perf_counter()
-    from core.domain import Analysis
-
     for i in range(0, n, BATCH):
         posts = []
         for j in range(i, min(n, i + BATCH)):

@@ -6,7 +6,7 @@ bounded by the period and continues by keyset (the last post shown), so it stays
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -15,8 +15,7 @@ from core.domain import AuditEvent, utcnow
 from dashboard import roles
 from dashboard.auth import current_user, require_role, safe_next
 from dashboard.context import services
-from dashboard.present import int_arg, post_view, sees_clear_pii
-from store.codec import parse_ts
+from dashboard.present import decode_cursor, encode_cursor, int_arg, post_view, sees_clear_pii
 
 bp = Blueprint("leads", __name__)
 PER_PAGE = 20
@@ -38,7 +37,7 @@ def index() -> Any:
     topic = (request.args.get("topic") or "").strip()[:20] or None
     state = request.args.get("state", "open")
     state = state if state in STATES or state == "all" else "open"
-    before = _cursor(request.args.get("after") or "")
+    before = decode_cursor(request.args.get("after") or "")
     rows = store.grievance_leads(since, until, MIN_SCORE, topic="" if topic == NO_TOPIC else topic, before=before,
                                  limit=PER_PAGE + 1, state=None if state == "all" else state)
     more = len(rows) > PER_PAGE
@@ -51,7 +50,7 @@ def index() -> Any:
     return render_template(
         "leads/index.html", views=views, topics=topics, topic=topic, days=days, periods=PERIODS, state=state,
         states=STATES, done=done,
-        next_cursor=f"{last.created_at.isoformat()}|{last.id}" if last else None, first_page=before is None,
+        next_cursor=encode_cursor(last.created_at, last.id) if last and last.id else None, first_page=before is None,
         total=sum(n for _, n in topics),
     )
 
@@ -75,15 +74,3 @@ def set_state(post_id: int) -> Any:
                          AuditEvent(user.username, f"lead.{state}", f"post:{post_id}", {"has_note": bool(note)}))
     flash(f"诉求 #{post_id}：{STATES[state]}。", "ok")
     return redirect(back)
-
-
-def _cursor(raw: str) -> tuple[datetime, int] | None:
-    """(created_at, id) of the last lead shown, from `after=ISO|ID`; anything else starts over."""
-    when, _, pid = raw.partition("|")
-    try:
-        at, post_id = parse_ts(when), int(pid)
-    except (ValueError, TypeError, OverflowError):
-        return None
-    if at is None or at.tzinfo is None or not 0 <= post_id < 2**63:
-        return None
-    return at, post_id

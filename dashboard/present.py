@@ -7,9 +7,12 @@ thread, author name, link, flag reasons, NLP reasons, keywords and decision note
 show only what a `PostView` holds, and the `private` filter does the same for alert and case texts."""
 from __future__ import annotations
 
+import base64
+import binascii
+
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Sequence
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -247,3 +250,22 @@ class Pager:
 
 def pager(per_page: int, total: int | None = None) -> Pager:
     return Pager(page=int_arg("page", 1, 1, 100_000), per_page=per_page, total=total).finish()
+
+
+# ---------------------------------------------------------------------------- keyset cursors
+def encode_cursor(at: datetime, post_id: int) -> str:
+    """An opaque cursor for keyset paging: the (time, id) of the last row shown."""
+    raw = f"{at.astimezone(timezone.utc).isoformat()}|{post_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, _, pid = raw.partition("|")
+        at, post_id = datetime.fromisoformat(when), int(pid)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    if at.tzinfo is None or not 0 <= post_id < 2**63:
+        return None
+    return at, post_id

@@ -14,6 +14,7 @@ installed.
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import statistics
 import sys
@@ -310,18 +311,12 @@ def render_pdf(rep: Report, out: Path | Any) -> None:
     doc.build(story)
 
 
-_COVERED: set[str] | None = None
+@functools.lru_cache(maxsize=1)
+def _font_chars() -> frozenset[str]:
+    """The characters the embedded font can draw (after `render_pdf` registered it)."""
+    from reportlab.pdfbase import pdfmetrics
 
-
-def _font_chars() -> set[str]:
-    """The characters the embedded font can draw."""
-    global _COVERED
-    if _COVERED is None:
-        from reportlab.pdfbase import pdfmetrics
-
-        face = pdfmetrics.getFont(FONT).face
-        _COVERED = {chr(c) for c in face.charToGlyph}
-    return _COVERED
+    return frozenset(chr(c) for c in pdfmetrics.getFont(FONT).face.charToGlyph)
 
 
 # ---------------------------------------------------------------------------- archive

@@ -491,8 +491,9 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def period_stats(self, since: datetime, until: datetime) -> dict[str, Any]:
         """Aggregates of one report period, all bounded by it: posts and negative posts by channel and
-        by topic, flags and removals, alerts by level, grievance leads, moderators' decisions with
-        their response times in minutes (from the first flag), and the rumour cases active in it."""
+        by topic, flags and removals, alerts by level, grievance leads, the response times in minutes
+        of people's decisions (from the post's first flag), rules' automatic removals, and the rumour
+        cases active in it."""
 
     @abc.abstractmethod
     def add_api_token(self, token: ApiToken, token_hash: str, audit: AuditEvent) -> ApiToken:

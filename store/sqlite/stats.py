@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from core.domain import Analysis, Post
+from core.domain import AUTO_MODERATOR_PREFIX, Analysis, Post
 from store.base import SeriesPoint
 from store.codec import parse_ts, ts
 
@@ -28,12 +28,13 @@ class StatsMixin:
         leads = self._one(
             "SELECT count(*) AS n FROM analyses a JOIN posts p ON p.id = a.post_id"
             " WHERE a.grievance >= 0.5 AND p.created_at >= ? AND p.created_at < ?", (a, b))
-        decisions = [(r["action"], r["moderator"], r["decided"], r["flagged"]) for r in self._rows(
-            "SELECT d.action, d.moderator, d.created_at AS decided,"
+        decisions = [(r["moderator"], r["decided"], r["flagged"]) for r in self._rows(
+            "SELECT d.moderator, d.created_at AS decided,"
             " (SELECT min(f.created_at) FROM flags f WHERE f.post_id = d.post_id) AS flagged"
             " FROM decisions d WHERE d.created_at >= ? AND d.created_at < ?", (a, b))]
-        minutes = sorted((parse_ts(d) - parse_ts(f)).total_seconds() / 60 for act, mod, d, f in decisions
-                         if f and not mod.startswith("auto:"))
+        auto = [mod.startswith(AUTO_MODERATOR_PREFIX) for mod, _, _ in decisions]
+        minutes = sorted((parse_ts(d) - parse_ts(f)).total_seconds() / 60  # type: ignore[operator]
+                         for (_, d, f), is_auto in zip(decisions, auto) if f and not is_auto)
         cases = [int(r["id"]) for r in self._rows(
             "SELECT id FROM cases WHERE kind = 'rumour' AND updated_at >= ? AND created_at < ?"
             " ORDER BY updated_at DESC LIMIT 20", (a, b))]
@@ -42,8 +43,7 @@ class StatsMixin:
             "posts": sum(n for n, _ in by_channel.values()), "negative": sum(g for _, g in by_channel.values()),
             "flagged": int(flags["flagged"] or 0), "removed": int(flags["removed"] or 0),
             "alerts": alerts, "leads": int(leads["n"] or 0),
-            "decisions": len([1 for _, mod, _, _ in decisions if not mod.startswith("auto:")]),
-            "auto_removed": len([1 for _, mod, _, _ in decisions if mod.startswith("auto:")]),
+            "auto_removed": sum(auto),
             "response_minutes": minutes, "rumour_case_ids": cases,
         }
 

@@ -36,8 +36,10 @@ def token(store):
 
 
 @pytest.fixture(autouse=True)
-def fresh_limiter(monkeypatch):
-    monkeypatch.setattr(api_mod, "_limiter", api_mod.RateLimiter(per_minute=10**6))
+def roomy_limits(app):
+    from dashboard.context import EXTENSION_KEY
+
+    app.extensions[EXTENSION_KEY].api_limits = api_mod.api_client_limits(per_minute=10**6)
 
 
 def get(client, path: str, tok: str | None = None):
@@ -129,8 +131,10 @@ def test_bad_parameters_are_a_clear_400(client, token, query) -> None:
     assert resp.status_code == 400 and re.search(r"since|limit|cursor", resp.json["error"])
 
 
-def test_over_the_limit_a_client_gets_429_with_retry_after(client, token, monkeypatch) -> None:
-    monkeypatch.setattr(api_mod, "_limiter", api_mod.RateLimiter(per_minute=2))
+def test_over_the_limit_a_client_gets_429_with_retry_after(app, client, token) -> None:
+    from dashboard.context import EXTENSION_KEY
+
+    app.extensions[EXTENSION_KEY].api_limits = api_mod.api_client_limits(per_minute=2)
     tok = token("busy", ["posts:read"])
     codes = [get(client, "/api/v1/posts", tok).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
@@ -139,12 +143,14 @@ def test_over_the_limit_a_client_gets_429_with_retry_after(client, token, monkey
 
 
 def test_the_rate_limit_window_slides() -> None:
+    from core.ratelimit import KeyedLimits
+
     now = [0.0]
-    lim = api_mod.RateLimiter(per_minute=3, clock=lambda: now[0])
-    assert [lim.wait("a") for _ in range(3)] == [0, 0, 0]
-    assert lim.wait("a") > 0 and lim.wait("b") == 0
+    lim = KeyedLimits(((3, 60.0),), lambda: now[0])
+    assert [lim.admit("a") for _ in range(3)] == [0, 0, 0]
+    assert lim.admit("a") > 0 and lim.admit("b") == 0
     now[0] = 61.0
-    assert lim.wait("a") == 0
+    assert lim.admit("a") == 0
 
 
 def test_items_follow_the_committed_json_schemas(store, client, token, seeded) -> None:

@@ -27,8 +27,7 @@ def api_schema(tmp_path_factory):
     seed_store(store)
     store.add_api_token(ApiToken("contract", ["posts:read", "cases:read", "pii:read"], utcnow(), "test"),
                         token_hash(TOKEN), AuditEvent("test", "api_token.add", "contract"))
-    api_mod._limiter = api_mod.RateLimiter(per_minute=10**6)
-    app = create_app(store, cfg, secret_key="c" * 40)
+    app = create_app(store, cfg, secret_key="c" * 40, api_limits=api_mod.api_client_limits(per_minute=10**6))
     yield schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     store.close()
 

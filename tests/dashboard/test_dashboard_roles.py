@@ -39,7 +39,7 @@ PAGES: dict[str, set[str]] = {
     "/reports/archive": {"admin", "officer"},
     "/reports?period=monthly&date=2026-02-30": {"admin", "officer"},
     "/reports/pdf?period=daily": {"admin", "officer"},
-    "/leads?days=7&topic=未分类&after=2026-01-01T00:00:00%2B00:00|99": {"admin", "officer"},
+    "/leads?days=7&topic=未分类&after=MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHw5OQ": {"admin", "officer"},
     "/api/cases/{rumour_case}/volume": {"admin", "officer", "leader"},
     "/api/cases/{flood_case}/volume": {"admin", "officer"},
 }

@@ -32,18 +32,14 @@ def second_client(app, username: str):
     c = app.test_client()
     assert do_login(c, username, password_for("moderator")).status_code == 302
 
-    def post(path: str, data: dict) -> object:
-        return c.post(path, data={**data, "csrf_token": csrf_from(c, "/queue")})
+    def post(path: str, data: dict, page: str = "/queue") -> object:
+        return c.post(path, data={**data, "csrf_token": csrf_from(c, page)})
 
     return c, post
 
 
 def remove(post, post_id: int, code: str = "rumour"):
-    data = {"action": "remove", "reason_code": code, "note": ""}
-    try:
-        return post(f"/queue/{post_id}/decide", data, page="/queue")
-    except TypeError:  # the second moderator's poster takes no page
-        return post(f"/queue/{post_id}/decide", data)
+    return post(f"/queue/{post_id}/decide", {"action": "remove", "reason_code": code, "note": ""}, page="/queue")
 
 
 def test_a_critical_post_needs_a_second_moderator(app, store, client, login, post_form, second) -> None:
