@@ -391,6 +391,14 @@ class User:
     topics: list[str] = field(default_factory=list)
     channels: list[str] = field(default_factory=list)
     min_level: Level = Level.YELLOW
+    # reports mailed to the user: "daily" / "weekly" / "monthly" (dashboard.report.PERIOD_ZH)
+    reports: list[str] = field(default_factory=list)
+    # moderators: the channels whose posts they review and decide (empty: every channel); set by an admin
+    review_channels: list[str] = field(default_factory=list)
+
+    def reviews(self, channel: str) -> bool:
+        """Whether this user's review scope includes `channel` (admins and unlimited users: every channel)."""
+        return self.role is Role.ADMIN or not self.review_channels or channel in self.review_channels
 
     def address(self, route: str) -> str:
         """The user's address on a contact route ("" when they have none)."""
@@ -402,6 +410,10 @@ class User:
         return (level.rank >= self.min_level.rank
                 and (not self.topics or bool(set(self.topics) & set(topics)))
                 and (not self.channels or bool(set(self.channels) & set(channels))))
+
+
+# --------------------------------------------------------------------------- reports
+REPORT_PERIODS_ZH = {"daily": "日报", "weekly": "周报", "monthly": "月报"}  # 舆情报告 kinds (dashboard.report)
 
 
 # --------------------------------------------------------------------------- channels

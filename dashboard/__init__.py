@@ -18,7 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from core.config import Settings
-from core.domain import REASON_CODE_LABELS_ZH, channel_label
+from core.domain import REASON_CODE_LABELS_ZH, REPORT_PERIODS_ZH, channel_label
 from core.ratelimit import KeyedLimits
 from dashboard import errors, roles
 from dashboard.accounts import hash_password, seed_demo_users
@@ -141,6 +141,7 @@ def _register_template_helpers(app: Flask) -> None:
         case_kind_labels=CASE_KIND_LABELS,
         reason_labels=REASON_CODE_LABELS_ZH,
         tz_label=tz_label,
+        report_periods=REPORT_PERIODS_ZH,
     )
 
     @app.context_processor

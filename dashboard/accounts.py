@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from core.domain import CHANNEL_LABELS_ZH, AuditEvent, Level, Role, User
+from core.domain import CHANNEL_LABELS_ZH, REPORT_PERIODS_ZH, AuditEvent, Level, Role, User
 from nlp.lexicon import TOPICS
 from store.base import Store
 
@@ -63,8 +63,9 @@ def parse_role(value: str) -> Role:
 
 # --------------------------------------------------------------------------- profiles
 ROUTE_FIELDS = ("email", "wecom_userid", "dingtalk_userid", "feishu_userid")  # personal data
-SUBSCRIPTION_FIELDS = ("topics", "channels", "min_level")
-PROFILE_FIELDS = ROUTE_FIELDS + SUBSCRIPTION_FIELDS
+SUBSCRIPTION_FIELDS = ("topics", "channels", "min_level", "reports")  # the user may change these (/me)
+ADMIN_FIELDS = ("review_channels",)  # only an admin sets these: they widen or narrow what a user may do
+PROFILE_FIELDS = ROUTE_FIELDS + SUBSCRIPTION_FIELDS + ADMIN_FIELDS
 FIELD_LABELS = {
     "email": "电子邮箱",
     "wecom_userid": "企业微信 UserID",
@@ -73,6 +74,8 @@ FIELD_LABELS = {
     "topics": "关注话题",
     "channels": "关注渠道",
     "min_level": "最低预警级别",
+    "reports": "订阅报告",
+    "review_channels": "审核渠道",
     "role": "角色",
     "active": "启用状态",
 }
@@ -167,6 +170,17 @@ def parse_channels(value: str | Iterable[str] | None) -> list[str]:
     return [c for c in KNOWN_CHANNELS if c in items]
 
 
+def parse_reports(value: str | Iterable[str] | None) -> list[str]:
+    """Report kinds mailed to a user (daily / weekly / monthly, or 日报 / 周报 / 月报); [] means none."""
+    by_label = {label: kind for kind, label in REPORT_PERIODS_ZH.items()}
+    items = [by_label.get(r, r.lower()) for r in split_list(value)]
+    unknown = [r for r in items if r not in REPORT_PERIODS_ZH]
+    if unknown:
+        known = "、".join(f"{k}（{v}）" for k, v in REPORT_PERIODS_ZH.items())
+        raise AccountError(f"未知报告类型：{'、'.join(_shown(r) for r in unknown)}。可选：{known}（不选表示不订阅）")
+    return [r for r in REPORT_PERIODS_ZH if r in items]
+
+
 def parse_level(value: str | Level | None) -> Level:
     """The lowest alert level a user is told about: yellow / orange / red (or 黄 / 黄色 …)."""
     if isinstance(value, Level):
@@ -201,8 +215,10 @@ def clean_profile(raw: Mapping[str, Any]) -> dict[str, Any]:
                     out[name] = check_email(text) if name == "email" else check_platform_id(name, text)
             elif name == "topics":
                 out[name] = parse_topics(value)
-            elif name == "channels":
+            elif name in ("channels", "review_channels"):
                 out[name] = parse_channels(value)
+            elif name == "reports":
+                out[name] = parse_reports(value)
             else:
                 out[name] = parse_level(value)
         except AccountError as exc:
@@ -213,7 +229,7 @@ def clean_profile(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _same(field: str, old: Any, new: Any) -> bool:
-    if field in ("topics", "channels"):
+    if field in ("topics", "channels", "reports", "review_channels"):
         return set(old) == set(new)
     return bool(old == new)
 
@@ -263,7 +279,7 @@ def profile_from_form(form: Any, fields: Iterable[str]) -> dict[str, Any]:
     asked for is present: a form shows the whole state, so no box ticked means "all"."""
     out: dict[str, Any] = {}
     for name in fields:
-        if name in ("topics", "channels"):
+        if name in ("topics", "channels", "reports", "review_channels"):
             out[name] = form.getlist(name)
         else:
             out[name] = form.get(name, "")

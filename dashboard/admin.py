@@ -38,7 +38,8 @@ def users(error: str | None = None, form: Any = None, status: int = 200) -> Any:
 def user_form(user: User) -> dict[str, Any]:
     """The edit form's values for a stored user."""
     return {"role": user.role.value, "active": user.active, "topics": list(user.topics),
-            "channels": list(user.channels), "min_level": user.min_level.value,
+            "channels": list(user.channels), "min_level": user.min_level.value, "reports": list(user.reports),
+            "review_channels": list(user.review_channels),
             **{f: getattr(user, f) for f in ("email", "wecom_userid", "dingtalk_userid", "feishu_userid")}}
 
 

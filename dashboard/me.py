@@ -20,7 +20,8 @@ PREVIEW_SHOWN = 10
 
 
 def _form(user: User) -> dict[str, Any]:
-    return {"topics": list(user.topics), "channels": list(user.channels), "min_level": user.min_level.value}
+    return {"topics": list(user.topics), "channels": list(user.channels), "min_level": user.min_level.value,
+            "reports": list(user.reports)}
 
 
 def _page(user: User, form: dict[str, Any], error: str | None = None, status: int = 200) -> Any:

@@ -25,11 +25,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.cli import ChineseArgumentParser, add_service_options, service_settings
-from core.domain import CHANNEL_LABELS_ZH, Level, channel_label
+from core.domain import CHANNEL_LABELS_ZH, REPORT_PERIODS_ZH, Level, channel_label
 from core.errors import SentinelError
 from core.masking import redact
 
-PERIOD_ZH = {"daily": "日报", "weekly": "周报", "monthly": "月报"}
+PERIOD_ZH = REPORT_PERIODS_ZH
 NO_TOPIC = "未分类"
 CASE_STATE_ZH = {"suspected": "疑似", "verifying": "核实中", "clarified": "已澄清", "subsided": "平息", "false_alarm": "误报"}
 

@@ -29,7 +29,8 @@ from store import Store, open_store
 ROLE_HELP = "；".join(f"{r.value}={r.label_zh}" for r in Role)
 LEVEL_HELP = "、".join(f"{lv.value}={lv.label_zh}" for lv in Level)
 CHANNEL_HELP = "、".join(f"{cid}={label}" for cid, label in CHANNEL_LABELS_ZH.items())
-LIST_COLUMNS = ("用户名", "角色", "状态", "电子邮箱", "企业微信", "钉钉", "飞书", "关注话题", "关注渠道", "最低级别")
+LIST_COLUMNS = ("用户名", "角色", "状态", "电子邮箱", "企业微信", "钉钉", "飞书", "关注话题", "关注渠道", "最低级别", "订阅报告",
+                "审核渠道")
 NONE = "-"  # no address on that route
 ALL = "全部"  # no topic / channel chosen: every one
 
@@ -59,6 +60,12 @@ def _add_profile_options(parser: argparse.ArgumentParser, editing: bool) -> None
                       help=f"关注的渠道 id，逗号分隔，如 weibo,qq；不设或传空字符串 \"\" 表示全部渠道。可选：{CHANNEL_HELP}")
     subs.add_argument("--min-level", dest="min_level", choices=[lv.value for lv in Level],
                       help=f"最低预警级别：只通知这一级及以上（{LEVEL_HELP}；默认 yellow，即全部级别）")
+    subs.add_argument("--reports", metavar="KINDS",
+                      help="邮件订阅的舆情报告，逗号分隔：daily（日报）、weekly（周报）、monthly（月报）；"
+                           "传空字符串 \"\" 表示不订阅。只发给能看报告的角色（工会干部、管理员），需要电子邮箱")
+    scope = parser.add_argument_group("权限范围（只有管理员能设置）")
+    scope.add_argument("--review-channels", metavar="CHANNELS", dest="review_channels",
+                       help=f"审核员只审核这些渠道的帖子，逗号分隔；不设或传空字符串 \"\" 表示全部渠道。可选：{CHANNEL_HELP}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,7 +140,8 @@ def list_row(u: User) -> str:
     """One line of `list`: tab-separated, in the order of LIST_COLUMNS."""
     cells = [u.username, f"{u.role.value}（{u.role.label_zh}）", "启用" if u.active else "停用",
              u.email or NONE, u.wecom_userid or NONE, u.dingtalk_userid or NONE, u.feishu_userid or NONE,
-             ",".join(u.topics) or ALL, ",".join(u.channels) or ALL, f"{u.min_level.value}（{u.min_level.label_zh}）"]
+             ",".join(u.topics) or ALL, ",".join(u.channels) or ALL, f"{u.min_level.value}（{u.min_level.label_zh}）",
+             ",".join(u.reports) or NONE, ",".join(u.review_channels) or ALL]
     return "\t".join(cells)
 
 

@@ -13,14 +13,17 @@ def _user(r: sqlite3.Row) -> User:
                 active=bool(r["active"]), id=r["id"], email=r["email"], wecom_userid=r["wecom_userid"],
                 dingtalk_userid=r["dingtalk_userid"], feishu_userid=r["feishu_userid"],
                 topics=json.loads(r["topics"] or "[]"), channels=json.loads(r["channels"] or "[]"),
-                min_level=Level(r["min_level"] or "yellow"))
+                min_level=Level(r["min_level"] or "yellow"), reports=json.loads(r["reports"] or "[]"),
+                review_channels=json.loads(r["review_channels"] or "[]"))
 
 
-PROFILE_FIELDS = ("email", "wecom_userid", "dingtalk_userid", "feishu_userid", "topics", "channels", "min_level")
+PROFILE_FIELDS = ("email", "wecom_userid", "dingtalk_userid", "feishu_userid", "topics", "channels", "min_level",
+                  "reports", "review_channels")
+_LIST_FIELDS = ("topics", "channels", "reports", "review_channels")
 
 
 def _profile_value(name: str, value: object) -> object:
-    if name in ("topics", "channels"):
+    if name in _LIST_FIELDS:
         return dumps(list(value))  # type: ignore[call-overload]
     if name == "min_level":
         return Level(value).value  # type: ignore[arg-type]
@@ -40,10 +43,10 @@ class PeopleMixin:
             with self._tx() as c:
                 cur = c.execute(
                     "INSERT INTO users (username, role, password_hash, active, email, wecom_userid, dingtalk_userid,"
-                    " feishu_userid, topics, channels, min_level) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    " feishu_userid, topics, channels, min_level, reports, review_channels) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (user.username, user.role.value, user.password_hash, int(user.active), user.email,
                      user.wecom_userid, user.dingtalk_userid, user.feishu_userid, dumps(user.topics),
-                     dumps(user.channels), user.min_level.value),
+                     dumps(user.channels), user.min_level.value, dumps(user.reports), dumps(user.review_channels)),
                 )
         except sqlite3.IntegrityError:
             raise ValueError(f"用户名 {user.username} 已存在") from None

@@ -318,9 +318,26 @@ class TestCommand:
         assert run_cli(["list"], data) == 0
         lines = capsys.readouterr().out.splitlines()
         assert lines[0].split("\t") == ["用户名", "角色", "状态", "电子邮箱", "企业微信", "钉钉", "飞书", "关注话题",
-                                        "关注渠道", "最低级别"]
+                                        "关注渠道", "最低级别", "订阅报告", "审核渠道"]
         assert lines[1].split("\t") == ["wang", "leader（意见领袖）", "启用", "wang.wu@univ.edu.cn", "WangWu", "-", "-",
-                                        "薪酬待遇,住房保障", "weibo,qq", "orange（橙）"]
+                                        "薪酬待遇,住房保障", "weibo,qq", "orange（橙）", "-", "全部"]
+
+    def test_reports_and_review_channels(self, tmp_path, capsys):
+        data = tmp_path / "data"
+        assert run_cli(["add", "mod", "--role", "moderator", "--password-stdin", "--review-channels", "QQ群,weibo"],
+                       data, "moderator-pass-1\n") == 0
+        assert run_cli(["add", "off", "--role", "officer", "--password-stdin", "--email", "off@univ.edu.cn",
+                        "--reports", "周报,daily"], data, "officer-pass-1\n") == 0
+        assert run_cli(["edit", "off", "--reports", "yearly"], data) == 2
+        assert "未知报告类型：yearly" in capsys.readouterr().err
+        store = open_db(data)
+        mod, off = store.get_user("mod"), store.get_user("off")
+        assert mod.review_channels == ["weibo", "qq"] and mod.reviews("qq") and not mod.reviews("wechat")
+        assert off.reports == ["daily", "weekly"] and off.reviews("wechat")
+        store.close()
+        assert run_cli(["list"], data) == 0
+        rows = {r.split("\t")[0]: r.split("\t") for r in capsys.readouterr().out.splitlines()[1:]}
+        assert rows["mod"][-1] == "weibo,qq" and rows["off"][-2] == "daily,weekly"
 
     def test_edit_changes_only_the_given_fields_and_empty_clears(self, tmp_path, capsys):
         data = tmp_path / "data"
@@ -741,6 +758,8 @@ def test_user_type_still_matches_the_domain():
     from dashboard.accounts import PROFILE_FIELDS
     fields = set(User.__dataclass_fields__)
     assert set(PROFILE_FIELDS) <= fields
-    assert {"email", "wecom_userid", "dingtalk_userid", "feishu_userid", "topics", "channels", "min_level"} == set(
-        PROFILE_FIELDS)
+    assert {"email", "wecom_userid", "dingtalk_userid", "feishu_userid", "topics", "channels", "min_level",
+            "reports", "review_channels"} == set(PROFILE_FIELDS)
+    from store.sqlite.people import PROFILE_FIELDS as STORED
+    assert set(STORED) == set(PROFILE_FIELDS)
 
