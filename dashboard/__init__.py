@@ -18,7 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from core.config import Settings
-from core.domain import REASON_CODE_LABELS_ZH, REPORT_PERIODS_ZH, channel_label
+from core.domain import REASON_CODE_LABELS_ZH, REPORT_PERIODS_ZH, WRITEBACK_ACTIONS_ZH, channel_label
 from core.ratelimit import KeyedLimits
 from dashboard import errors, roles
 from dashboard.accounts import hash_password, seed_demo_users
@@ -116,11 +116,11 @@ def server_options(settings: Settings) -> dict[str, Any]:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from dashboard import (admin, alerts, api, auth, cases, debunks, health, inbox, leads, me, overview, reports,
-                           review, rulebook, search)
+    from dashboard import (admin, alerts, api, auth, cases, debunks, health, inbox, leads, me, modtools, overview,
+                           reports, review, rulebook, search)
 
-    for module in (auth, health, overview, leads, reports, review, alerts, cases, debunks, search, rulebook, admin, me,
-                   inbox, api):
+    for module in (auth, health, overview, leads, reports, review, modtools, alerts, cases, debunks, search, rulebook,
+                   admin, me, inbox, api):
         app.register_blueprint(module.bp)
     app.extensions["csrf"].exempt(api.bp)  # token-authenticated and read-only: no session, no form
 
@@ -142,6 +142,7 @@ def _register_template_helpers(app: Flask) -> None:
         reason_labels=REASON_CODE_LABELS_ZH,
         tz_label=tz_label,
         report_periods=REPORT_PERIODS_ZH,
+        writeback_actions=WRITEBACK_ACTIONS_ZH,
     )
 
     @app.context_processor

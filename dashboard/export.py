@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import sys
 from datetime import date, datetime, time, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator
 from zoneinfo import ZoneInfo
 
 from core.cli import ChineseArgumentParser, add_service_options, service_settings
@@ -71,28 +72,19 @@ def header(what: str) -> list[str]:
     return list(CASE_COLUMNS) if what == "cases" else list(POST_COLUMNS) + [f"analysis.{k}" for k in ANALYSIS_COLUMNS]
 
 
-def write(items: Iterator[dict[str, Any]], what: str, fmt: str, out: Path, progress: bool) -> int:
+def write(items: Iterator[dict[str, Any]], what: str, fmt: str, out: Path | BinaryIO, progress: bool) -> int:
+    """Write `items` to a file (a path, or an open binary file such as a web response's buffer);
+    returns how many were written."""
+    if isinstance(out, Path):
+        with open(out, "wb") as fh:
+            return write(items, what, fmt, fh, progress)
     n = 0
 
     def tick() -> None:
         if progress and n % 5000 == 0:
             print(f"\r已导出 {n} 条", end="", file=sys.stderr, flush=True)
 
-    if fmt == "jsonl":
-        with open(out, "w", encoding="utf-8") as f:
-            for item in items:
-                f.write(json.dumps(item, ensure_ascii=False) + "\n")
-                n += 1
-                tick()
-    elif fmt == "csv":
-        with open(out, "w", encoding="utf-8-sig", newline="") as f:  # BOM: Excel opens it as UTF-8
-            w = csv.writer(f)
-            w.writerow(header(what))
-            for item in items:
-                w.writerow([_no_formula(v) for v in flat(item, what)])
-                n += 1
-                tick()
-    else:
+    if fmt == "xlsx":
         from openpyxl import Workbook
 
         wb = Workbook(write_only=True)
@@ -103,6 +95,25 @@ def write(items: Iterator[dict[str, Any]], what: str, fmt: str, out: Path, progr
             n += 1
             tick()
         wb.save(out)
+    else:
+        # CSV with a BOM: Excel opens it as UTF-8
+        text = io.TextIOWrapper(out, encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="")
+        try:
+            if fmt == "jsonl":
+                for item in items:
+                    text.write(json.dumps(item, ensure_ascii=False) + "\n")
+                    n += 1
+                    tick()
+            else:
+                w = csv.writer(text)
+                w.writerow(header(what))
+                for item in items:
+                    w.writerow([_no_formula(v) for v in flat(item, what)])
+                    n += 1
+                    tick()
+        finally:
+            text.flush()
+            text.detach()  # leave `out` open for the caller
     if progress:
         print(f"\r已导出 {n} 条", file=sys.stderr)
     return n

@@ -1,7 +1,10 @@
 """审核队列: flagged posts with the reasons behind each flag; approve or remove with a reason code."""
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Sequence
+from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
@@ -14,13 +17,15 @@ from core.domain import (
     REMOVE_REASONS,
     FlagStatus,
     ReasonCode,
+    Role,
+    User,
     WriteBack,
     channel_label,
 )
 from dashboard import roles
 from dashboard.auth import current_user, require_role, safe_next
 from dashboard.context import services
-from dashboard.present import PostView, pager, post_view, sees_clear_pii
+from dashboard.present import PostView, decode_cursor, encode_cursor, post_view, sees_clear_pii
 from store.base import QueueItem
 
 bp = Blueprint("review", __name__)
@@ -29,6 +34,8 @@ APPROVE_CODES = (ReasonCode.OK, ReasonCode.FALSE_POSITIVE)
 REMOVE_CODES = REMOVE_REASONS
 NOTE_MAX = 500
 REPLY_MAX = 600
+RULE_NAME_MAX = 80
+SAVED_PAGE = "review.queue"  # saved filters of the queue are kept under this page name
 
 
 def _debunk_index() -> dict[int, Debunk]:
@@ -71,44 +78,103 @@ def platform_actions(post: Any) -> frozenset[str]:
     return frozenset(allowed & mine)
 
 
-def channel_options() -> list[tuple[str, str]]:
+def review_scope(user: User | None) -> list[str] | None:
+    """The channels `user` reviews, or None for every channel (admins; moderators not limited)."""
+    if user is None or user.role is Role.ADMIN or not user.review_channels:
+        return None
+    return list(user.review_channels)
+
+
+def in_scope(user: User | None, post: Any) -> bool:
+    scope = review_scope(user)
+    return scope is None or post.channel in scope
+
+
+def channel_options(scope: list[str] | None = None) -> list[tuple[str, str]]:
     known = dict(CHANNEL_LABELS_ZH)
     for channel, _ in services().store.channel_counts():
         known.setdefault(channel, channel_label(channel))
-    return sorted(known.items())
+    return sorted((c, label) for c, label in known.items() if scope is None or c in scope)
+
+
+@dataclass
+class QueueFilter:
+    """The queue's filter, read from the query string (the same string a saved filter keeps)."""
+
+    status: FlagStatus = FlagStatus.PENDING
+    channel: str | None = None
+    rule: str | None = None
+
+    @classmethod
+    def from_args(cls, args: Any) -> "QueueFilter":
+        try:
+            status = FlagStatus(args.get("status", "pending"))
+        except ValueError:
+            status = FlagStatus.PENDING
+        rule = (args.get("rule") or "").strip()[:RULE_NAME_MAX] or None
+        return cls(status, (args.get("channel") or "").strip() or None, rule)
+
+    def query(self) -> str:
+        """The canonical query string (status first; defaults left out)."""
+        parts = {"status": self.status.value, "channel": self.channel, "rule": self.rule}
+        return urlencode({k: v for k, v in parts.items() if v and not (k == "status" and v == "pending")})
 
 
 @bp.get("/queue")
 @require_role(*roles.QUEUE)
 def queue() -> Any:
     store = services().store
-    try:
-        status = FlagStatus(request.args.get("status", "pending"))
-    except ValueError:
-        status = FlagStatus.PENDING
-    channel = request.args.get("channel") or None
-    pg = pager(PER_PAGE, store.queue_count(status, channel))
-    items = store.review_queue(status, channel, limit=PER_PAGE, offset=pg.offset)
+    user = current_user()
+    f = QueueFilter.from_args(request.args)
+    scope = review_scope(user)
+    if scope is not None and f.channel and f.channel not in scope:
+        flash(f"你只负责审核这些渠道：{'、'.join(channel_label(c) for c in scope)}。", "error")
+        f.channel = None
+    channels = [f.channel] if f.channel else scope
+    after = decode_cursor(request.args.get("cursor", "")) if request.args.get("cursor") else None
+    page = store.review_page(f.status, channels, f.rule, after, limit=PER_PAGE + 1)
+    more = len(page) > PER_PAGE
+    page = page[:PER_PAGE]
     debunks = _debunk_index()
-    clear = sees_clear_pii(current_user())
+    clear = sees_clear_pii(user)
+    base = f.query()
+    next_url = (url_for("review.queue") + "?" + "&".join(x for x in (base, "cursor=" + encode_cursor(*_key(page[-1])))
+                                                       if x)) if more else None
+    saved = store.saved_filters(user.username, SAVED_PAGE) if user else []
     return render_template(
         "review/queue.html",
-        views=[item_view(i, debunks, clear) for i in items],
-        status=status,
-        channel=channel,
-        channels=channel_options(),
-        pager=pg,
+        views=[item_view(i, debunks, clear) for _, i in page],
+        status=f.status,
+        channel=f.channel,
+        rule=f.rule,
+        rules=store.queue_rules(f.status),
+        channels=channel_options(scope),
+        scope=scope,
+        total=store.queue_count(f.status, channels, f.rule),
+        first_url=url_for("review.queue") + ("?" + base if base else ""),
+        next_url=next_url,
+        paged=after is not None,
+        filter_query=base,
+        saved_filters=saved,
         approve_codes=APPROVE_CODES,
         remove_codes=REMOVE_CODES,
     )
+
+
+def _key(row: tuple[datetime, QueueItem]) -> tuple[datetime, int]:
+    return row[0], row[1].post.id  # type: ignore[return-value]
 
 
 @bp.get("/posts/<int:post_id>")
 @require_role(*roles.QUEUE)
 def post(post_id: int) -> Any:
     store = services().store
-    clear = sees_clear_pii(current_user())
+    user = current_user()
+    clear = sees_clear_pii(user)
     item = store.queue_item(post_id)
+    target = item.post if item is not None else store.get_post(post_id)
+    if target is not None and not in_scope(user, target):
+        abort(403)
     if item is not None:
         view = item_view(item, _debunk_index(), clear)
     else:
@@ -121,37 +187,39 @@ def post(post_id: int) -> Any:
     return render_template("review/post.html", view=view, approve_codes=APPROVE_CODES, remove_codes=REMOVE_CODES)
 
 
-@bp.post("/queue/<int:post_id>/decide")
-@require_role(*roles.DECIDE)
-def decide(post_id: int) -> Any:
+@dataclass
+class Outcome:
+    """What a decision did: `decided` (approved / removed), `requested` (a removal waiting for a
+    second moderator), or `refused` (nothing changed); `message` says it in Chinese."""
+
+    kind: str
+    message: str
+
+
+def apply_decision(item: QueueItem, user: User, action: Action, code: ReasonCode, note: str,
+                   platform: Sequence[str] = (), via: str = "") -> Outcome:
+    """Approve or remove one flagged post as `user`, with the two-person rule and the platform
+    actions asked for (delete / mute); audited. Shared by one-post decisions and bulk actions."""
     store = services().store
-    user = current_user()
-    assert user is not None
-    back = safe_next(request.form.get("next")) or url_for("review.queue")
-    item = store.queue_item(post_id)
-    if item is None:
-        abort(404)
-    try:
-        action, code = _parse_decision(request.form.get("action", ""), request.form.get("reason_code", ""))
-    except ValueError as exc:
-        flash(str(exc), "error")
-        return redirect(back)
-    note = request.form.get("note", "").strip()[:NOTE_MAX]
+    post_id = item.post.id
+    assert post_id is not None
+    if not in_scope(user, item.post):
+        return Outcome("refused", f"帖子 #{post_id} 属于{channel_label(item.post.channel)}，不在你负责审核的渠道。")
     second_of = None
+    extra_detail = {"via": via} if via else {}
     if action is Action.REMOVE and needs_second_moderator(item.analysis, code):
         pending = store.removal_requests([post_id]).get(post_id)
         if pending is None:
             store.request_removal(post_id, user.username, code.value, note, AuditEvent(
                 user.username, "decision.remove_requested", f"post:{post_id}",
-                {"reason_code": code.value, "has_note": bool(note)}))
-            flash(f"帖子 #{post_id} 是批评性的正常发言：删除需要另一位审核员确认，已记录你的删除意见（{code.label_zh}）。", "ok")
-            return redirect(back)
+                {"reason_code": code.value, "has_note": bool(note), **extra_detail}))
+            return Outcome("requested", f"帖子 #{post_id} 是批评性的正常发言：删除需要另一位审核员确认，"
+                                        f"已记录你的删除意见（{code.label_zh}）。")
         if pending[0] == user.username:
-            flash(f"帖子 #{post_id} 的删除是你提出的，需要另一位审核员确认，不能自己确认。", "error")
-            return redirect(back)
+            return Outcome("refused", f"帖子 #{post_id} 的删除是你提出的，需要另一位审核员确认，不能自己确认。")
         second_of = pending[0]
     decision = Decision(post_id=post_id, moderator=user.username, action=action, reason_code=code, note=note)
-    asked = [a for a in request.form.getlist("platform") if a in ("delete", "ban")] if action is Action.REMOVE else []
+    asked = [a for a in platform if a in ("delete", "ban")] if action is Action.REMOVE else []
     writebacks = [WriteBack(post_id=post_id, collector=item.post.raw.get("_collector", ""), action=a,
                             requested_by=user.username)
                   for a in asked if a in platform_actions(item.post)]
@@ -166,12 +234,35 @@ def decide(post_id: int) -> Any:
             "has_note": bool(note),
             "platform": [wb.action for wb in writebacks],
             **({"second_of": second_of} if second_of else {}),
+            **extra_detail,
         },
     )
     store.decide(decision, audit, writebacks)
     verb = "通过" if action is Action.APPROVE else "删除"
     extra = "；已排队同步到平台：" + "、".join(wb.action_zh for wb in writebacks) if writebacks else ""
-    flash(f"已{verb}帖子 #{post_id}（{code.label_zh}）{extra}。", "ok")
+    return Outcome("decided", f"已{verb}帖子 #{post_id}（{code.label_zh}）{extra}。")
+
+
+@bp.post("/queue/<int:post_id>/decide")
+@require_role(*roles.DECIDE)
+def decide(post_id: int) -> Any:
+    store = services().store
+    user = current_user()
+    assert user is not None
+    back = safe_next(request.form.get("next")) or url_for("review.queue")
+    item = store.queue_item(post_id)
+    if item is None:
+        abort(404)
+    if not in_scope(user, item.post):
+        abort(403)
+    try:
+        action, code = parse_decision(request.form.get("action", ""), request.form.get("reason_code", ""))
+    except ValueError as exc:
+        flash(str(exc), "error")
+        return redirect(back)
+    note = request.form.get("note", "").strip()[:NOTE_MAX]
+    outcome = apply_decision(item, user, action, code, note, request.form.getlist("platform"))
+    flash(outcome.message, "error" if outcome.kind == "refused" else "ok")
     return redirect(back)
 
 
@@ -201,7 +292,7 @@ def reply(post_id: int) -> Any:
     return redirect(back)
 
 
-def _parse_decision(action_value: str, code_value: str) -> tuple[Action, ReasonCode]:
+def parse_decision(action_value: str, code_value: str) -> tuple[Action, ReasonCode]:
     try:
         action = Action(action_value)
     except ValueError:

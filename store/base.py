@@ -85,6 +85,33 @@ class QueueItem:
 
 
 @dataclass
+class AuthorHistory:
+    """One author in one channel, as moderation has seen them (the author's history page)."""
+
+    posts: int
+    flagged: int
+    pending: int
+    removed: int
+    approved: int
+    removal_requests: int
+    first_at: datetime | None
+    last_at: datetime | None
+    rules: list[tuple[str, int]] = field(default_factory=list)  # (rule, posts it flagged)
+    platform_actions: list[tuple[str, str, int]] = field(default_factory=list)  # (action, state, count)
+
+
+@dataclass
+class SavedFilter:
+    """A user's named filter of a page: the query string to open it with."""
+
+    username: str
+    page: str
+    name: str
+    query: str
+    id: int | None = None
+
+
+@dataclass
 class Delivery:
     """One alert to one notifier (for one recipient, for a personal notifier): a row of the outbox."""
 
@@ -230,8 +257,28 @@ class Store(abc.ABC):
         """Earlier versions of an edited post, oldest first (the current text is on the Post)."""
 
     @abc.abstractmethod
-    def search(self, query: str, limit: int = 50, offset: int = 0) -> list[Post]:
-        """Full-text search over post text (Chinese word-aware), newest first."""
+    def search(self, query: str, limit: int = 50, offset: int = 0,
+               channels: Sequence[str] | None = None) -> list[Post]:
+        """Full-text search over post text (Chinese word-aware), newest first; `channels` limits it."""
+
+    @abc.abstractmethod
+    def author_posts(self, channel: str, author: str, before_id: int | None = None, limit: int = 20) -> list[Post]:
+        """One author's posts in a channel, newest first, below `before_id` (keyset)."""
+
+    @abc.abstractmethod
+    def author_history(self, channel: str, author: str) -> AuthorHistory:
+        """Counts of one author's posts, flags, decisions and platform actions in a channel."""
+
+    # ---- saved filters
+    @abc.abstractmethod
+    def saved_filters(self, username: str, page: str) -> list[SavedFilter]: ...
+
+    @abc.abstractmethod
+    def save_filter(self, f: SavedFilter, limit: int) -> SavedFilter:
+        """Add or replace (same user, page and name) a saved filter; ValueError past `limit` per page."""
+
+    @abc.abstractmethod
+    def delete_filter(self, username: str, filter_id: int) -> bool: ...
 
     # ---- analysis
     @abc.abstractmethod
@@ -300,10 +347,22 @@ class Store(abc.ABC):
         """Flagged posts in a status, most recently flagged first."""
 
     @abc.abstractmethod
+    def review_page(self, status: FlagStatus = FlagStatus.PENDING, channels: Sequence[str] | None = None,
+                    rule: str | None = None, after: tuple[datetime, int] | None = None,
+                    limit: int = 20) -> list[tuple[datetime, QueueItem]]:
+        """A keyset page of the queue: (flagged_at, item), most recently flagged first, after the
+        (flagged_at, post id) of the previous page's last row."""
+
+    @abc.abstractmethod
+    def queue_rules(self, status: FlagStatus = FlagStatus.PENDING) -> list[tuple[str, int]]:
+        """(rule, posts flagged) with flags in `status`."""
+
+    @abc.abstractmethod
     def queue_item(self, post_id: int) -> QueueItem | None: ...
 
     @abc.abstractmethod
-    def queue_count(self, status: FlagStatus = FlagStatus.PENDING, channel: str | None = None) -> int: ...
+    def queue_count(self, status: FlagStatus = FlagStatus.PENDING, channel: str | Sequence[str] | None = None,
+                    rule: str | None = None) -> int: ...
 
     @abc.abstractmethod
     def decide(self, decision: Decision, audit: AuditEvent, writebacks: Sequence[WriteBack] = ()) -> Decision:

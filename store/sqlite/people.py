@@ -5,6 +5,7 @@ import json
 import sqlite3
 
 from core.domain import AuditEvent, Debunk, Level, Role, User, utcnow
+from store.base import SavedFilter
 from store.codec import dumps, parse_ts, ts
 
 
@@ -97,6 +98,30 @@ class PeopleMixin:
 
     def users(self) -> list[User]:
         return [_user(r) for r in self._rows("SELECT * FROM users ORDER BY username")]
+
+    # ------------------------------------------------------------------ saved filters
+    def saved_filters(self, username: str, page: str) -> list[SavedFilter]:
+        rows = self._rows("SELECT * FROM saved_filters WHERE username = ? AND page = ? ORDER BY name",
+                          (username, page))
+        return [SavedFilter(r["username"], r["page"], r["name"], r["query"], r["id"]) for r in rows]
+
+    def save_filter(self, f: SavedFilter, limit: int) -> SavedFilter:
+        with self._tx() as c:
+            n = c.execute("SELECT count(*) FROM saved_filters WHERE username = ? AND page = ? AND name != ?",
+                          (f.username, f.page, f.name)).fetchone()[0]
+            if n >= limit:
+                raise ValueError(f"最多保存 {limit} 个筛选，请先删除不用的")
+            c.execute("INSERT INTO saved_filters (username, page, name, query, created_at) VALUES (?,?,?,?,?)"
+                      " ON CONFLICT (username, page, name) DO UPDATE SET query = excluded.query",
+                      (f.username, f.page, f.name, f.query, ts(utcnow())))
+            f.id = c.execute("SELECT id FROM saved_filters WHERE username = ? AND page = ? AND name = ?",
+                             (f.username, f.page, f.name)).fetchone()[0]
+        return f
+
+    def delete_filter(self, username: str, filter_id: int) -> bool:
+        with self._tx() as c:
+            return c.execute("DELETE FROM saved_filters WHERE id = ? AND username = ?",
+                             (filter_id, username)).rowcount > 0
 
     # ------------------------------------------------------------------ audit
     def audit(self, event: AuditEvent) -> None:

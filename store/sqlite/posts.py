@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Sequence
 
 from core.domain import AUTO_MODERATOR_PREFIX, Alert, Analysis, AuditEvent, Case, Post, ReasonCode, utcnow
-from store.base import DeadLetter, IngestResult, PostVersion, RuleResults
+from store.base import AuthorHistory, DeadLetter, IngestResult, PostVersion, RuleResults
 from store.codec import analysis_fields, analysis_from_fields, dumps, parse_ts, ts
 from store.sqlite.connection import placeholders
 from core.text import post_preview, printable, safe_str
@@ -189,17 +189,56 @@ class PostsMixin:
         )
         return [PostVersion(r["version"], r["text"], parse_ts(r["seen_at"])) for r in rows]  # type: ignore[arg-type]
 
-    def search(self, query: str, limit: int = 50, offset: int = 0) -> list[Post]:
+    def search(self, query: str, limit: int = 50, offset: int = 0,
+               channels: Sequence[str] | None = None) -> list[Post]:
         terms = [t for t in (_FTS_SAFE.sub("", tok) for tok in self.tokenize(query)) if t]
         if not terms:
             return []
         match = " ".join(f'"{t}"' for t in dict.fromkeys(terms))
+        scope = f" AND p.channel IN ({placeholders(len(channels))})" if channels else ""
         rows = self._rows(
             f"SELECT {', '.join('p.' + c.strip() for c in POST_COLUMNS.split(','))} FROM posts_fts f"
-            " JOIN posts p ON p.id = f.rowid WHERE posts_fts MATCH ? ORDER BY p.created_at DESC LIMIT ? OFFSET ?",
-            (match, limit, offset),
+            f" JOIN posts p ON p.id = f.rowid WHERE posts_fts MATCH ?{scope} ORDER BY p.created_at DESC LIMIT ? OFFSET ?",
+            (match, *(channels or ()), limit, offset),
         )
         return [row_to_post(r) for r in rows]
+
+    # ------------------------------------------------------------------ an author's history
+    def author_posts(self, channel: str, author: str, before_id: int | None = None, limit: int = 20) -> list[Post]:
+        """The author's posts in a channel, newest (highest id) first, below `before_id`."""
+        rows = self._rows(
+            f"SELECT {POST_COLUMNS} FROM posts WHERE channel = ? AND author = ? AND id < ? ORDER BY id DESC LIMIT ?",
+            (channel, author, before_id if before_id is not None else 2**63 - 1, limit))
+        return [row_to_post(r) for r in rows]
+
+    def author_history(self, channel: str, author: str) -> AuthorHistory:
+        """What moderation has seen of one author in one channel: posts, flags, decisions, removal
+        requests and platform actions (mutes) taken against them."""
+        r = self._one(
+            "SELECT count(*) AS posts, min(created_at) AS first, max(created_at) AS last,"
+            " count(CASE WHEN EXISTS (SELECT 1 FROM flags f WHERE f.post_id = p.id) THEN 1 END) AS flagged,"
+            " count(CASE WHEN EXISTS (SELECT 1 FROM flags f WHERE f.post_id = p.id AND f.status = 'pending')"
+            " THEN 1 END) AS pending,"
+            " count(CASE WHEN EXISTS (SELECT 1 FROM flags f WHERE f.post_id = p.id AND f.status = 'removed')"
+            " THEN 1 END) AS removed,"
+            " count(CASE WHEN EXISTS (SELECT 1 FROM flags f WHERE f.post_id = p.id AND f.status = 'approved')"
+            " THEN 1 END) AS approved,"
+            " count(CASE WHEN EXISTS (SELECT 1 FROM removal_requests q WHERE q.post_id = p.id) THEN 1 END)"
+            " AS requested"
+            " FROM posts p WHERE p.channel = ? AND p.author = ?", (channel, author))
+        rules = self._rows(
+            "SELECT f.rule AS rule, count(DISTINCT f.post_id) AS n FROM posts p JOIN flags f ON f.post_id = p.id"
+            " WHERE p.channel = ? AND p.author = ? GROUP BY f.rule ORDER BY n DESC, f.rule", (channel, author))
+        actions = self._rows(
+            "SELECT w.action AS action, w.state AS state, count(*) AS n FROM posts p JOIN writebacks w"
+            " ON w.post_id = p.id WHERE p.channel = ? AND p.author = ? GROUP BY w.action, w.state"
+            " ORDER BY w.action, w.state", (channel, author))
+        return AuthorHistory(
+            posts=int(r["posts"]), flagged=int(r["flagged"]), pending=int(r["pending"]), removed=int(r["removed"]),
+            approved=int(r["approved"]), removal_requests=int(r["requested"]),
+            first_at=parse_ts(r["first"]), last_at=parse_ts(r["last"]),
+            rules=[(x["rule"], int(x["n"])) for x in rules],
+            platform_actions=[(x["action"], x["state"], int(x["n"])) for x in actions])
 
     # ------------------------------------------------------------------ analysis
     def posts_to_analyze(self, limit: int, skip_after: int | None = None) -> list[Post]:

@@ -80,6 +80,50 @@ class ReviewMixin(ChannelsMixin):
         )
         return self._queue_items([row_to_post(r) for r in rows], status)
 
+    def review_page(
+        self,
+        status: FlagStatus = FlagStatus.PENDING,
+        channels: Sequence[str] | None = None,
+        rule: str | None = None,
+        after: tuple[datetime, int] | None = None,
+        limit: int = 20,
+    ) -> list[tuple[datetime, QueueItem]]:
+        """One keyset page of the queue: posts with flags in `status` (of `rule`, in `channels`), most
+        recently flagged first, after the (flagged_at, post id) cursor of the previous page. Each
+        post comes once, at its latest flag: the walk goes down the (status, created_at) index and
+        keeps a flag only when no later flag of the same post (and rule) exists, so a page costs
+        the rows it shows, however long the history."""
+        where, params = ["f.status = ?"], [status.value]
+        same_rule = ""
+        if rule:
+            where.append("f.rule = ?")
+            params.append(rule)
+            same_rule = " AND g.rule = f.rule"
+        if channels:
+            where.append(f"p.channel IN ({placeholders(len(channels))})")
+            params.extend(channels)
+        if after is not None:
+            where.append("(f.created_at < ? OR (f.created_at = ? AND f.post_id < ?))")
+            params.extend([ts(after[0]), ts(after[0]), after[1]])
+        rows = self._rows(
+            f"SELECT DISTINCT f.post_id AS post_id, f.created_at AS flagged_at FROM flags f"
+            f" JOIN posts p ON p.id = f.post_id WHERE {' AND '.join(where)}"
+            f" AND NOT EXISTS (SELECT 1 FROM flags g WHERE g.post_id = f.post_id AND g.status = f.status{same_rule}"
+            f" AND g.created_at > f.created_at) ORDER BY f.created_at DESC, f.post_id DESC LIMIT ?",
+            [*params, limit],
+        )
+        posts = self.posts_by_ids([r["post_id"] for r in rows])
+        items = {i.post.id: i for i in self._queue_items([posts[r["post_id"]] for r in rows
+                                                           if r["post_id"] in posts], status)}
+        return [(parse_ts(r["flagged_at"]), items[r["post_id"]]) for r in rows  # type: ignore[misc]
+                if r["post_id"] in items]
+
+    def queue_rules(self, status: FlagStatus = FlagStatus.PENDING) -> list[tuple[str, int]]:
+        """The rules with flags in `status` and how many posts each flagged, most first."""
+        rows = self._rows("SELECT rule, count(DISTINCT post_id) AS n FROM flags WHERE status = ? GROUP BY rule"
+                          " ORDER BY n DESC, rule", (status.value,))
+        return [(r["rule"], int(r["n"])) for r in rows]
+
     def queue_item(self, post_id: int) -> QueueItem | None:
         post = self.get_post(post_id)
         if post is None:
@@ -111,15 +155,19 @@ class ReviewMixin(ChannelsMixin):
             for p in posts
         ]
 
-    def queue_count(self, status: FlagStatus = FlagStatus.PENDING, channel: str | None = None) -> int:
-        if channel:
-            r = self._one(
-                "SELECT count(DISTINCT f.post_id) AS n FROM flags f JOIN posts p ON p.id = f.post_id"
-                " WHERE f.status = ? AND p.channel = ?",
-                (status.value, channel),
-            )
-        else:
-            r = self._one("SELECT count(DISTINCT post_id) AS n FROM flags WHERE status = ?", (status.value,))
+    def queue_count(self, status: FlagStatus = FlagStatus.PENDING, channel: str | Sequence[str] | None = None,
+                    rule: str | None = None) -> int:
+        """Posts with flags in `status`; `channel` is one channel or several (any of them)."""
+        channels = [channel] if isinstance(channel, str) else list(channel or [])
+        where, params, join = ["f.status = ?"], [status.value], ""
+        if rule:
+            where.append("f.rule = ?")
+            params.append(rule)
+        if channels:
+            join = " JOIN posts p ON p.id = f.post_id"
+            where.append(f"p.channel IN ({placeholders(len(channels))})")
+            params.extend(channels)
+        r = self._one(f"SELECT count(DISTINCT f.post_id) AS n FROM flags f{join} WHERE {' AND '.join(where)}", params)
         return int(r["n"]) if r else 0
 
     def decide(self, decision: Decision, audit: AuditEvent, writebacks: Sequence[WriteBack] = ()) -> Decision:

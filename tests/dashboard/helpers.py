@@ -49,8 +49,9 @@ def make_analysis(text: str, **kw: Any) -> Analysis:
 
 def add_post(store: Store, key: str, channel: str, text: str, hours_ago: float, analysis: Analysis | None,
              **post_kw: Any) -> Post:
-    post = Post(channel=channel, source_id=key, author=f"uid-{key}", text=text,
-                created_at=utcnow() - timedelta(hours=hours_ago), **post_kw)
+    post_kw.setdefault("author", f"uid-{key}")
+    post = Post(channel=channel, source_id=key, text=text, created_at=utcnow() - timedelta(hours=hours_ago),
+                **post_kw)
     store.ingest("test", [post], None)
     if analysis is not None:
         store.save_analyses([(post, analysis)])

@@ -34,7 +34,8 @@ def test_search_with_control_characters(login, seeded):
 def test_pagination_keeps_unexpected_parameters_as_plain_text(login, seeded, name):
     client = login("admin")
     pagers = 0
-    for path in ("/queue", "/alerts", "/admin/audit", "/admin/dead-letters", "/search?q=食堂"):
+    # (the queue pages by keyset: its next link is rebuilt from the known filter, see test_modtools.py)
+    for path in ("/alerts", "/admin/audit", "/admin/dead-letters", "/search?q=食堂"):
         sep = "&" if "?" in path else "?"
         resp = client.get(f"{path}{sep}page=2&{name}=x")
         assert resp.status_code == 200, (path, resp.status_code)
@@ -42,7 +43,7 @@ def test_pagination_keeps_unexpected_parameters_as_plain_text(login, seeded, nam
         if "rel=\"prev\"" in page:  # the search has no second page here: no pager at all
             assert f"{name}=x" in page and "page=1" in page
             pagers += 1
-    assert pagers >= 4
+    assert pagers >= 3
 
 
 def test_a_leader_opens_the_case_behind_an_alert_but_lists_rumour_cases_only(store, login, seeded):
