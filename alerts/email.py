@@ -99,6 +99,15 @@ class EmailNotifier(Notifier):
             raise DeliveryError(f"“{self.name}” 是发给个人的邮件通知（未配置 to），但这条投递没有收件人")
         mails = ([self.build(message, [r.address], r.ack_url) for r in recipients] if recipients
                  else [self.build(message)])
+        refused = self.send_mails(mails, per_recipient=bool(recipients))
+        if refused:
+            return SendReport(invalid=refused, note="邮件服务器拒收这些地址")
+        return None
+
+    def send_mails(self, mails: Sequence[EmailMessage], per_recipient: bool = True) -> list[str]:
+        """Send `mails` in one SMTP session; returns the addresses the server refused (when
+        `per_recipient`: one refused person does not stop the others). DeliveryError when the
+        server cannot be reached, refuses the login or (not `per_recipient`) refuses a recipient."""
         smtp_cls = smtplib.SMTP_SSL if self.use_ssl else smtplib.SMTP
         refused: list[str] = []
         try:
@@ -111,14 +120,26 @@ class EmailNotifier(Notifier):
                     try:
                         smtp.send_message(mail)
                     except smtplib.SMTPRecipientsRefused as exc:
-                        if not recipients:
+                        if not per_recipient:
                             raise
                         refused.extend(exc.recipients)
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"邮件发送失败（{self.host}:{self.port}）：{_explain(exc)}") from exc
-        if refused:
-            return SendReport(invalid=refused, note="邮件服务器拒收这些地址")
-        return None
+        return refused
+
+    def document(self, to: str, subject: str, body: str, attachments: Sequence[tuple[str, bytes]] = (),
+                 message_id: str = "") -> EmailMessage:
+        """A mail with files attached (name, PDF bytes): the reports mailed to subscribers."""
+        mail = EmailMessage()
+        mail["Subject"] = subject
+        mail["From"] = self.sender
+        mail["To"] = to
+        mail["Date"] = formatdate(localtime=True)
+        mail["Message-ID"] = make_msgid(idstring=message_id or None, domain=self.sender.split("@")[-1])
+        mail.set_content(body)
+        for name, data in attachments:
+            mail.add_attachment(data, maintype="application", subtype="pdf", filename=name)
+        return mail
 
 
 def _explain(exc: BaseException) -> str:

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 
 from alerts import Outbox, build_notifiers
+from alerts.reportmail import ReportMailer
 from alerts.routing import Router
 from collectors import CollectorRunner, build_collectors
 from collectors.boundary import Boundary
@@ -56,6 +57,7 @@ class Sentinel:
     outbox: Outbox
     writebacks: WriteBackOutbox
     router: Router | None = None
+    reportmail: ReportMailer | None = None
     clock: Callable[[], datetime] = utcnow
     health: Health = field(default_factory=lambda: Health(utcnow))
     _process_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -84,6 +86,8 @@ class Sentinel:
             engine=engine,
             outbox=Outbox(store, notifiers, clock=clock, links=links, digest_period=router.digest_period),
             router=router,
+            reportmail=ReportMailer.pick(notifiers, store=store, data_dir=settings.data_dir, clock=clock,
+                                         dashboard_url=settings.external_url or None),
             writebacks=WriteBackOutbox(store, {c.name: c for c in collectors}, clock=clock),
             clock=clock,
             health=Health(clock),
@@ -175,12 +179,16 @@ class Sentinel:
             report = self.outbox.deliver_due()
         with self._job("writeback"):
             self.writebacks.deliver_due()
+        if self.reportmail is not None and self.reportmail.notifier is not None:
+            with self._job("reportmail"):
+                self.reportmail.deliver_due()
         return report
 
     def maintain(self) -> list[int]:
         """Housekeeping: a rumour case in 已澄清 whose claim has been quiet (no new post) for
         `cases.subside_after_hours` goes to 平息, audited as `system` (their ids are returned); the
-        reports of periods that have ended are generated into the archive (dashboard.report)."""
+        reports of periods that have ended are generated into the archive (dashboard.report) and
+        queued for the officers who subscribe to them (alerts.reportmail)."""
         with self._job("maintain"):
             moved = subside_quiet_cases(self.store, self.clock(), self.settings.subside_after)
         with self._job("reports"):
@@ -189,6 +197,11 @@ class Sentinel:
             written = archive_due(self.store, self.settings.data_dir, self.settings.timezone, self.clock())
         if written:
             log.info("已生成并归档报告：%s", "、".join(p.name for p in written if p.suffix == ".pdf"))
+        if self.reportmail is not None and self.reportmail.notifier is not None:
+            with self._job("reportmail"):
+                queued = self.reportmail.recover()  # the periods just archived, and any a crash left unqueued
+            if queued:
+                log.info("已排队 %d 封报告邮件（发给订阅报告的工会干部）", queued)
         if moved:
             log.info("%d 个已澄清的事件已连续 %s 小时没有新帖子，自动标记为平息：%s", len(moved),
                      f"{self.settings.subside_after.total_seconds() / 3600:g}", "、".join(f"#{i}" for i in moved))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Sequence
 
 from core.domain import (
@@ -108,6 +108,22 @@ class SavedFilter:
     page: str
     name: str
     query: str
+    id: int | None = None
+
+
+@dataclass
+class ReportMail:
+    """One archived report (period kind and first day) to one subscriber: a row of the report mail outbox.
+    `state`: pending, failing (retried), sent, dropped (nothing to retry)."""
+
+    period: str
+    start: date
+    username: str
+    state: str = "pending"
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str = ""
+    sent_at: datetime | None = None
     id: int | None = None
 
 
@@ -268,6 +284,26 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def author_history(self, channel: str, author: str) -> AuthorHistory:
         """Counts of one author's posts, flags, decisions and platform actions in a channel."""
+
+    # ---- the report mail outbox
+    @abc.abstractmethod
+    def enqueue_report_mails(self, period: str, start: date, usernames: Sequence[str], at: datetime) -> int:
+        """Queue a report for each user (once per period and user); returns how many were new."""
+
+    @abc.abstractmethod
+    def report_mails_exist(self, period: str, start: date) -> bool: ...
+
+    @abc.abstractmethod
+    def due_report_mails(self, now: datetime, limit: int = 20) -> list[ReportMail]: ...
+
+    @abc.abstractmethod
+    def report_mails(self, period: str, start: date) -> list[ReportMail]: ...
+
+    @abc.abstractmethod
+    def report_mail_done(self, mail_id: int, state: str, at: datetime, note: str = "") -> None: ...
+
+    @abc.abstractmethod
+    def report_mail_failed(self, mail_id: int, error: str, next_attempt_at: datetime) -> None: ...
 
     # ---- saved filters
     @abc.abstractmethod
