@@ -14,11 +14,11 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from flask import Blueprint, Response, jsonify, request
 
-from core.domain import Analysis, AuditEvent, Case, Post, utcnow
+from core.domain import Alert, Analysis, AuditEvent, Case, Decision, Post, utcnow
 from core.ratelimit import KeyedLimits
 from dashboard.apitokens import SCOPES, token_hash
 from dashboard.context import services
@@ -141,31 +141,24 @@ def case_item(c: Case, clear: bool) -> dict[str, Any]:
             "updated_at": _iso(c.updated_at), "clarified_at": _iso(c.clarified_at)}
 
 
+def alert_item(a: Alert, clear: bool) -> dict[str, Any]:
+    return {"id": a.id, "rule": a.rule, "level": a.level.value, "kind": a.kind, "title": private(a.title, clear),
+            "body": private(a.body, clear), "topics": list(a.topics), "channels": list(a.channels),
+            "post_ids": list(a.post_ids), "case_id": a.case_id, "created_at": _iso(a.created_at),
+            "raised_at": _iso(a.raised_at), "acknowledged_by": a.acknowledged_by,
+            "acknowledged_at": _iso(a.acknowledged_at), "claimed_by": a.claimed_by, "claimed_at": _iso(a.claimed_at)}
+
+
+def decision_item(d: Decision, clear: bool) -> dict[str, Any]:
+    return {"id": d.id, "post_id": d.post_id, "moderator": d.moderator, "action": d.action.value,
+            "reason_code": d.reason_code.value, "note": private(d.note, clear), "created_at": _iso(d.created_at)}
+
+
 # ---------------------------------------------------------------------------- endpoints
 @bp.get("/posts")
 def posts() -> Any:
-    client = _client("posts:read")
-    if isinstance(client, Response):
-        return client
-    since, limit = parse_since(request.args.get("since")), _limit()
-    if since is None:
-        return error(400, "since 应为 ISO 8601 时间，如 2026-03-01T00:00:00+08:00")
-    if limit is None:
-        return error(400, f"limit 应为 1–{MAX_LIMIT} 的整数")
-    after = None
-    if request.args.get("cursor"):
-        after = decode_cursor(request.args["cursor"])
-        if after is None:
-            return error(400, "cursor 无效：请使用上一页返回的 next 原样传回")
-    rows = services().store.posts_page(since, after, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    clear = client.may("pii:read")
-    items = [post_item(p, a, clear) for p, a in rows]
-    if clear and items:
-        _audit_clear(client, "/api/v1/posts", len(items))
-    last = rows[-1][0] if more else None
-    return jsonify({"items": items, "next": encode_cursor(last.created_at, last.id) if last and last.id else None})
+    return _feed("posts:read", "/api/v1/posts", services().store.posts_page,
+                 lambda row, clear: post_item(row[0], row[1], clear), key=lambda row: row[0])
 
 
 @bp.get("/cases")
@@ -184,6 +177,44 @@ def cases() -> Any:
     if clear and found:
         _audit_clear(client, "/api/v1/cases", len(found))
     return jsonify({"items": [case_item(c, clear) for c in found]})
+
+
+def _feed(scope: str, path: str, page: Callable[..., list[Any]], item: Callable[[Any, bool], dict[str, Any]],
+          key: Callable[[Any], Any] = lambda row: row) -> Any:
+    """A time-ordered feed (posts, alerts, decisions), oldest first: `since`, `limit`, and `cursor`
+    (the `next` of the previous page: the created_at and id of its last row, via `key`)."""
+    client = _client(scope)
+    if isinstance(client, Response):
+        return client
+    since, limit = parse_since(request.args.get("since")), _limit()
+    if since is None:
+        return error(400, "since 应为 ISO 8601 时间，如 2026-03-01T00:00:00+08:00")
+    if limit is None:
+        return error(400, f"limit 应为 1–{MAX_LIMIT} 的整数")
+    after = None
+    if request.args.get("cursor"):
+        after = decode_cursor(request.args["cursor"])
+        if after is None:
+            return error(400, "cursor 无效：请使用上一页返回的 next 原样传回")
+    rows = page(since, after, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    clear = client.may("pii:read")
+    if clear and rows:
+        _audit_clear(client, path, len(rows))
+    last = key(rows[-1]) if more else None
+    return jsonify({"items": [item(r, clear) for r in rows],
+                    "next": encode_cursor(last.created_at, last.id) if last and last.id else None})
+
+
+@bp.get("/alerts")
+def alerts() -> Any:
+    return _feed("alerts:read", "/api/v1/alerts", services().store.alerts_page, alert_item)
+
+
+@bp.get("/decisions")
+def decisions() -> Any:
+    return _feed("decisions:read", "/api/v1/decisions", services().store.decisions_page, decision_item)
 
 
 @bp.get("/openapi.json")

@@ -24,6 +24,7 @@ from dashboard.users import open_configured_store
 from store.base import ApiToken
 
 SCOPES = {"posts:read": "读取帖子及分析结果（个人信息已遮盖）", "cases:read": "读取事件（谣言、刷屏、负面激增）",
+          "alerts:read": "读取预警（级别、话题、确认和认领情况）", "decisions:read": "读取审核决定（通过、删除及理由）",
           "pii:read": "个人信息明文（手机号、身份证号、作者名等；每次使用都记入审计日志）"}
 TOKEN_PREFIX = "sst_"  # Union Sentinel token: easy to spot in a leaked config
 

@@ -1,4 +1,5 @@
-"""Exports in the shared data standard (schemas/): posts with their analysis, or cases, as CSV, XLSX or JSONL.
+"""Exports in the shared data standard (schemas/): posts with their analysis, cases, alerts or
+decisions, as CSV, XLSX or JSONL.
 
     python -m dashboard.export --what posts --format xlsx --since 2026-03-01 --until 2026-04-01 --out 三月帖子.xlsx
     python -m dashboard.export --what cases --format jsonl --out cases.jsonl
@@ -32,21 +33,46 @@ POST_COLUMNS = ("id", "channel", "source_id", "thread", "author", "author_name",
 ANALYSIS_COLUMNS = ("sentiment", "polarity", "spam", "rumour", "grievance", "abuse", "topic", "keywords", "pii",
                     "model_version", "post_version")
 CASE_COLUMNS = ("id", "kind", "title", "state", "status", "posts", "created_at", "updated_at", "clarified_at")
+ALERT_COLUMNS = ("id", "rule", "level", "kind", "title", "body", "topics", "channels", "post_ids", "case_id",
+                 "created_at", "raised_at", "acknowledged_by", "acknowledged_at", "claimed_by", "claimed_at")
+DECISION_COLUMNS = ("id", "post_id", "moderator", "action", "reason_code", "note", "created_at")
+SHEETS = {"posts": "帖子", "cases": "事件", "alerts": "预警", "decisions": "审核决定"}
+
+
+def _feed(page: Any, item: Any, since: datetime, until: datetime, clear: bool,
+          key: Any = lambda row: row) -> Iterator[dict[str, Any]]:
+    """Every row of a time-ordered store feed (posts_page, alerts_page, …) in [since, until), read in
+    keyset pages so that memory stays flat."""
+    after = None
+    while True:
+        rows = page(since, after, PAGE)
+        for row in rows:
+            if key(row).created_at >= until:
+                return
+            yield item(row, clear)
+        if len(rows) < PAGE:
+            return
+        last = key(rows[-1])
+        after = (last.created_at, last.id)
 
 
 def posts(store: Any, since: datetime, until: datetime, clear: bool) -> Iterator[dict[str, Any]]:
     from dashboard.api import post_item
 
-    after = None
-    while True:
-        rows = store.posts_page(since, after, PAGE)
-        for p, a in rows:
-            if p.created_at >= until:
-                return
-            yield post_item(p, a, clear)
-        if len(rows) < PAGE:
-            return
-        after = (rows[-1][0].created_at, rows[-1][0].id)
+    return _feed(store.posts_page, lambda row, c: post_item(row[0], row[1], c), since, until, clear,
+                 key=lambda row: row[0])
+
+
+def alerts(store: Any, since: datetime, until: datetime, clear: bool) -> Iterator[dict[str, Any]]:
+    from dashboard.api import alert_item
+
+    return _feed(store.alerts_page, alert_item, since, until, clear)
+
+
+def decisions(store: Any, since: datetime, until: datetime, clear: bool) -> Iterator[dict[str, Any]]:
+    from dashboard.api import decision_item
+
+    return _feed(store.decisions_page, decision_item, since, until, clear)
 
 
 def cases(store: Any, since: datetime, until: datetime, clear: bool) -> Iterator[dict[str, Any]]:
@@ -57,19 +83,24 @@ def cases(store: Any, since: datetime, until: datetime, clear: bool) -> Iterator
             yield case_item(c, clear)
 
 
+SOURCES = {"posts": posts, "cases": cases, "alerts": alerts, "decisions": decisions}
+
+
 def flat(item: dict[str, Any], what: str) -> list[Any]:
     """One CSV/XLSX row: lists joined with 、, the analysis spread over its own columns."""
     def cell(v: Any) -> Any:
         return "、".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v)
 
-    if what == "cases":
-        return [cell(item[k]) for k in CASE_COLUMNS]
+    if what != "posts":
+        return [cell(item[k]) for k in header(what)]
     a = item.get("analysis") or {}
     return [cell(item[k]) for k in POST_COLUMNS] + [cell(a.get(k)) for k in ANALYSIS_COLUMNS]
 
 
 def header(what: str) -> list[str]:
-    return list(CASE_COLUMNS) if what == "cases" else list(POST_COLUMNS) + [f"analysis.{k}" for k in ANALYSIS_COLUMNS]
+    if what == "posts":
+        return list(POST_COLUMNS) + [f"analysis.{k}" for k in ANALYSIS_COLUMNS]
+    return list({"cases": CASE_COLUMNS, "alerts": ALERT_COLUMNS, "decisions": DECISION_COLUMNS}[what])
 
 
 def write(items: Iterator[dict[str, Any]], what: str, fmt: str, out: Path | BinaryIO, progress: bool) -> int:
@@ -88,7 +119,7 @@ def write(items: Iterator[dict[str, Any]], what: str, fmt: str, out: Path | Bina
         from openpyxl import Workbook
 
         wb = Workbook(write_only=True)
-        ws = wb.create_sheet("帖子" if what == "posts" else "事件")
+        ws = wb.create_sheet(SHEETS[what])
         ws.append(header(what))
         for item in items:
             ws.append([_no_formula(v) for v in flat(item, what)])
@@ -138,9 +169,10 @@ def _day(raw: str | None, tz: str, default: datetime) -> datetime:
 
 def parser() -> argparse.ArgumentParser:
     p = ChineseArgumentParser(prog="python -m dashboard.export",
-                              description="按统一数据标准（schemas/）导出帖子及分析结果或事件：CSV、XLSX 或 JSONL。个人信息默认遮盖。",
+                              description="按统一数据标准（schemas/）导出帖子及分析结果、事件、预警或审核决定：CSV、XLSX 或 JSONL。个人信息默认遮盖。",
                               epilog="示例：python -m dashboard.export --what posts --format xlsx --since 2026-03-01 --out 三月.xlsx")
-    p.add_argument("--what", required=True, choices=("posts", "cases"), help="posts 帖子及分析结果；cases 事件")
+    p.add_argument("--what", required=True, choices=tuple(SOURCES),
+                   help="posts 帖子及分析结果；cases 事件；alerts 预警；decisions 审核决定")
     p.add_argument("--format", required=True, choices=("csv", "xlsx", "jsonl"), help="文件格式")
     p.add_argument("--out", required=True, type=Path, help="输出文件")
     p.add_argument("--since", help="起始日期 YYYY-MM-DD（含，按配置的时区；默认不限）")
@@ -165,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         until = _day(args.until, settings.timezone, datetime(9999, 1, 1, tzinfo=timezone.utc))
         store = open_existing_store(settings)
         try:
-            source = posts if args.what == "posts" else cases
+            source = SOURCES[args.what]
             args.out.parent.mkdir(parents=True, exist_ok=True)
             n = write(source(store, since, until, args.clear), args.what, args.format, args.out, not args.quiet)
             if args.clear:
@@ -181,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"错误：无法写入 {args.out}：{e}", file=sys.stderr)
         return 2
     masked = "个人信息为明文（已记入审计日志）" if args.clear else "个人信息已遮盖"
-    print(f"已导出 {n} 条{('帖子' if args.what == 'posts' else '事件')}到 {args.out}（{masked}）")
+    print(f"已导出 {n} 条{SHEETS[args.what]}到 {args.out}（{masked}）")
     return 0
 
 

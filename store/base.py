@@ -609,6 +609,14 @@ class Store(abc.ABC):
     def touch_api_token(self, token_hash: str, at: datetime) -> None: ...
 
     @abc.abstractmethod
+    def alerts_page(self, since: datetime, after: tuple[datetime, int] | None, limit: int) -> list[Alert]:
+        """Alerts raised from `since`, oldest first, after the (created_at, id) cursor (API, exports)."""
+
+    @abc.abstractmethod
+    def decisions_page(self, since: datetime, after: tuple[datetime, int] | None, limit: int) -> list[Decision]:
+        """Moderator decisions from `since`, oldest first, after the (created_at, id) cursor."""
+
+    @abc.abstractmethod
     def posts_page(self, since: datetime, after: tuple[datetime, int] | None, limit: int
                    ) -> list[tuple[Post, Analysis | None]]:
         """Posts created at or after `since`, oldest first, continuing after (created_at, id)."""

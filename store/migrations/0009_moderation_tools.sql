@@ -33,3 +33,6 @@ CREATE TABLE IF NOT EXISTS report_mails (
     UNIQUE (period, start, username)
 );
 CREATE INDEX IF NOT EXISTS report_mails_due ON report_mails (state, next_attempt_at);
+
+-- The decisions feed of the API and exports reads decisions by time.
+CREATE INDEX IF NOT EXISTS decisions_created ON decisions (created_at, id);

@@ -1,11 +1,11 @@
-"""Read-only API clients and the posts feed they read (SQLite)."""
+"""Read-only API clients and the feeds they read: posts, alerts, decisions (SQLite)."""
 from __future__ import annotations
 
 import json
 import sqlite3
 from datetime import datetime
 
-from core.domain import Analysis, AuditEvent, Post
+from core.domain import Alert, Analysis, AuditEvent, Decision, Post
 from store.base import ApiToken
 from store.codec import parse_ts, ts
 
@@ -63,3 +63,23 @@ class ApiTokensMixin:
             (*params, limit),
         )
         return [(row_to_post(r), row_to_analysis(r) if r["a_post"] is not None else None) for r in rows]
+
+    def alerts_page(self, since: datetime, after: tuple[datetime, int] | None, limit: int) -> list[Alert]:
+        from store.sqlite.review import _alert
+
+        rows = self._rows(*_feed("alerts", since, after, limit))
+        return [_alert(r) for r in rows]
+
+    def decisions_page(self, since: datetime, after: tuple[datetime, int] | None, limit: int) -> list[Decision]:
+        from store.sqlite.review import _decision
+
+        return [_decision(r) for r in self._rows(*_feed("decisions", since, after, limit))]
+
+
+def _feed(table: str, since: datetime, after: tuple[datetime, int] | None, limit: int) -> tuple[str, list]:
+    """Rows of `table` from `since`, oldest first, after the (created_at, id) cursor."""
+    where, params = ["created_at >= ?"], [ts(since)]
+    if after is not None:
+        where.append("(created_at > ? OR (created_at = ? AND id > ?))")
+        params += [ts(after[0]), ts(after[0]), after[1]]
+    return f"SELECT * FROM {table} WHERE {' AND '.join(where)} ORDER BY created_at, id LIMIT ?", [*params, limit]

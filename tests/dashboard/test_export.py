@@ -79,3 +79,30 @@ def test_cases_export(tmp_path, store) -> None:
     assert items
     for item in items:
         jsonschema.validate(item, load_schema("case"))
+
+
+@pytest.mark.parametrize("what", ["alerts", "decisions"])
+def test_alerts_and_decisions_export_in_the_standard(tmp_path, store, what) -> None:
+    import json
+
+    from jsonschema import Draft202012Validator
+
+    from dashboard.openapi import load_schema
+    from tests.dashboard.test_api import PHONE, _alerts_and_decisions
+
+    _alerts_and_decisions(store, 5)
+    store.close()
+    out = tmp_path / f"{what}.jsonl"
+    assert main(["--what", what, "--format", "jsonl", "--out", str(out), "--data-dir", str(tmp_path / "data"),
+                 "--quiet"]) == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 5 and PHONE not in out.read_text(encoding="utf-8")
+    for r in rows:
+        Draft202012Validator(load_schema(what[:-1])).validate(r)
+    xlsx = tmp_path / f"{what}.xlsx"
+    assert main(["--what", what, "--format", "xlsx", "--out", str(xlsx), "--data-dir", str(tmp_path / "data"),
+                 "--quiet"]) == 0
+    from openpyxl import load_workbook
+
+    ws = load_workbook(xlsx, read_only=True).active
+    assert ws.title == {"alerts": "预警", "decisions": "审核决定"}[what] and len(list(ws.iter_rows())) == 6
