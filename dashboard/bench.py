@@ -104,6 +104,7 @@ def run_pages(data_dir: Path, repeat: int, progress: bool) -> dict[str, dict[str
 
     settings = load_settings(None, overrides={"data_dir": str(data_dir)})
     store = SqliteStore(settings.db_path, tokenize=search_tokens)
+    store.migrate()  # a kept store may have been built by an older version
     app = create_app(store, settings, status=lambda: {"model_version": "bench", "last_run": {}}, secret_key="b" * 40)
     clients: dict[str, Any] = {}
     out: dict[str, dict[str, float]] = {}
