@@ -71,6 +71,16 @@ def _bulk_request() -> tuple[list[int], Action, ReasonCode, str]:
     return ids, action, code, request.form.get("note", "").strip()[:NOTE_MAX]
 
 
+def _bulk_form() -> tuple[str, tuple[list[int], Action, ReasonCode, str] | None]:
+    """Where to go back to, and the bulk request (None after flashing what is wrong with it)."""
+    back = safe_next(request.form.get("next")) or url_for("review.queue")
+    try:
+        return back, _bulk_request()
+    except ValueError as exc:
+        flash(str(exc), "error")
+        return back, None
+
+
 def plan_line(item: QueueItem | None, action: Action, code: ReasonCode) -> tuple[str, str]:
     """What a bulk action would do to one post, as (plan, explanation)."""
     user = current_user()
@@ -94,12 +104,10 @@ def plan_line(item: QueueItem | None, action: Action, code: ReasonCode) -> tuple
 @bp.post("/queue/bulk")
 @require_role(*roles.DECIDE)
 def bulk_preview() -> Any:
-    back = safe_next(request.form.get("next")) or url_for("review.queue")
-    try:
-        ids, action, code, note = _bulk_request()
-    except ValueError as exc:
-        flash(str(exc), "error")
+    back, req = _bulk_form()
+    if req is None:
         return redirect(back)
+    ids, action, code, note = req
     store = services().store
     clear = sees_clear_pii(current_user())
     lines = []
@@ -116,12 +124,10 @@ def bulk_preview() -> Any:
 @bp.post("/queue/bulk/apply")
 @require_role(*roles.DECIDE)
 def bulk_apply() -> Any:
-    back = safe_next(request.form.get("next")) or url_for("review.queue")
-    try:
-        ids, action, code, note = _bulk_request()
-    except ValueError as exc:
-        flash(str(exc), "error")
+    back, req = _bulk_form()
+    if req is None:
         return redirect(back)
+    ids, action, code, note = req
     store, user = services().store, current_user()
     assert user is not None
     done: dict[str, int] = {"decided": 0, "requested": 0, "refused": 0, "skipped": 0}
