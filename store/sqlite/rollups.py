@@ -6,7 +6,7 @@ that saves an analysis: a post analysed again first takes back what its previous
 the counts always describe the current analyses. A day is a date in the store's time zone.
 
 A day's words keep growing while posts of that day arrive; once a day is before yesterday (of the
-newest post saved), only its WORDS_KEPT most frequent words per channel stay, so a year's cloud reads
+newest post saved, and of the clock), only its WORDS_KEPT most frequent words per channel stay, so a year's cloud reads
 at most days x channels x WORDS_KEPT rows. Words cut from a day are the long tail that could not reach a
 cloud anyway; their counts for that day are gone, so a cloud's counts are a lower bound.
 
@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Callable, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
-from core.domain import AUTO_MODERATOR_PREFIX, Analysis, Post
+from core.domain import AUTO_MODERATOR_PREFIX, Analysis, Post, utcnow
 from core.masking import redact
 from store.base import CaseLine, DayCount
 from store.codec import parse_ts, ts
@@ -49,6 +49,22 @@ def cloud_words(keywords: Iterable[str]) -> list[str]:
     return out
 
 
+def local_day(at: datetime, zone: ZoneInfo) -> date:
+    """The local date of a time (its UTC date at the ends of the calendar, where the zone overflows)."""
+    try:
+        return at.astimezone(zone).date()
+    except OverflowError:
+        return at.date()
+
+
+def trim_cutoff(newest: str, zone: ZoneInfo) -> str:
+    """Days before this are closed: the day before the newest day written, never later than
+    yesterday (a post dated in the future must not close today)."""
+    today = utcnow().astimezone(zone).date()
+    newest_day = min(date.fromisoformat(newest), today)
+    return (newest_day - timedelta(days=1)).isoformat() if newest_day > date.min else newest_day.isoformat()
+
+
 class _Deltas:
     """Changes to the rollups from one batch of analyses, applied together."""
 
@@ -60,7 +76,7 @@ class _Deltas:
         self.newest = ""
 
     def add(self, channel: str, created_at: str, f: dict[str, Any], sign: int) -> None:
-        day = datetime.fromisoformat(created_at).astimezone(self.zone).date().isoformat()
+        day = local_day(datetime.fromisoformat(created_at), self.zone).isoformat()
         self.newest = max(self.newest, day)
         key = (day, channel, f["topic"] or "", f["sentiment"])
         self.counts[key] += sign
@@ -112,7 +128,7 @@ class RollupsMixin:
                       [(d.words[k], *k) for k in taken])
         c.executemany("DELETE FROM daily_words WHERE day = ? AND channel = ? AND word = ? AND n <= 0", taken)
         if d.newest:
-            self._trim_words(c, (date.fromisoformat(d.newest) - timedelta(days=1)).isoformat())
+            self._trim_words(c, trim_cutoff(d.newest, d.zone))
 
     def _trim_words(self, c: Any, before: str) -> None:
         """Keep only the top WORDS_KEPT words per channel of every day before `before` not trimmed yet."""
@@ -158,7 +174,7 @@ class RollupsMixin:
         with self._tx() as c:  # type: ignore[attr-defined]
             newest = c.execute("SELECT max(day) AS d FROM daily_counts").fetchone()["d"]
             if newest:
-                self._trim_words(c, (date.fromisoformat(newest) - timedelta(days=1)).isoformat())
+                self._trim_words(c, trim_cutoff(newest, ZoneInfo(self.timezone)))
             c.execute("UPDATE rollup_meta SET value = ? WHERE key = 'tz'", (self.timezone,))
         log.info("看板统计表已重建：%d 条帖子", done)
         return done
@@ -169,10 +185,13 @@ class RollupsMixin:
         if channel:
             where += " AND channel = ?"
             params.append(channel)
-        rows = self._rows(  # type: ignore[attr-defined]
+        cur = self._conn().cursor()  # type: ignore[attr-defined]
+        cur.row_factory = None  # plain tuples: a year is some 30,000 rows
+        rows = cur.execute(
             f"SELECT day, channel, topic, sentiment, n, polarity FROM daily_counts WHERE {where} AND n != 0", params)
-        return [DayCount(date.fromisoformat(r["day"]), r["channel"], r["topic"], r["sentiment"], int(r["n"]),
-                         float(r["polarity"])) for r in rows]
+        days: dict[str, date] = {}
+        return [DayCount(days.get(d) or days.setdefault(d, date.fromisoformat(d)), ch, tp, se, n, pol)
+                for d, ch, tp, se, n, pol in rows]
 
     def top_words(self, first: date, last: date, channel: str | None = None, limit: int = 100) -> list[tuple[str, int]]:
         where, params = "day >= ? AND day <= ?", [first.isoformat(), last.isoformat()]
