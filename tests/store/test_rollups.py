@@ -140,6 +140,24 @@ def test_rollups_are_rebuilt_for_another_time_zone_and_match_counting_again(tmp_
     reopened.migrate()
     assert counts(reopened, date(2026, 3, 1), date(2026, 3, 5)) == before
     reopened.close()
+    # analyses written by hand, around save_analyses: fewer counted than analysed, counted again at start
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM daily_counts WHERE channel = 'qq'")
+    conn.commit()
+    conn.close()
+    healed = SqliteStore(path)
+    healed.migrate()
+    assert counts(healed, date(2026, 3, 1), date(2026, 3, 5)) == before
+    healed.close()
+    # posts deleted later (retention) keep their days' counts: more counted than analysed is no reason
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM analyses WHERE post_id = (SELECT min(post_id) FROM analyses)")
+    conn.commit()
+    conn.close()
+    kept = SqliteStore(path)
+    kept.migrate()
+    assert counts(kept, date(2026, 3, 1), date(2026, 3, 5)) == before
+    kept.close()
 
 
 def test_drill_posts_filters_pages_and_stops_looking_after_the_scan_window(store):
