@@ -227,7 +227,7 @@ class RollupsMixin:
             params += [ts(before[0]), ts(before[0]), before[1]]
         where, fparams = [], []
         if channel:
-            where.append("p.channel = ?")
+            where.append("+p.channel = ?")
             fparams.append(channel)
         if topic is not None:
             where.append("coalesce(a.topic, '') = ?")
@@ -258,7 +258,7 @@ class RollupsMixin:
         """Decisions of the period: (decided at, first flag of the post at, made by a rule)."""
         join, params = "", [ts(since), ts(until)]
         if channel:
-            join = " JOIN posts p ON p.id = d.post_id AND p.channel = ?"
+            join = " CROSS JOIN posts p ON p.id = d.post_id AND +p.channel = ?"  # the period first, then each post
             params = [channel, *params]
         rows = self._rows(  # type: ignore[attr-defined]
             "SELECT d.moderator, d.created_at AS decided,"
@@ -271,7 +271,7 @@ class RollupsMixin:
         """When the period's flagged posts were first flagged (one time per post and day)."""
         join, params = "", [ts(since), ts(until)]
         if channel:
-            join = " JOIN posts p ON p.id = f.post_id AND p.channel = ?"
+            join = " CROSS JOIN posts p ON p.id = f.post_id AND +p.channel = ?"
             params = [channel, *params]
         rows = self._rows(  # type: ignore[attr-defined]
             f"SELECT min(f.created_at) AS t FROM flags f{join} WHERE f.created_at >= ? AND f.created_at < ?"
@@ -282,8 +282,8 @@ class RollupsMixin:
                      ) -> list[CaseLine]:
         where, params = "c.created_at >= ? AND c.created_at < ?", [ts(since), ts(until)]
         if channel:
-            where += (" AND EXISTS (SELECT 1 FROM case_posts cp JOIN posts p ON p.id = cp.post_id"
-                      " WHERE cp.case_id = c.id AND p.channel = ?)")
+            where += (" AND EXISTS (SELECT 1 FROM case_posts cp CROSS JOIN posts p ON p.id = cp.post_id"
+                      " WHERE cp.case_id = c.id AND +p.channel = ?)")
             params.append(channel)
         rows = self._rows(  # type: ignore[attr-defined]
             "SELECT c.id, c.kind, c.title, c.state, c.status, c.created_at, c.clarified_at,"

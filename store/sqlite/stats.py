@@ -55,7 +55,7 @@ class StatsMixin:
         where = ["a.grievance >= ?", "p.created_at >= ?", "p.created_at < ?"]
         params: list = [min_score, ts(since), ts(until)]
         if channel:
-            where.append("p.channel = ?")
+            where.append("+p.channel = ?")  # "+": read the period by time, not the channel's whole history
             params.append(channel)
         if state == "open":
             where.append("NOT EXISTS (SELECT 1 FROM leads l WHERE l.post_id = p.id)")
