@@ -13,7 +13,7 @@ BACKENDS: Registry[Store] = Registry("存储后端", {"sqlite": SqliteStore})
 def open_store(settings: Settings, tokenize: Tokenizer | None = None) -> Store:
     """Open (and migrate) the store named by `settings.store["backend"]`."""
     cls = BACKENDS.get(settings.store.get("backend", "sqlite"))
-    store = cls(settings.db_path, tokenize=tokenize)  # type: ignore[call-arg]
+    store = cls(settings.db_path, tokenize=tokenize, timezone=settings.timezone)  # type: ignore[call-arg]
     store.migrate()
     return store
 

@@ -144,6 +144,33 @@ class Delivery:
 
 
 @dataclass
+class DayCount:
+    """Analysed posts of one local day, channel, topic ('' for none) and sentiment (the dashboard's rollup)."""
+
+    day: date
+    channel: str
+    topic: str
+    sentiment: str
+    n: int
+    polarity: float  # summed over the posts
+
+
+@dataclass
+class CaseLine:
+    """A case opened in a period, as the dashboard's case timeline shows it."""
+
+    id: int
+    kind: str
+    title: str
+    state: str
+    status: str
+    created_at: datetime
+    posts: int
+    first_answer_at: datetime | None
+    clarified_at: datetime | None
+
+
+@dataclass
 class SeriesPoint:
     """Sentiment counts in one time bucket (bucket start, aware)."""
 
@@ -333,11 +360,47 @@ class Store(abc.ABC):
     # ---- rules
     @abc.abstractmethod
     def grievance_leads(self, since: datetime, until: datetime, min_score: float = 0.5, topic: str | None = None,
-                        before: tuple[datetime, int] | None = None, limit: int = 50, state: str | None = None
-                        ) -> list[tuple[Post, Analysis]]:
+                        before: tuple[datetime, int] | None = None, limit: int = 50, state: str | None = None,
+                        channel: str | None = None) -> list[tuple[Post, Analysis]]:
         """提案线索: posts of the period whose grievance score is at least `min_score`, newest first;
         `before` = (created_at, id) of the last row shown continues the list (keyset pagination);
-        `state`: "open" (nothing done yet), "proposal", "handled", or None for all."""
+        `state`: "open" (nothing done yet), "proposal", "handled", or None for all; `channel` narrows it."""
+
+    # ---- the officers' dashboard: rollups kept as analyses are saved, and period-bounded reads
+    @abc.abstractmethod
+    def daily_counts(self, first: date, last: date, channel: str | None = None) -> list[DayCount]:
+        """Analysed posts per local day (first..last inclusive), channel, topic and sentiment."""
+
+    @abc.abstractmethod
+    def top_words(self, first: date, last: date, channel: str | None = None, limit: int = 100) -> list[tuple[str, int]]:
+        """The most frequent keywords of non-spam posts of the local days first..last, with counts."""
+
+    @abc.abstractmethod
+    def rollup_channels(self, first: date, last: date) -> list[str]:
+        """Channels with analysed posts in the local days first..last."""
+
+    @abc.abstractmethod
+    def drill_posts(self, since: datetime, until: datetime, *, channel: str | None = None, topic: str | None = None,
+                    word: str | None = None, sentiment: str | None = None, before: tuple[datetime, int] | None = None,
+                    limit: int = 20, scan: int = 20_000
+                    ) -> tuple[list[tuple[Post, Analysis]], tuple[datetime, int] | None]:
+        """Analysed posts of [since, until) matching the filters (topic '' = none; word = one of its
+        keywords, spam left out), newest first after `before`. Looks at no more than `scan` posts of
+        the period: with fewer than `limit` found, also returns where to go on looking (or None)."""
+
+    @abc.abstractmethod
+    def moderation_times(self, since: datetime, until: datetime, channel: str | None = None
+                         ) -> list[tuple[datetime, datetime | None, bool]]:
+        """Decisions made in [since, until): (decided at, the post's first flag at, made by a rule)."""
+
+    @abc.abstractmethod
+    def flag_times(self, since: datetime, until: datetime, channel: str | None = None) -> list[datetime]:
+        """First flag times of the posts flagged in [since, until)."""
+
+    @abc.abstractmethod
+    def cases_opened(self, since: datetime, until: datetime, channel: str | None = None, limit: int = 50
+                     ) -> list[CaseLine]:
+        """Cases opened in [since, until), newest first, with size and first answer."""
 
     @abc.abstractmethod
     def set_lead_state(self, post_id: int, state: str | None, note: str, by: str, audit: AuditEvent) -> None:

@@ -3,8 +3,9 @@
 Split by area; each mixin holds the SQL for one part of the contract in store/base.py:
 posts.py (ingestion, posts, analyses, search, rules cursor), review.py (flags, decisions, cases,
 alerts, outbox), people.py (users, audit, debunk registry), sessions.py (dashboard sessions, the quarantine),
-stats.py (dashboard aggregates), apitokens.py (API clients and the posts feed), reportmail.py (the
-report mail outbox).
+stats.py (dashboard aggregates), apitokens.py (API clients and the posts, alert and decision feeds),
+reportmail.py (the report mail outbox), rollups.py (the officers' dashboard: daily counts and words kept
+as analyses are saved, drill-down, moderation and cases).
 """
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ from store.sqlite.people import PeopleMixin
 from store.sqlite.posts import PostsMixin
 from store.sqlite.reportmail import ReportMailMixin
 from store.sqlite.review import ReviewMixin
+from store.sqlite.rollups import RollupsMixin
 from store.sqlite.sessions import SessionsMixin
 from store.sqlite.stats import StatsMixin
 from store.base import Store
 
 
 class SqliteStore(PostsMixin, ReviewMixin, PeopleMixin, SessionsMixin, StatsMixin, ApiTokensMixin, ReportMailMixin,
-                  Database, Store):
-    """`SqliteStore(path, tokenize=search_tokens)`; call `migrate()` once before use."""
+                  RollupsMixin, Database, Store):
+    """`SqliteStore(path, tokenize=search_tokens, timezone="Asia/Shanghai")`; call `migrate()` once before use."""
 
 
 __all__ = ["SqliteStore"]

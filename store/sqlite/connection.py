@@ -6,14 +6,17 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
+from zoneinfo import ZoneInfo
 
 
 Tokenizer = Callable[[str], list[str]]
 
 
 class Database:
-    def __init__(self, path: str | Path, tokenize: Tokenizer | None = None) -> None:
+    def __init__(self, path: str | Path, tokenize: Tokenizer | None = None, timezone: str = "Asia/Shanghai") -> None:
+        ZoneInfo(timezone)  # an unknown zone fails here, not at the first saved analysis
         self.path = Path(path)
+        self.timezone = timezone  # the local days of the dashboard's counts (store/sqlite/rollups.py)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tokenize: Tokenizer = tokenize or _char_tokens
         self._local = threading.local()

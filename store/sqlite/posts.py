@@ -250,10 +250,13 @@ class PostsMixin:
     def save_analyses(self, pairs: Sequence[tuple[Post, Analysis]]) -> None:
         now = ts(utcnow())
         index = [(p.id, " ".join(self.tokenize(p.text))) for p, _ in pairs]
+        fields = []
+        for post, a in pairs:
+            a.post_version = post.version
+            fields.append(analysis_fields(a))
         with self._tx() as c:
-            for (post, a), (pid, tokens) in zip(pairs, index):
-                a.post_version = post.version
-                f = analysis_fields(a)
+            self._rollup_swap(c, [(pid, f) for (pid, _), f in zip(index, fields)])  # before the old rows go
+            for (post, a), (pid, tokens), f in zip(pairs, index, fields):
                 c.execute(
                     "INSERT OR REPLACE INTO analyses (post_id, version, normalized, sentiment, polarity, spam,"
                     " rumour, grievance, abuse, topic, keywords, pii, reasons, extra, debunk_id, model_version,"

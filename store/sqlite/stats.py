@@ -48,12 +48,15 @@ class StatsMixin:
         }
 
     def grievance_leads(self, since: datetime, until: datetime, min_score: float = 0.5, topic: str | None = None,
-                        before: tuple[datetime, int] | None = None, limit: int = 50, state: str | None = None
-                        ) -> list[tuple[Post, Analysis]]:
+                        before: tuple[datetime, int] | None = None, limit: int = 50, state: str | None = None,
+                        channel: str | None = None) -> list[tuple[Post, Analysis]]:
         from store.sqlite.posts import ANALYSIS_SELECT, post_select, row_to_analysis, row_to_post
 
         where = ["a.grievance >= ?", "p.created_at >= ?", "p.created_at < ?"]
         params: list = [min_score, ts(since), ts(until)]
+        if channel:
+            where.append("+p.channel = ?")  # "+": read the period by time, not the channel's whole history
+            params.append(channel)
         if state == "open":
             where.append("NOT EXISTS (SELECT 1 FROM leads l WHERE l.post_id = p.id)")
         elif state is not None:
