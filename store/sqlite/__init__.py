@@ -3,7 +3,8 @@
 Split by area; each mixin holds the SQL for one part of the contract in store/base.py:
 posts.py (ingestion, posts, analyses, search, rules cursor), review.py (flags, decisions, cases,
 alerts, outbox), people.py (users, audit, debunk registry), sessions.py (dashboard sessions, the quarantine),
-stats.py (dashboard aggregates), apitokens.py (API clients and the posts feed).
+stats.py (dashboard aggregates, adding those of deleted posts), apitokens.py (API clients and the posts
+feed), privacy.py (retention, erasure on request, the aggregates of deleted posts).
 """
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from store.sqlite.apitokens import ApiTokensMixin
 from store.sqlite.connection import Database
 from store.sqlite.people import PeopleMixin
 from store.sqlite.posts import PostsMixin
+from store.sqlite.privacy import PrivacyMixin
 from store.sqlite.review import ReviewMixin
 from store.sqlite.sessions import SessionsMixin
 from store.sqlite.stats import StatsMixin
 from store.base import Store
 
 
-class SqliteStore(PostsMixin, ReviewMixin, PeopleMixin, SessionsMixin, StatsMixin, ApiTokensMixin, Database, Store):
+class SqliteStore(PostsMixin, ReviewMixin, PeopleMixin, SessionsMixin, StatsMixin, ApiTokensMixin, PrivacyMixin,
+                  Database, Store):
     """`SqliteStore(path, tokenize=search_tokens)`; call `migrate()` once before use."""
 
 

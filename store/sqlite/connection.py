@@ -58,6 +58,16 @@ class Database:
 
         return migrations.apply(self._conn(), progress)
 
+    def backup(self, target: str | Path, progress: Any = None) -> None:
+        """A consistent snapshot of the live database in `target` (SQLite's online backup API, in
+        one step: readers and writers of the service go on meanwhile, and the copy is the database
+        as of one moment, every committed transaction before it included)."""
+        dst = sqlite3.connect(target)
+        try:
+            self._conn().backup(dst, pages=-1, progress=progress)
+        finally:
+            dst.close()
+
     def close(self) -> None:
         with self._lock:
             for conn in self._conns:
