@@ -75,17 +75,18 @@ def _moved(pos: int, edits: Sequence[tuple[int, int, str]], is_end: bool) -> int
 
 
 def redact_spans(text: str, spans: Sequence[PIISpan] = ()) -> tuple[str, list[PIISpan]]:
-    """What retention stores in place of a text whose personal data may no longer be kept:
-    `redact(mask(text, spans))`, together with the spans moved to where their masked values now
-    are (the analysis keeps that personal data was there, and where, not the value)."""
-    first = _span_edits(text, spans)
-    masked = _apply(text, first)
-    second = _found_edits(masked, True)
-    out = _apply(masked, second)
+    """What retention stores in place of a text whose personal data may no longer be kept: the text
+    `redact`ed, plus any span of its analysis that `redact` did not find masked as well; and the
+    spans moved to where their masked values now are (the analysis keeps that personal data was
+    there, and where, not the value). When `redact` finds every span, the text is `redact(text)`."""
+    found = _found_edits(text, True)
+    extra = [e for e in _span_edits(text, spans) if not any(s < e[1] and e[0] < t for s, t, _ in found)]
+    edits = sorted(found + extra)
+    out = _apply(text, edits)
     moved: list[PIISpan] = []
     for span in spans:
-        start = _moved(_moved(max(span.start, 0), first, False), second, False)
-        end = _moved(_moved(min(span.end, len(text)), first, True), second, True)
+        start = _moved(max(span.start, 0), edits, False)
+        end = _moved(min(span.end, len(text)), edits, True)
         if start < end <= len(out):
             moved.append(PIISpan(span.kind, start, end))
     return out, moved

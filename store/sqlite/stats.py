@@ -205,13 +205,13 @@ class StatsMixin:
             (ts(since),),
         )
         merged = _merged(rows, self._aggregated("topic", ts(since), "9999", "topic != '' AND sentiment != ''"))
-        ranked = sorted(merged.items(), key=lambda kv: -kv[1][0])[:limit]
+        ranked = list(merged.items())[:limit]
         return [(topic, n, neg) for topic, (n, neg) in ranked]
 
     def channel_counts(self) -> list[tuple[str, int]]:
         rows = self._rows("SELECT channel AS k, count(*) AS n, 0 AS neg FROM posts GROUP BY channel")
         merged = _merged(rows, self._aggregated("channel", "", "9999"))
-        return sorted(((c, n) for c, (n, _) in merged.items()), key=lambda cn: -cn[1])
+        return [(c, n) for c, (n, _) in merged.items()]
 
 
 def _merged(*groups: list) -> dict[str, tuple[int, int]]:
@@ -221,7 +221,7 @@ def _merged(*groups: list) -> dict[str, tuple[int, int]]:
         for r in rows:
             n, neg = out.get(r["k"], (0, 0))
             out[r["k"]] = (n + int(r["n"] or 0), neg + int(r["neg"] or 0))
-    return dict(sorted(out.items(), key=lambda kv: -kv[1][0]))
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1][0], kv[0])))  # ties by name: the same order every time
 
 
 def _floor(dt: datetime, bucket: str) -> datetime:
