@@ -17,6 +17,9 @@ from core.masking import mask, redact
 
 REMOVED = "［已删除］"  # what an erased quotation becomes in alert and case texts
 MIN_QUOTE = 6  # characters a piece of an alert text must share with an erased text to be cut out
+# how often retention merges the search index so the terms of redacted and deleted posts leave the file
+# (erasure does it at once): the merge rewrites the whole index
+LEFTOVERS_EVERY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class RetentionReport:
     dead_redacted: int = 0
     dead_purged: int = 0
     unfinished: bool = False  # the time budget ran out; the next run goes on
+    leftovers: bool = False  # the search index was merged so deleted terms are gone from the file too
 
     @property
     def changed(self) -> bool:
@@ -87,6 +91,9 @@ def apply_retention(store: Any, policy: RetentionPolicy, now: datetime, budget_s
                 report.unfinished = True
                 return report
         report.dead_purged = store.purge_dead_letters(cutoff)
+    if report.changed:  # no later than personal data may be kept, and at most daily otherwise
+        every = min(LEFTOVERS_EVERY, timedelta(days=policy.pii_days if policy.pii_days is not None else 1))
+        report.leftovers = store.purge_leftovers(now, every=every)
     return report
 
 

@@ -605,6 +605,11 @@ class Store(abc.ABC):
     def purge_dead_letters(self, before: datetime) -> int: ...
 
     @abc.abstractmethod
+    def purge_leftovers(self, now: datetime, every: Any = None) -> bool:
+        """Make what was deleted or redacted unrecoverable from the files (index segments, free
+        pages, the write-ahead log); with `every` (a timedelta), at most that often. True if it ran."""
+
+    @abc.abstractmethod
     def erase_author(self, author: str, channel: str | None, audit: AuditEvent) -> Erasure:
         """Erase every post of an author (on one channel or all) wherever it lives: posts, versions,
         analyses, search index, flags and decisions, case links and titles, alert texts and post lists,

@@ -29,6 +29,8 @@ class Database:
             conn.execute("PRAGMA synchronous=NORMAL")  # with WAL: safe against process crash / kill -9
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=30000")
+            # deleted and overwritten content is zeroed in the file, not left in free pages (erasure, retention)
+            conn.execute("PRAGMA secure_delete=ON")
             self._local.conn = conn
             with self._lock:
                 self._conns.append(conn)

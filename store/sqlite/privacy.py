@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
 from core.domain import AuditEvent, PIISpan, utcnow
@@ -20,6 +20,7 @@ from store.base import Erasure
 from store.codec import dumps, ts
 
 PURGED_BEFORE = "purged_before"
+LEFTOVERS_AT = "leftovers_purged_at"
 DEAD_REDACTED_BEFORE = "dead_letters_redacted_before"
 
 # The aggregate of the posts in temp table _doomed, added to post_aggregates.
@@ -178,6 +179,22 @@ class PrivacyMixin:
             " WHERE m.type = 'table' AND f.\"table\" = 'posts' ORDER BY m.name").fetchall()
         return [(r["t"], r["col"]) for r in rows]
 
+    def purge_leftovers(self, now: datetime, every: timedelta | None = None) -> bool:
+        """Make deleted and redacted text unrecoverable: the search index keeps the terms of deleted
+        rows in its segments until they are merged, so merge them all ('optimize'), then checkpoint
+        the write-ahead log (deleted pages are zeroed: secure_delete). With `every`, only when the
+        last time was longer ago than that (the merge rewrites the whole index). True if it ran."""
+        if every is not None:
+            last = self._meta(LEFTOVERS_AT)
+            if last is not None and now - datetime.fromisoformat(last) < every:
+                return False
+        with self._tx() as c:
+            c.execute("INSERT INTO posts_fts (posts_fts) VALUES ('optimize')")
+            c.execute("INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET"
+                      " value = excluded.value", (LEFTOVERS_AT, ts(now)))
+        self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        return True
+
     # ------------------------------------------------------------------ erasure on request
     def erase_author(self, author: str, channel: str | None, audit: AuditEvent) -> Erasure:
         """Erase every post of `author` (on `channel`, or on all channels) wherever it lives, in one
@@ -208,6 +225,8 @@ class PrivacyMixin:
             audit.detail = {**audit.detail, "author": author, "channel": channel, "posts": result.posts,
                             "rows": {k: v for k, v in sorted(result.rows.items()) if v}}
             self._insert_audit(c, audit)
+        if result.posts:
+            self.purge_leftovers(audit.at)
         return result
 
     @staticmethod
