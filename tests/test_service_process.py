@@ -217,6 +217,7 @@ def test_a_backup_taken_while_the_service_ingests_restores_every_acknowledged_po
     restored_service = None
     try:
         service.wait_for(lambda h: h["posts"] >= 1000, timeout=120, poll=0.05)
+        ingested_before = _posts_ingested(service.url)
         live = sqlite3.connect(data / "sentinel.db")
         acked = set(live.execute("SELECT channel, source_id FROM posts"))
         live.close()
@@ -226,6 +227,7 @@ def test_a_backup_taken_while_the_service_ingests_restores_every_acknowledged_po
         assert done.returncode == 0, done.stderr
         assert "校验通过" in done.stdout and "正在备份" in done.stderr
         assert service.health()["posts"] < n, "the import had finished: the backup did not run during ingestion"
+        assert _posts_ingested(service.url) > ingested_before >= 1000  # /metrics of the running service moves
         restored = tmp_path / "restored"
         done = subprocess.run([sys.executable, "-m", "store.restore", "--from", str(snap), "--data-dir", str(restored)],
                               cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -240,3 +242,15 @@ def test_a_backup_taken_while_the_service_ingests_restores_every_acknowledged_po
             restored_service.stop_quietly()
     got = set(sqlite3.connect(restored / "sentinel.db").execute("SELECT channel, source_id FROM posts"))
     assert acked <= got and len(got) < n
+
+
+def _posts_ingested(base: str) -> float:
+    """sentinel_posts_ingested_total over all channels, from the service's /metrics."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(base + "/metrics", timeout=5) as resp:
+        text = resp.read().decode("utf-8")
+    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+               if s.name == "sentinel_posts_ingested_total")
