@@ -29,7 +29,7 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("officer", "/overview"), ("officer", "/api/sentiment"), ("officer", "/alerts"), ("officer", "/cases"),
     ("officer", "/leads"), ("officer", "/reports?period=weekly"), ("moderator", "/queue"),
     ("moderator", "/queue?status=removed"), ("moderator", "/search?q=绩效"), ("moderator", "/rules"),
-    ("leader", "/inbox"), ("admin", "/admin/status"), ("anon", "/healthz"),
+    ("leader", "/inbox"), ("admin", "/admin/status"), ("anon", "/healthz"), ("anon", "/metrics"),
 )
 BATCH = 5000
 

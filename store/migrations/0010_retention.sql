@@ -36,6 +36,15 @@ CREATE TABLE IF NOT EXISTS post_aggregates (
     PRIMARY KEY (hour, channel, topic, sentiment)
 );
 
+-- The same deleted posts counted per channel over all time (what `counts` and `channel_counts` add,
+-- read without scanning post_aggregates): total, analysed (sentiment != ''), flagged.
+CREATE TABLE IF NOT EXISTS post_aggregate_totals (
+    channel  TEXT PRIMARY KEY,
+    total    INTEGER NOT NULL DEFAULT 0,
+    analyzed INTEGER NOT NULL DEFAULT 0,
+    flagged  INTEGER NOT NULL DEFAULT 0
+);
+
 -- When retention last replaced a post's personal data in place (NULL: never, or edited since). Only
 -- posts that were analysed and seen by the rules are redacted, so a leak still raises its flag.
 ALTER TABLE posts ADD COLUMN redacted_at TEXT;

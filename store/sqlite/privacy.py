@@ -43,6 +43,16 @@ ON CONFLICT (hour, channel, topic, sentiment) DO UPDATE SET
     removed = removed + excluded.removed
 """
 
+_FOLD_TOTALS = """
+INSERT INTO post_aggregate_totals (channel, total, analyzed, flagged)
+SELECT p.channel, count(*), count(a.post_id), sum(EXISTS (SELECT 1 FROM flags f WHERE f.post_id = p.id))
+FROM posts p LEFT JOIN analyses a ON a.post_id = p.id
+WHERE p.id IN (SELECT id FROM _doomed)
+GROUP BY p.channel
+ON CONFLICT (channel) DO UPDATE SET total = total + excluded.total, analyzed = analyzed + excluded.analyzed,
+    flagged = flagged + excluded.flagged
+"""
+
 
 def erased_key(channel: str, source_id: str) -> str:
     return hashlib.sha256(f"{channel}\0{source_id}".encode("utf-8", "surrogatepass")).hexdigest()
@@ -161,6 +171,7 @@ class PrivacyMixin:
         c.execute("DELETE FROM _doomed")
         c.executemany("INSERT OR IGNORE INTO _doomed (id) VALUES (?)", [(i,) for i in ids])
         c.execute(_FOLD)
+        c.execute(_FOLD_TOTALS)
         counts: dict[str, int] = {}
         for table, column in self._post_references(c):
             n = c.execute(f'DELETE FROM "{table}" WHERE "{column}" IN (SELECT id FROM _doomed)').rowcount

@@ -128,8 +128,8 @@ class StatsMixin:
             " (SELECT count(*) FROM deliveries WHERE state != 'sent') AS outbox_pending"
         )
         out = {k: int(r[k]) for k in r.keys()}  # type: ignore[union-attr]
-        gone = self._one("SELECT coalesce(sum(total), 0) AS posts, coalesce(sum(CASE WHEN sentiment != '' THEN total"
-                         " ELSE 0 END), 0) AS analyzed, coalesce(sum(flagged), 0) AS flagged FROM post_aggregates")
+        gone = self._one("SELECT coalesce(sum(total), 0) AS posts, coalesce(sum(analyzed), 0) AS analyzed,"
+                         " coalesce(sum(flagged), 0) AS flagged FROM post_aggregate_totals")
         for k in ("posts", "analyzed", "flagged"):  # deleted posts still count (post_aggregates)
             out[k] += int(gone[k])  # type: ignore[index]
         return out
@@ -210,7 +210,7 @@ class StatsMixin:
 
     def channel_counts(self) -> list[tuple[str, int]]:
         rows = self._rows("SELECT channel AS k, count(*) AS n, 0 AS neg FROM posts GROUP BY channel")
-        merged = _merged(rows, self._aggregated("channel", "", "9999"))
+        merged = _merged(rows, self._rows("SELECT channel AS k, total AS n, 0 AS neg FROM post_aggregate_totals"))
         return [(c, n) for c, (n, _) in merged.items()]
 
 
