@@ -70,7 +70,7 @@ def apply_retention(store: Any, policy: RetentionPolicy, now: datetime, budget_s
     report = RetentionReport()
     deadline = time.monotonic() + budget_s
     if policy.pii_days is not None:
-        cutoff = now - timedelta(days=policy.pii_days)
+        cutoff = _cutoff(now, policy.pii_days)
         while True:
             n = store.redact_personal_data(cutoff, batch)
             report.redacted += n
@@ -81,7 +81,7 @@ def apply_retention(store: Any, policy: RetentionPolicy, now: datetime, budget_s
                 return report
         report.dead_redacted = store.redact_dead_letters(cutoff)
     if policy.posts_days is not None:
-        cutoff = now - timedelta(days=policy.posts_days)
+        cutoff = _cutoff(now, policy.posts_days)
         while True:
             n = store.purge_posts(cutoff, batch)
             report.purged += n
@@ -95,6 +95,14 @@ def apply_retention(store: Any, policy: RetentionPolicy, now: datetime, budget_s
         every = min(LEFTOVERS_EVERY, timedelta(days=policy.pii_days if policy.pii_days is not None else 1))
         report.leftovers = store.purge_leftovers(now, every=every)
     return report
+
+
+def _cutoff(now: datetime, days: float) -> datetime:
+    """What is older than this goes. For a day or more, the start of the hour: the job then has work
+    once an hour (one log line, one audit event), and deleted posts leave whole hours to the hourly
+    aggregates. Under a day (pii_days: 0), the moment itself."""
+    cutoff = now - timedelta(days=days)
+    return cutoff.replace(minute=0, second=0, microsecond=0) if days >= 1 else cutoff
 
 
 # ---------------------------------------------------------------------------- erased quotations

@@ -1,4 +1,12 @@
-"""Aggregates for the dashboard and /healthz (SQLite)."""
+"""Aggregates for the dashboard and /healthz (SQLite).
+
+Posts deleted by retention or erased on request are counted on in `post_aggregates` (per UTC hour,
+channel, topic and sentiment; store/migrations/0010_retention.sql describes every column) and, over
+all time, in `post_aggregate_totals` (per channel). Every count of posts here adds them: a query over
+`posts` for a period adds `_aggregated(key, ts(since), ts(until), where)` — rows (k, n, neg) of the
+deleted posts by a column of post_aggregates — merged with `_merged`. A new count of posts (trends
+by topic or channel, …) should do the same, or it drops to zero for periods retention has emptied.
+"""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
