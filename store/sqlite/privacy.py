@@ -21,6 +21,7 @@ from store.codec import dumps, ts
 
 PURGED_BEFORE = "purged_before"
 LEFTOVERS_AT = "leftovers_purged_at"
+STUCK_AFTER = timedelta(days=1)  # a post not analysed and ruled this long after ingestion is redacted anyway
 DEAD_REDACTED_BEFORE = "dead_letters_redacted_before"
 
 # The aggregate of the posts in temp table _doomed, added to post_aggregates.
@@ -96,12 +97,15 @@ class PrivacyMixin:
         """Replace the personal data of up to `limit` posts written before `before` (analysed and seen
         by the rules, not yet redacted) in place: text, thread, author name, platform extras, earlier
         versions, the analysis' normalised text, keywords and reasons, and the search index. The
-        analysis keeps its PII spans (kind and where the masked value now is). Returns how many."""
+        analysis keeps its PII spans (kind and where the masked value now is). A post still not
+        analysed and ruled a day after it arrived (quarantined) is redacted as well. Returns how many."""
+        stuck = ts(utcnow() - STUCK_AFTER)  # never analysed or ruled (quarantined): redacted all the same
         rows = self._rows(
-            "SELECT p.id, p.version, p.text, p.thread, p.author_name, p.raw, a.normalized, a.keywords, a.reasons,"
-            " a.pii FROM posts p JOIN analyses a ON a.post_id = p.id WHERE p.redacted_at IS NULL AND p.created_at < ?"
-            " AND p.analyzed_version = p.version AND p.ruled_version >= p.version ORDER BY p.created_at LIMIT ?",
-            (ts(before), limit))
+            "SELECT p.id, p.version, p.text, p.thread, p.author_name, p.raw, a.post_id AS analysed, a.normalized,"
+            " a.keywords, a.reasons, a.pii FROM posts p LEFT JOIN analyses a ON a.post_id = p.id"
+            " WHERE p.redacted_at IS NULL AND p.created_at < ? AND ((p.analyzed_version = p.version"
+            " AND p.ruled_version >= p.version) OR p.ingested_at < ?) ORDER BY p.created_at LIMIT ?",
+            (ts(before), stuck, limit))
         if not rows:
             return 0
         now = ts(utcnow())
@@ -113,14 +117,14 @@ class PrivacyMixin:
             updates.append((
                 r["id"], r["version"], text, redact(r["thread"]) if r["thread"] else r["thread"],
                 mask_name(r["author_name"]) if r["author_name"] else r["author_name"],
-                dumps(_redact_json(json.loads(r["raw"] or "{}"))), redact(r["normalized"]),
+                dumps(_redact_json(json.loads(r["raw"] or "{}"))), redact(r["normalized"] or ""),
                 dumps([redact(k) for k in json.loads(r["keywords"] or "[]")]), dumps(reasons),
                 dumps([{"kind": s.kind, "start": s.start, "end": s.end} for s in moved]),
-                " ".join(self.tokenize(text)),
+                " ".join(self.tokenize(text)), r["analysed"] is not None,
             ))
         done = 0
         with self._tx() as c:
-            for pid, version, text, thread, name, raw, norm, keywords, reasons, pii, tokens in updates:
+            for pid, version, text, thread, name, raw, norm, keywords, reasons, pii, tokens, analysed in updates:
                 cur = c.execute("UPDATE posts SET text = ?, thread = ?, author_name = ?, raw = ?, redacted_at = ?"
                                 " WHERE id = ? AND version = ? AND redacted_at IS NULL",
                                 (text, thread, name, raw, now, pid, version))
@@ -130,10 +134,14 @@ class PrivacyMixin:
                 for v in c.execute("SELECT version, text FROM post_versions WHERE post_id = ?", (pid,)).fetchall():
                     c.execute("UPDATE post_versions SET text = ? WHERE post_id = ? AND version = ?",
                               (redact(v["text"]), pid, v["version"]))
-                c.execute("UPDATE analyses SET normalized = ?, keywords = ?, reasons = ?, pii = ? WHERE post_id = ?",
-                          (norm, keywords, reasons, pii, pid))
-                c.execute("DELETE FROM posts_fts WHERE rowid = ?", (pid,))
-                c.execute("INSERT INTO posts_fts (rowid, tokens) VALUES (?, ?)", (pid, tokens))
+                for q in c.execute("SELECT stage, version, error FROM quarantine WHERE post_id = ?", (pid,)).fetchall():
+                    c.execute("UPDATE quarantine SET error = ? WHERE post_id = ? AND stage = ? AND version = ?",
+                              (redact(q["error"]), pid, q["stage"], q["version"]))
+                if analysed:
+                    c.execute("UPDATE analyses SET normalized = ?, keywords = ?, reasons = ?, pii = ? WHERE post_id = ?",
+                              (norm, keywords, reasons, pii, pid))
+                    c.execute("DELETE FROM posts_fts WHERE rowid = ?", (pid,))
+                    c.execute("INSERT INTO posts_fts (rowid, tokens) VALUES (?, ?)", (pid, tokens))
         return done
 
     def redact_dead_letters(self, before: datetime) -> int:

@@ -252,3 +252,12 @@ def test_a_backup_taken_during_ingestion_holds_every_acknowledged_post(store, tm
     assert all(sum(1 for k in keys if k[1].split("-")[0] == b) == 20 for b in batches)  # no half batch
     last = max(int(b[1:]) for b in batches)
     assert snap.execute("SELECT value FROM checkpoints WHERE collector = 'writer'").fetchone()[0] == str(last)
+
+
+def test_a_post_stuck_before_analysis_is_redacted_after_a_day(store):
+    p = add(store, post("q", f"分析总是失败 {PHONE}", 24 * 3), None)
+    store.quarantine_failure("analyze", p.id, 1, f"坏记录 {PHONE}", NOW)
+    sqlite3.connect(store.path).execute("UPDATE posts SET ingested_at = ?", ((NOW - timedelta(days=2)).isoformat(),)
+                                        ).connection.commit()
+    assert apply_retention(store, RetentionPolicy(pii_days=1), NOW).redacted == 1
+    assert PHONE not in store.get_post(p.id).text and PHONE not in store.quarantined()[0].error
