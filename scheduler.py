@@ -2,8 +2,8 @@
 
     python scheduler.py [--demo] [--config FILE] [--data-dir DIR] [--host 127.0.0.1] [--port 8000]
 
-APScheduler runs collection, analysis + rules, alert delivery, model/debunk refresh and case upkeep; the
-dashboard is served from the same process (waitress). SIGTERM or SIGINT: the batch in flight
+APScheduler runs collection, analysis + rules, alert delivery, model/debunk refresh, case upkeep and
+retention (core/privacy.py); the dashboard, with /metrics, is served from the same process (waitress). SIGTERM or SIGINT: the batch in flight
 finishes, then the process exits 0.
 """
 from __future__ import annotations
@@ -94,7 +94,7 @@ class Service:
             if created:
                 log.info("演示账号已创建：%s（密码均为 demo，仅限本机访问）", "、".join(created))
         app = create_app(self.sentinel.store, self.settings, status=self.sentinel.status,
-                         write_actions=self.sentinel.write_actions)
+                         write_actions=self.sentinel.write_actions, metrics=self.sentinel.metrics)
         self.server = create_server(app, host=self.settings.host, port=self.settings.port, threads=8,
                                     **server_options(self.settings))
         threading.Thread(target=self.server.run, name="web", daemon=True).start()
@@ -109,6 +109,7 @@ class Service:
             ("deliver", self.sentinel.deliver, iv["deliver"]),
             ("refresh", self.sentinel.refresh, 30.0),
             ("maintain", self.sentinel.maintain, 300.0),  # rumour cases quiet long enough subside
+            ("retention", self.sentinel.retain, iv["retention"]),  # personal data redacted, old posts deleted
         ]
         for name, func, seconds in jobs:
             self.scheduler.add_job(func, "interval", seconds=seconds, id=name, name=name, max_instances=1,

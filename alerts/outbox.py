@@ -4,13 +4,15 @@ The store holds one delivery row per alert and notifier (written in the same tra
 alert). `deliver_due` sends the rows that are due; a failure keeps the row with its error and the
 next attempt time: exponential backoff with jitter, capped. Nothing is ever dropped: a delivery to a
 notifier that is no longer configured keeps failing with an error saying so, until the notifier is
-configured again (or someone handles it on the dashboard).
+configured again (or someone handles it on the dashboard). The one exception is erasure on request
+(`python -m store.erase`): an alert left with none of its posts is not sent any more.
 """
 from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Mapping
 from zoneinfo import ZoneInfo
@@ -29,6 +31,7 @@ DIGEST_TZ = ZoneInfo("Asia/Shanghai")
 class DeliveryReport:
     sent: int = 0
     failed: int = 0
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (notifier, "sent" | "failed") → n
 
 
 class Outbox:
@@ -60,8 +63,10 @@ class Outbox:
         for delivery in self.store.due_deliveries(self.clock(), limit):
             if self._deliver(delivery, messages):
                 report.sent += 1
+                report.outcomes[(delivery.notifier, "sent")] += 1
             else:
                 report.failed += 1
+                report.outcomes[(delivery.notifier, "failed")] += 1
         return report
 
     def backoff(self, failures: int) -> timedelta:

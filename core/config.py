@@ -34,7 +34,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "store": {"backend": "sqlite"},
     "rules": str(PROJECT_ROOT / "rules" / "default.yaml"),
-    "intervals": {"collect": 2.0, "analyze": 1.0, "deliver": 5.0},
+    "intervals": {"collect": 2.0, "analyze": 1.0, "deliver": 5.0, "retention": 60.0},
     "batch_size": 500,
     "ingest": {
         "earliest": "2000-01-01",  # posts dated before this day are dead letters
@@ -46,6 +46,10 @@ DEFAULTS: dict[str, Any] = {
     # the university's own web domains (e.g. xxdx.edu.cn): a link elsewhere that carries their name is a
     # look-alike (phishing); links on them are official sources
     "official_domains": [],
+    # how long posts and their personal data are kept (days; None: for ever), see core/privacy.py
+    "retention": {"posts_days": None, "pii_days": None},
+    # GET /metrics (Prometheus): loopback only, unless token_env names a variable holding a bearer token
+    "metrics": {"token_env": ""},
     "channels": [],
     "notifiers": [],
 }
@@ -85,7 +89,7 @@ SCHEMA: dict[str, Any] = {
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                k: {"type": "number", "exclusiveMinimum": 0} for k in ("collect", "analyze", "deliver")
+                k: {"type": "number", "exclusiveMinimum": 0} for k in ("collect", "analyze", "deliver", "retention")
             },
         },
         "batch_size": {"type": "integer", "minimum": 1, "maximum": 100000},
@@ -110,6 +114,17 @@ SCHEMA: dict[str, Any] = {
         },
         "official_domains": {"type": "array", "items": {
             "type": "string", "pattern": "^(?:[a-zA-Z0-9](?:[a-zA-Z0-9\\-]*[a-zA-Z0-9])?\\.)+[a-zA-Z]{2,}$"}},
+        "retention": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {k: {"type": ["number", "null"], "minimum": 0, "maximum": 36500}
+                           for k in ("posts_days", "pii_days")},
+        },
+        "metrics": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"token_env": {"type": "string"}},
+        },
         "channels": {"type": "array", "items": _ITEM},
         "notifiers": {"type": "array", "items": _ITEM},
         "routing": {"type": "object"},  # checked in detail by alerts/routing.py (errors name the field)
@@ -146,6 +161,9 @@ class Settings:
     routing: dict[str, Any] = field(default_factory=dict)  # who is told what (alerts/routing.py)
     subside_after: timedelta = timedelta(hours=48)  # 已澄清 → 平息 after this long without a new post
     official_domains: tuple[str, ...] = ()  # the university's own web domains (nlp.domains)
+    retention_posts_days: float | None = None  # posts, analyses and flags deleted after this (aggregates kept)
+    retention_pii_days: float | None = None  # personal data in stored texts redacted after this
+    metrics_token: str | None = None  # bearer token for /metrics from elsewhere than loopback (from the env)
 
     @property
     def db_path(self) -> Path:
@@ -253,6 +271,13 @@ def load_settings(
     except ValueError:
         raise ConfigError(file_label, "ingest.earliest", f"取值 {ingest['earliest']!r} 不是有效日期，示例 2000-01-01") from None
     external_url = str(web.get("external_url") or "")
+    retention = data["retention"]
+    posts_days, pii_days = retention.get("posts_days"), retention.get("pii_days")
+    if posts_days is not None and pii_days is not None and pii_days > posts_days:
+        raise ConfigError(file_label, "retention.pii_days",
+                          f"取值 {pii_days!r} 大于 retention.posts_days（{posts_days!r}）：帖子删除前个人信息应已遮盖，"
+                          "请把 pii_days 设为不大于 posts_days")
+    token_env = str(data["metrics"].get("token_env") or "")
     secure = web.get("secure_cookies")
     return Settings(
         data_dir=Path(data["data_dir"]).expanduser(),
@@ -279,6 +304,9 @@ def load_settings(
         routing=dict(data.get("routing") or {}),
         subside_after=timedelta(hours=float(data["cases"]["subside_after_hours"])),
         official_domains=tuple(d.lower() for d in data["official_domains"]),
+        retention_posts_days=None if posts_days is None else float(posts_days),
+        retention_pii_days=None if pii_days is None else float(pii_days),
+        metrics_token=secret_from_env(token_env, "metrics.token_env", env) if token_env else None,
     )
 
 

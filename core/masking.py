@@ -31,19 +31,65 @@ def mask_value(value: str, kind: str) -> str:
 
 def mask(text: str, spans: Sequence[PIISpan]) -> str:
     """`text` with every PII span replaced by its masked form. Overlapping spans are merged."""
-    if not spans:
-        return text
-    out: list[str] = []
+    return _apply(text, _span_edits(text, spans))
+
+
+def _span_edits(text: str, spans: Sequence[PIISpan]) -> list[tuple[int, int, str]]:
+    """(start, end, masked value) for the spans, in order, overlaps merged into the first."""
+    edits: list[tuple[int, int, str]] = []
     pos = 0
     for span in sorted(spans, key=lambda s: (s.start, -s.end)):
         start, end = max(span.start, pos), min(span.end, len(text))
         if end <= start:
             continue
+        edits.append((start, end, mask_value(text[start:end], span.kind)))
+        pos = end
+    return edits
+
+
+def _apply(text: str, edits: Sequence[tuple[int, int, str]]) -> str:
+    if not edits:
+        return text
+    out: list[str] = []
+    pos = 0
+    for start, end, new in edits:
         out.append(text[pos:start])
-        out.append(mask_value(text[start:end], span.kind))
+        out.append(new)
         pos = end
     out.append(text[pos:])
     return "".join(out)
+
+
+def _moved(pos: int, edits: Sequence[tuple[int, int, str]], is_end: bool) -> int:
+    """Where position `pos` lies after `edits`. A span's start inside an edit goes to the start of
+    the replacement, a span's end inside (or at the end of) an edit to the end of the replacement."""
+    shift = 0
+    for start, end, new in edits:
+        if end < pos or (end == pos and not is_end):
+            shift += len(new) - (end - start)
+        elif start <= pos if not is_end else start < pos:
+            return start + shift + (len(new) if is_end else 0)
+        else:
+            break
+    return pos + shift
+
+
+def redact_spans(text: str, spans: Sequence[PIISpan] = ()) -> tuple[str, list[PIISpan]]:
+    """What retention stores in place of a text whose personal data may no longer be kept: the text
+    `redact`ed, plus any span of its analysis that `redact` did not find masked as well; and the
+    spans moved to where their masked values now are (the analysis keeps that personal data was
+    there, and where, not the value). When `redact` finds every span, the text is `redact(text)`."""
+    found = _found_edits(text, True)
+    extra = [e for e in _span_edits(text, spans) if not any(s < e[1] and e[0] < t for s, t, _ in found)]
+    edits = sorted(found + extra)
+    out = _apply(text, edits)
+    moved: list[PIISpan] = []
+    for span in spans:
+        start = _moved(max(span.start, 0), edits, False)
+        end = _moved(min(span.end, len(text)), edits, True)
+        if start < end <= len(out):
+            moved.append(PIISpan(span.kind, start, end))
+    return out, moved
 
 
 def redact(text: str, *, digit_runs: bool = True) -> str:
@@ -60,19 +106,14 @@ def redact(text: str, *, digit_runs: bool = True) -> str:
     run that is a valid date from 1900 to 2099), amounts (3000元, 1.5万, ¥1500000, 1234567.89),
     percentages, version numbers, numbers of up to 6 digits (#12345). A masked value is never found
     again, so `redact(redact(x)) == redact(x)`. Never raises for a str; linear in its length."""
+    return _apply(text, _found_edits(text, digit_runs))
+
+
+def _found_edits(text: str, digit_runs: bool) -> list[tuple[int, int, str]]:
     if not text:
-        return text
-    found = _find(text, digit_runs)
-    if not found:
-        return text
-    out: list[str] = []
-    pos = 0
-    for start, end, kind, value in found:
-        out.append(text[pos:start])
-        out.append(mask_value(value, "qq" if kind == "digits" else kind))
-        pos = end
-    out.append(text[pos:])
-    return "".join(out)
+        return []
+    return [(start, end, mask_value(value, "qq" if kind == "digits" else kind))
+            for start, end, kind, value in _find(text, digit_runs)]
 
 
 def _find(text: str, digit_runs: bool):
@@ -85,6 +126,15 @@ def _find(text: str, digit_runs: bool):
 
 
 _finder = None
+
+
+def mask_name(name: str) -> str:
+    """A display name as masked viewers see it: its first character only (张**), and only when that
+    character is no digit or letter of an account id (a QQ number is an author id too)."""
+    if not name:
+        return name
+    first = name[0] if not name[0].isascii() or not name[0].isalnum() else "*"
+    return first + "*" * min(max(len(name) - 1, 1), 3)
 
 
 def excerpt(text: str, spans: Sequence[PIISpan], limit: int = EXCERPT_CHARS) -> str:

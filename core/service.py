@@ -1,8 +1,8 @@
 """The running service: every stage built from one Settings and wired together.
 
 `Sentinel.build(settings)` makes the store, the collectors, the analyzer, the rule engine and the
-outbox; scheduler.py calls `collect`, `process`, `deliver`, `refresh` and `maintain` on a schedule
-and serves the dashboard. Tests call the same methods directly.
+outbox; scheduler.py calls `collect`, `process`, `deliver`, `refresh`, `maintain` and `retain` on a
+schedule and serves the dashboard (with `metrics`, what /metrics shows). Tests call the same methods directly.
 
 No record can stop a stage: the ingestion boundary turns bad records into dead letters, and a post
 that still makes analysis or the rules fail is retried alone and, after `ingest.quarantine_after`
@@ -31,9 +31,11 @@ from collectors.writeback import WriteBackOutbox
 from core.caseflow import subside_quiet_cases
 from core.config import Settings
 from core.errors import ConfigError
-from core.domain import Post, utcnow
+from core.domain import AuditEvent, Post, utcnow
 from core.health import Health
 from core.links import AlertLinks
+from core.metrics import Metrics
+from core.privacy import RetentionPolicy, RetentionReport, apply_retention
 from dashboard.security import load_secret_key
 from core.text import printable
 from nlp import Analyzer
@@ -60,6 +62,7 @@ class Sentinel:
     reportmail: ReportMailer | None = None
     clock: Callable[[], datetime] = utcnow
     health: Health = field(default_factory=lambda: Health(utcnow))
+    metrics: Metrics = field(default_factory=Metrics.create)  # what /metrics shows (core/metrics.py)
     _process_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -92,6 +95,7 @@ class Sentinel:
             clock=clock,
             health=Health(clock),
         )
+        service.metrics = Metrics.create(store, lag=service.collector_lag)
         service._warm()
         log.info(
             "服务已就绪：数据目录 %s，渠道 %s，通知方式 %s，模型 %s（启动耗时 %.1f 秒）",
@@ -151,8 +155,10 @@ class Sentinel:
                         printable(f"{type(exc).__name__}: {exc}"))
             self._analyse_one_by_one(posts)
             return
+        elapsed = time.perf_counter() - started
+        self.metrics.analysis_seconds.observe(elapsed)
         log.info("分析完成 %d 条（%.0f 条/秒，模型 %s）", len(posts),
-                 len(posts) / max(time.perf_counter() - started, 1e-6), self.analyzer.model_version)
+                 len(posts) / max(elapsed, 1e-6), self.analyzer.model_version)
 
     def _analyse_one_by_one(self, posts: list[Post]) -> None:
         limit = self.settings.quarantine_after
@@ -177,6 +183,8 @@ class Sentinel:
             if self.router is not None:
                 self.router.escalate(self.store, self.clock())
             report = self.outbox.deliver_due()
+        for (notifier, outcome), n in report.outcomes.items():
+            self.metrics.delivery_attempts.labels(notifier, outcome).inc(n)
         with self._job("writeback"):
             self.writebacks.deliver_due()
         if self.reportmail is not None and self.reportmail.notifier is not None:
@@ -206,6 +214,28 @@ class Sentinel:
             log.info("%d 个已澄清的事件已连续 %s 小时没有新帖子，自动标记为平息：%s", len(moved),
                      f"{self.settings.subside_after.total_seconds() / 3600:g}", "、".join(f"#{i}" for i in moved))
         return moved
+
+    def retain(self) -> RetentionReport:
+        """The retention job (`retention` in the config, core/privacy.py): personal data in stored
+        texts redacted after `pii_days`, posts deleted after `posts_days` (their counts kept as
+        aggregates). One log line and one audit event (as `system`) when it changed something."""
+        policy = RetentionPolicy.from_settings(self.settings)
+        if not policy.active:
+            return RetentionReport()
+        with self._job("retention"):
+            report = apply_retention(self.store, policy, self.clock())
+        if report.changed:
+            log.info("%s", report.summary(policy))
+            self.store.audit(AuditEvent("system", "retention.run", "posts", {
+                "redacted": report.redacted, "purged": report.purged, "dead_letters_redacted": report.dead_redacted,
+                "dead_letters_purged": report.dead_purged, "pii_days": policy.pii_days,
+                "posts_days": policy.posts_days}, self.clock()))
+        return report
+
+    def collector_lag(self) -> dict[str, float | None]:
+        """Seconds since each collector's last successful poll (None: none yet)."""
+        facts, _ = self.runner.health.report(self.settings.degraded_after)
+        return {name: f.get("lag_seconds") for name, f in facts.items()}
 
     @property
     def write_actions(self) -> dict[str, frozenset[str]]:
@@ -252,6 +282,7 @@ class Sentinel:
             yield
         except BaseException as exc:
             self.health.failure(name, f"{type(exc).__name__}: {exc}")
+            self.metrics.job_failures.labels(name).inc()
             raise
         else:
             self.health.success(name)

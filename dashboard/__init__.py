@@ -2,7 +2,7 @@
 
     app = create_app(store, settings, status=service.status)
 
-One blueprint per area (auth, overview, review, alerts, cases, debunks, search, admin, health);
+One blueprint per area (auth, overview, review, alerts, cases, debunks, search, admin, health, metrics);
 permissions in dashboard/roles.py, checked server-side by `require_role`; SQL only in the store.
 Templates autoescape everything: post texts are attacker-controlled. No inline script: the
 Content-Security-Policy forbids it, and charts are drawn by static/app.js with vendored ECharts.
@@ -19,6 +19,7 @@ from werkzeug.routing import IntegerConverter
 
 from core.config import Settings
 from core.domain import REASON_CODE_LABELS_ZH, REPORT_PERIODS_ZH, WRITEBACK_ACTIONS_ZH, channel_label
+from core.metrics import Metrics
 from core.ratelimit import KeyedLimits
 from dashboard import errors, roles
 from dashboard.accounts import hash_password, seed_demo_users
@@ -42,11 +43,13 @@ def create_app(
     throttle: LoginThrottle | None = None,
     write_actions: Mapping[str, frozenset[str]] | None = None,
     api_limits: KeyedLimits | None = None,
+    metrics: Metrics | None = None,
 ) -> Flask:
     """Build the dashboard app over `store`. `status()` adds runtime facts (model version, last job
     runs) to /healthz and the admin status page. The secret key defaults to `load_secret_key`.
     `write_actions` (channel name -> actions) says which platform actions moderators and leaders
-    may ask for on posts of each channel (see collectors/writeback.py).
+    may ask for on posts of each channel (see collectors/writeback.py). `metrics` is the running
+    service's (core/metrics.py); without it /metrics shows what the store counts.
 
     Sessions are server-side (dashboard/auth.py): the signed cookie carries only a random token.
     It is `Secure` when `settings.secure_cookies` (on by default for an https `web.external_url`).
@@ -80,6 +83,7 @@ def create_app(
         dummy_hash=hash_password(secrets.token_hex(16)),
         write_actions=dict(write_actions or {}),
         api_limits=api_limits or _api_client_limits(),
+        metrics=metrics or Metrics.create(store),
     )
     CSRFProtect(app)
     app.url_map.converters["int"] = StoreIdConverter  # before the blueprints add their rules
@@ -116,11 +120,11 @@ def server_options(settings: Settings) -> dict[str, Any]:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from dashboard import (admin, alerts, api, auth, cases, debunks, health, inbox, leads, me, modtools, overview,
-                           reports, review, rulebook, search)
+    from dashboard import (admin, alerts, api, auth, cases, debunks, health, inbox, leads, me, metrics, modtools,
+                           overview, reports, review, rulebook, search)
 
-    for module in (auth, health, overview, leads, reports, review, modtools, alerts, cases, debunks, search, rulebook,
-                   admin, me, inbox, api):
+    for module in (auth, health, metrics, overview, leads, reports, review, modtools, alerts, cases, debunks, search,
+                   rulebook, admin, me, inbox, api):
         app.register_blueprint(module.bp)
     app.extensions["csrf"].exempt(api.bp)  # token-authenticated and read-only: no session, no form
 

@@ -42,7 +42,7 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("moderator", "/queue?status=removed"), ("moderator", "/queue?rule=rumour_post&channel=qq"),
     ("moderator", "/posts/1"), ("moderator", "/posts/1/author"), ("moderator", "/search?q=绩效"),
     ("moderator", "/search?q=绩效&page=50"), ("moderator", "/rules"),
-    ("leader", "/inbox"), ("admin", "/admin/status"), ("anon", "/healthz"),
+    ("leader", "/inbox"), ("admin", "/admin/status"), ("anon", "/healthz"), ("anon", "/metrics"),
 )
 BATCH = 5000
 VOCABULARY = 20_000  # keywords drawn from jieba's most frequent words, Zipf-like, as real posts' keywords are

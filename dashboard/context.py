@@ -9,6 +9,7 @@ from flask import current_app
 
 from core.config import Settings
 from core.domain import Post
+from core.metrics import Metrics
 from core.ratelimit import KeyedLimits
 from dashboard.throttle import LoginThrottle
 from store.base import Store
@@ -26,6 +27,7 @@ class Services:
     # channel (collector name) -> the write-back actions it carries out now (those with write_back on)
     write_actions: Mapping[str, frozenset[str]] = field(default_factory=dict)
     api_limits: KeyedLimits | None = None  # requests per API client (dashboard/api.py)
+    metrics: Metrics | None = None  # what /metrics shows (core/metrics.py)
 
     def actions_for(self, post: Post) -> frozenset[str]:
         """What may be asked of the platform for this post (nothing for inbox and demo posts)."""

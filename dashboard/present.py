@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from flask import request
 
 from core.domain import Analysis, Debunk, Decision, Flag, FlagStatus, Post, Reason, User, WriteBack
-from core.masking import mask, redact
+from core.masking import mask, mask_name, redact
 from core.timefmt import format_local
 from dashboard import roles
 from store.base import PostVersion
@@ -86,10 +86,7 @@ def author_display(post: Post, clear: bool) -> str:
     name = post.author_name or post.author
     if clear:
         return name
-    if not name:
-        return "匿名"
-    first = name[0] if not name[0].isascii() or not name[0].isalnum() else "*"
-    return first + "*" * min(max(len(name) - 1, 1), 3)
+    return mask_name(name) if name else "匿名"
 
 
 @dataclass

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import html
 import re
 import statistics
 import sys
@@ -351,14 +352,39 @@ def archive_due(store: Any, data_dir: Path, tz: str, now: datetime, kinds: tuple
         stem = f"{kind}-{period.start.date().isoformat()}"
         if (folder / f"{stem}.pdf").exists():
             continue
-        rep = build_report(store, kind, period.start.date(), tz)
-        html_tmp, pdf_tmp = folder / f".{stem}.html.tmp", folder / f".{stem}.pdf.tmp"
-        html_tmp.write_text(render_html(rep), encoding="utf-8")
-        render_pdf(rep, pdf_tmp)
-        html_tmp.replace(folder / f"{stem}.html")
-        pdf_tmp.replace(folder / f"{stem}.pdf")  # last: its presence means the period is done
-        written += [folder / f"{stem}.pdf", folder / f"{stem}.html"]
+        written += _write_archived(store, folder, kind, period.start.date(), tz)
     return written
+
+
+def _write_archived(store: Any, folder: Path, kind: str, start: date, tz: str) -> list[Path]:
+    stem = f"{kind}-{start.isoformat()}"
+    rep = build_report(store, kind, start, tz)
+    html_tmp, pdf_tmp = folder / f".{stem}.html.tmp", folder / f".{stem}.pdf.tmp"
+    html_tmp.write_text(render_html(rep), encoding="utf-8")
+    render_pdf(rep, pdf_tmp)
+    html_tmp.replace(folder / f"{stem}.html")
+    pdf_tmp.replace(folder / f"{stem}.pdf")  # last: its presence means the period is done
+    return [folder / f"{stem}.pdf", folder / f"{stem}.html"]
+
+
+def rewrite_archived(store: Any, data_dir: Path, tz: str, sources: list[str], min_len: int = 6) -> list[Path]:
+    """After an erasure: the archived reports that quote one of `sources` (the erased texts, see
+    store.base.Erasure) written again from the store, which no longer holds them. A report quotes
+    the start of a text (lead excerpts, case titles), so the first characters are what is looked
+    for. Returns the files rewritten."""
+    folder = data_dir / ARCHIVE_DIR
+    heads = [" ".join(src.split())[:24] for src in sources if len(src) >= min_len]
+    rewritten: list[Path] = []
+    for kind, start, _, fmts in archived(data_dir):
+        page = folder / f"{kind}-{start.isoformat()}.html"
+        try:
+            text = " ".join(html.unescape(page.read_text(encoding="utf-8")).split()) if "html" in fmts else ""
+        except OSError:
+            text = ""
+        # without the HTML there is no telling what the PDF quotes: write both again
+        if "html" not in fmts or any(head in text for head in heads):
+            rewritten += _write_archived(store, folder, kind, start, tz)
+    return rewritten
 
 
 def archived(data_dir: Path) -> list[tuple[str, date, str, list[str]]]:

@@ -57,13 +57,26 @@ class IngestResult:
     updated: int = 0  # an edited post: a new version
     unchanged: int = 0
     dead: int = 0
+    ignored: int = 0  # erased on request, or older than what retention has deleted: not stored again
 
     def __iadd__(self, other: "IngestResult") -> "IngestResult":
         self.new += other.new
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.dead += other.dead
+        self.ignored += other.ignored
         return self
+
+
+@dataclass
+class Erasure:
+    """What `erase_author` removed. `rows`: rows deleted or rewritten per table. `sources`: the
+    erased texts in the forms they may be quoted elsewhere, for cleaning files outside the store
+    (archived reports); never logged, never audited."""
+
+    posts: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -738,11 +751,54 @@ class Store(abc.ABC):
     def audit_log(self, limit: int = 100, offset: int = 0, actor: str | None = None) -> list[AuditEvent]:
         """Newest first."""
 
+    # ---- privacy over time (core/privacy.py) and backups
+    @abc.abstractmethod
+    def redact_personal_data(self, before: datetime, limit: int = 500) -> int:
+        """Replace in place the personal data of up to `limit` posts written before `before` that were
+        analysed and seen by the rules (text, thread, author name, extras, earlier versions, the
+        analysis' texts, the search index); the analysis keeps its PII spans. Returns how many."""
+
+    @abc.abstractmethod
+    def redact_dead_letters(self, before: datetime) -> int:
+        """Redact the records of dead letters created before `before`; returns how many."""
+
+    @abc.abstractmethod
+    def purge_posts(self, before: datetime, limit: int = 2000) -> int:
+        """Delete up to `limit` posts written before `before` with their versions, analyses, flags,
+        decisions and every other row about them; their counts are kept as aggregates, which every
+        count of posts below includes. Such a post ingested again is ignored. Returns how many."""
+
+    @abc.abstractmethod
+    def purge_dead_letters(self, before: datetime) -> int: ...
+
+    @abc.abstractmethod
+    def purge_leftovers(self, now: datetime, every: Any = None) -> bool:
+        """Make what was deleted or redacted unrecoverable from the files (index segments, free
+        pages, the write-ahead log); with `every` (a timedelta), at most that often. True if it ran."""
+
+    @abc.abstractmethod
+    def erase_author(self, author: str, channel: str | None, audit: AuditEvent) -> Erasure:
+        """Erase every post of an author (on one channel or all) wherever it lives: posts, versions,
+        analyses, search index, flags and decisions, case links and titles, alert texts and post lists,
+        unsent deliveries of alerts left without a post, dead letters and pushed events; the posts'
+        counts go to the aggregates, and the same posts fetched again are ignored. `audit` is appended
+        in the same transaction with the counts (never the content) added to its detail."""
+
+    @abc.abstractmethod
+    def backup(self, target: str | Any, progress: Any = None) -> None:
+        """Write a consistent snapshot of the whole store to `target` while it is in use."""
+
     # ---- aggregates for dashboards and health
     @abc.abstractmethod
     def counts(self) -> dict[str, int]:
         """At least: posts, analyzed, flagged (posts ever flagged), pending (awaiting review),
         alerts, dead_letters, outbox_pending."""
+
+    @abc.abstractmethod
+    def metrics_snapshot(self) -> dict[str, Any]:
+        """Cheap counts for /metrics: posts_by_channel (deleted posts included), dead_letters,
+        review_queue (flag status → posts), analysis_backlog and analysis_backlog_age_seconds,
+        alerts_by_level, deliveries ((notifier, state) → rows)."""
 
     @abc.abstractmethod
     def sentiment_series(

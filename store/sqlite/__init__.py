@@ -3,9 +3,10 @@
 Split by area; each mixin holds the SQL for one part of the contract in store/base.py:
 posts.py (ingestion, posts, analyses, search, rules cursor), review.py (flags, decisions, cases,
 alerts, outbox), people.py (users, audit, debunk registry), sessions.py (dashboard sessions, the quarantine),
-stats.py (dashboard aggregates), apitokens.py (API clients and the posts, alert and decision feeds),
-reportmail.py (the report mail outbox), rollups.py (the officers' dashboard: daily counts and words kept
-as analyses are saved, drill-down, moderation and cases).
+stats.py (dashboard aggregates, adding those of deleted posts), apitokens.py (API clients and the posts,
+alert and decision feeds), reportmail.py (the report mail outbox), rollups.py (the officers' dashboard: daily
+counts and words kept as analyses are saved, drill-down, moderation and cases), privacy.py (retention,
+erasure on request, the aggregates of deleted posts).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from store.sqlite.apitokens import ApiTokensMixin
 from store.sqlite.connection import Database
 from store.sqlite.people import PeopleMixin
 from store.sqlite.posts import PostsMixin
+from store.sqlite.privacy import PrivacyMixin
 from store.sqlite.reportmail import ReportMailMixin
 from store.sqlite.review import ReviewMixin
 from store.sqlite.rollups import RollupsMixin
@@ -22,7 +24,7 @@ from store.base import Store
 
 
 class SqliteStore(PostsMixin, ReviewMixin, PeopleMixin, SessionsMixin, StatsMixin, ApiTokensMixin, ReportMailMixin,
-                  RollupsMixin, Database, Store):
+                  RollupsMixin, PrivacyMixin, Database, Store):
     """`SqliteStore(path, tokenize=search_tokens, timezone="Asia/Shanghai")`; call `migrate()` once before use."""
 
 

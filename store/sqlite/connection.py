@@ -32,6 +32,8 @@ class Database:
             conn.execute("PRAGMA synchronous=NORMAL")  # with WAL: safe against process crash / kill -9
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=30000")
+            # deleted and overwritten content is zeroed in the file, not left in free pages (erasure, retention)
+            conn.execute("PRAGMA secure_delete=ON")
             self._local.conn = conn
             with self._lock:
                 self._conns.append(conn)
@@ -60,6 +62,16 @@ class Database:
         from store import migrate as migrations  # here: `python -m store.migrate` runs that module as __main__
 
         return migrations.apply(self._conn(), progress)
+
+    def backup(self, target: str | Path, progress: Any = None) -> None:
+        """A consistent snapshot of the live database in `target` (SQLite's online backup API, in
+        one step: readers and writers of the service go on meanwhile, and the copy is the database
+        as of one moment, every committed transaction before it included)."""
+        dst = sqlite3.connect(target)
+        try:
+            self._conn().backup(dst, pages=-1, progress=progress)
+        finally:
+            dst.close()
 
     def close(self) -> None:
         with self._lock:

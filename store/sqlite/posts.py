@@ -12,6 +12,7 @@ from core.domain import AUTO_MODERATOR_PREFIX, Alert, Analysis, AuditEvent, Case
 from store.base import AuthorHistory, DeadLetter, IngestResult, PostVersion, RuleResults
 from store.codec import analysis_fields, analysis_from_fields, dumps, parse_ts, ts
 from store.sqlite.connection import placeholders
+from core.masking import redact
 from core.text import post_preview, printable, safe_str
 
 POST_COLUMNS = (
@@ -81,7 +82,11 @@ class PostsMixin:
         now = ts(utcnow())
         refused: list[DeadLetter] = []
         with self._tx() as c:
+            gone = self._forgotten(c, posts)
             for post in posts:
+                if post.key in gone:  # erased on request, or older than what retention deleted
+                    result.ignored += 1
+                    continue
                 if not isolate:
                     outcome = self._upsert(c, post, now)
                 else:
@@ -116,9 +121,30 @@ class PostsMixin:
                 )
         return result
 
+    @staticmethod
+    def _forgotten(c: sqlite3.Connection, posts: Sequence[Post]) -> set[tuple[str, str]]:
+        """Keys of the posts that must not be stored again: erased on request (store.erase), or written
+        before the time up to which retention has deleted posts (their counts are in the aggregates)."""
+        from store.sqlite.privacy import PURGED_BEFORE, erased_key
+
+        if not posts:
+            return set()
+        gone: set[tuple[str, str]] = set()
+        meta = c.execute("SELECT value FROM store_meta WHERE key = ?", (PURGED_BEFORE,)).fetchone()
+        if meta is not None:
+            gone |= {p.key for p in posts if isinstance(p.created_at, datetime) and p.created_at.tzinfo
+                     and ts(p.created_at) < meta["value"]
+                     and not c.execute("SELECT 1 FROM posts WHERE channel = ? AND source_id = ?", p.key).fetchone()}
+        if c.execute("SELECT 1 FROM erased_posts LIMIT 1").fetchone():
+            for p in posts:
+                if c.execute("SELECT 1 FROM erased_posts WHERE key_hash = ?",
+                             (erased_key(p.channel, p.source_id),)).fetchone():
+                    gone.add(p.key)
+        return gone
+
     def _upsert(self, c: sqlite3.Connection, p: Post, now: str) -> str:
         row = c.execute(
-            "SELECT id, text, version, updated_at FROM posts WHERE channel = ? AND source_id = ?",
+            "SELECT id, text, version, updated_at, redacted_at FROM posts WHERE channel = ? AND source_id = ?",
             (p.channel, p.source_id),
         ).fetchone()
         if row is None:
@@ -131,8 +157,8 @@ class PostsMixin:
             p.id, p.version = cur.lastrowid, 1
             return "new"
         p.id = row["id"]
-        if row["text"] == p.text:
-            p.version = row["version"]
+        if row["text"] == p.text or (row["redacted_at"] is not None and redact(p.text) == row["text"]):
+            p.version = row["version"]  # the same text (retention may have redacted the stored one)
             return "unchanged"
         c.execute(
             "INSERT INTO post_versions (post_id, version, text, seen_at) VALUES (?,?,?,?)",
@@ -141,7 +167,7 @@ class PostsMixin:
         p.version = row["version"] + 1
         c.execute(
             "UPDATE posts SET text = ?, version = ?, updated_at = ?, thread = ?, url = ?, raw = ?,"
-            " author_name = ? WHERE id = ?",
+            " author_name = ?, redacted_at = NULL WHERE id = ?",
             (p.text, p.version, now, p.thread, p.url, dumps(p.raw), p.author_name, row["id"]),
         )
         return "updated"

@@ -116,3 +116,18 @@ def test_bad_hardening_settings_name_the_field(tmp_path, body, field):
     with pytest.raises(ConfigError) as err:
         load_settings(cfg, env={})
     assert field in str(err.value)
+
+
+def test_retention_is_validated_naming_the_field(tmp_path):
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text("retention: {posts_days: 30, pii_days: 90}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg, env={})
+    assert "retention.pii_days" in str(err.value) and str(cfg) in str(err.value)
+    cfg.write_text("retention: {posts_days: -1}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="retention.posts_days"):
+        load_settings(cfg, env={})
+    cfg.write_text("retention: {posts_days: 365, pii_days: 0}\nintervals: {retention: 30}\n", encoding="utf-8")
+    s = load_settings(cfg, env={})
+    assert (s.retention_posts_days, s.retention_pii_days, s.intervals["retention"]) == (365.0, 0.0, 30.0)
+    assert load_settings(env={}).retention_posts_days is None  # kept for ever unless configured
