@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from core.masking import mask, redact
 
@@ -63,6 +63,19 @@ class RetentionReport:
         return text + ("；本轮时间用完，下次继续" if self.unfinished else "")
 
 
+def _drain(step: Callable[[], int], batch: int, deadline: float) -> tuple[int, bool]:
+    """Run `step` (one batch; returns rows done) until a short batch or the deadline; returns the
+    rows done and whether it finished."""
+    total = 0
+    while True:
+        n = step()
+        total += n
+        if n < batch:
+            return total, True
+        if time.monotonic() > deadline:
+            return total, False
+
+
 def apply_retention(store: Any, policy: RetentionPolicy, now: datetime, budget_s: float = 20.0,
                     batch: int = 500) -> RetentionReport:
     """One run of the retention job: redact, then delete, batch by batch, until done or the time
@@ -71,25 +84,17 @@ def apply_retention(store: Any, policy: RetentionPolicy, now: datetime, budget_s
     deadline = time.monotonic() + budget_s
     if policy.pii_days is not None:
         cutoff = _cutoff(now, policy.pii_days)
-        while True:
-            n = store.redact_personal_data(cutoff, batch)
-            report.redacted += n
-            if n < batch:
-                break
-            if time.monotonic() > deadline:
-                report.unfinished = True
-                return report
+        report.redacted, done = _drain(lambda: store.redact_personal_data(cutoff, batch), batch, deadline)
+        if not done:
+            report.unfinished = True
+            return report
         report.dead_redacted = store.redact_dead_letters(cutoff)
     if policy.posts_days is not None:
         cutoff = _cutoff(now, policy.posts_days)
-        while True:
-            n = store.purge_posts(cutoff, batch)
-            report.purged += n
-            if n < batch:
-                break
-            if time.monotonic() > deadline:
-                report.unfinished = True
-                return report
+        report.purged, done = _drain(lambda: store.purge_posts(cutoff, batch), batch, deadline)
+        if not done:
+            report.unfinished = True
+            return report
         report.dead_purged = store.purge_dead_letters(cutoff)
     if report.changed:  # no later than personal data may be kept, and at most daily otherwise
         every = min(LEFTOVERS_EVERY, timedelta(days=policy.pii_days if policy.pii_days is not None else 1))
