@@ -6,8 +6,9 @@ bounded by the period and continues by keyset (the last post shown), so it stays
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
@@ -15,7 +16,7 @@ from core.domain import AuditEvent, utcnow
 from dashboard import roles
 from dashboard.auth import current_user, require_role, safe_next
 from dashboard.context import services
-from dashboard.present import decode_cursor, encode_cursor, int_arg, post_view, sees_clear_pii
+from dashboard.present import decode_cursor, encode_cursor, post_view, sees_clear_pii
 
 bp = Blueprint("leads", __name__)
 PER_PAGE = 20
@@ -26,20 +27,33 @@ STATES = {"open": "待处理", "proposal": "已转为提案", "handled": "已处
 NOTE_MAX = 200
 
 
+def lead_filter(args: Any) -> tuple[int, datetime, datetime, str | None, str]:
+    """(days, since, until, topic, state) of the page's query string, unknown values replaced by defaults."""
+    try:
+        days = int(args.get("days", 30))
+    except (TypeError, ValueError):
+        days = 30
+    days = days if days in PERIODS else 30
+    until = utcnow()
+    topic = (args.get("topic") or "").strip()[:20] or None
+    state = args.get("state", "open")
+    return days, until - timedelta(days=days), until, topic, state if state in STATES or state == "all" else "open"
+
+
+def lead_rows(store: Any, args: Any, before: tuple[datetime, int] | None, limit: int) -> list[tuple[Any, Any]]:
+    """The leads the page shows for `args`, newest first, after the `before` cursor."""
+    _, since, until, topic, state = lead_filter(args)
+    return store.grievance_leads(since, until, MIN_SCORE, topic="" if topic == NO_TOPIC else topic, before=before,
+                                 limit=limit, state=None if state == "all" else state)
+
+
 @bp.get("/leads")
 @require_role(*roles.LEADS)
 def index() -> Any:
     store = services().store
-    days = int_arg("days", 30, 1, 365)
-    days = days if days in PERIODS else 30
-    until = utcnow()
-    since = until - timedelta(days=days)
-    topic = (request.args.get("topic") or "").strip()[:20] or None
-    state = request.args.get("state", "open")
-    state = state if state in STATES or state == "all" else "open"
+    days, since, until, topic, state = lead_filter(request.args)
     before = decode_cursor(request.args.get("after") or "")
-    rows = store.grievance_leads(since, until, MIN_SCORE, topic="" if topic == NO_TOPIC else topic, before=before,
-                                 limit=PER_PAGE + 1, state=None if state == "all" else state)
+    rows = lead_rows(store, request.args, before, PER_PAGE + 1)
     more = len(rows) > PER_PAGE
     rows = rows[:PER_PAGE]
     clear = sees_clear_pii(current_user())
@@ -52,6 +66,7 @@ def index() -> Any:
         states=STATES, done=done,
         next_cursor=encode_cursor(last.created_at, last.id) if last and last.id else None, first_page=before is None,
         total=sum(n for _, n in topics),
+        export_query=urlencode({"days": days, "topic": topic or "", "state": state}),
     )
 
 

@@ -10,7 +10,7 @@ saved filters, and exports of what a page shows.
   removals, approvals, pending removal requests, mutes asked of the platform — and their posts,
   newest first. The address names a post, not the author: an author id (a QQ number) is personal data.
 - **Saved filters**: a user's named query strings of the queue.
-- **Exports** (`/export`): the queue (its filter) or a search as CSV, XLSX or JSONL in the shared data
+- **Exports** (`/export`): the queue (its filter), a search or the 提案线索 as CSV, XLSX or JSONL in the shared data
   standard (dashboard.export). Personal data is masked unless the user may see it and asks for clear
   text with a reason; a clear export is audited (who, why, how many rows — never the data).
 """
@@ -240,13 +240,27 @@ def _search_rows(args: Any) -> Iterator[tuple[Any, Any]]:
             yield p, analyses.get(p.id)
 
 
-SOURCES = {"queue": (_queue_rows, roles.QUEUE, "审核队列"), "search": (_search_rows, roles.SEARCH, "搜索结果")}
+def _lead_rows(args: Any) -> Iterator[tuple[Any, Any]]:
+    from dashboard.leads import lead_rows
+
+    before, n = None, 0
+    while n < EXPORT_MAX:
+        rows = lead_rows(services().store, args, before, 500)
+        yield from rows
+        n += len(rows)
+        if len(rows) < 500:
+            return
+        before = (rows[-1][0].created_at, rows[-1][0].id)
+
+
+SOURCES = {"queue": (_queue_rows, roles.QUEUE, "审核队列"), "search": (_search_rows, roles.SEARCH, "搜索结果"),
+           "leads": (_lead_rows, roles.LEADS, "提案线索")}
 
 
 @bp.post("/export")
-@require_role(*roles.QUEUE)
+@require_role(*roles.EXPORT)
 def export() -> Any:
-    """The rows of a page (`source`: queue or search, with that page's query string in `query`) as a
+    """The rows of a page (`source`: queue, search or leads, with that page's query string in `query`) as a
     file. Masked unless `clear` is asked by a user who may see personal data, with a reason."""
     from dashboard.api import post_item
 

@@ -31,6 +31,7 @@ REPLY: tuple[Role, ...] = (OFFICER, LEADER)  # post the union's official reply o
 RULES: tuple[Role, ...] = (MODERATOR, OFFICER)  # the rules in use and how often their flags are upheld
 ADMIN_ONLY: tuple[Role, ...] = ()  # users, audit log, dead letters, runtime status
 CLEAR_PII: tuple[Role, ...] = (MODERATOR,)  # everyone else sees personal data masked
+EXPORT: tuple[Role, ...] = (MODERATOR, OFFICER)  # download a page's rows (each source also needs its page's permission)
 ME: tuple[Role, ...] = (MODERATOR, OFFICER, LEADER)  # 我的订阅 (/me): everyone, their own subscriptions only
 
 # Landing page per role (endpoint names).

@@ -270,3 +270,29 @@ def test_officers_subscribe_to_reports_on_their_page(store, login, client):
     assert store.get_user("officer").reports == ["weekly", "monthly"]
     login("leader")
     assert 'name="reports"' not in client.get("/me").get_data(as_text=True)
+
+
+def test_officers_export_the_leads_they_see_masked(store, login, client):
+    from tests.dashboard.helpers import PIISpan
+
+    text = f"我的房补三年没发了，电话{PHONE}"
+    add_post(store, "g1", "board", text, 2, make_analysis(text, grievance=0.9, topic="住房保障",
+                                                          pii=[PIISpan("phone", text.index(PHONE), text.index(PHONE) + 11)]))
+    add_post(store, "g2", "qq", "食堂太贵了，希望工会反映", 3, make_analysis("食堂太贵了", grievance=0.8, topic="食堂"))
+    add_post(store, "n", "qq", "今天天气不错", 1, make_analysis("今天天气不错", grievance=0.1))
+    login("officer")
+    page = client.get("/leads?topic=住房保障").get_data(as_text=True)
+    assert 'name="source" value="leads"' in page and "含个人信息明文" not in page  # officers: masked only
+    token = csrf_from(client, "/leads")
+    r = client.post("/export", data={"csrf_token": token, "source": "leads", "format": "jsonl",
+                                     "query": "days=30&topic=住房保障&state=open"})
+    rows = _rows(r.data, "jsonl")
+    assert [x["analysis"]["topic"] for x in rows] == ["住房保障"] and PHONE not in r.get_data(as_text=True)
+    all_rows = _rows(client.post("/export", data={"csrf_token": token, "source": "leads", "format": "jsonl",
+                                                  "query": "days=30"}).data, "jsonl")
+    assert len(all_rows) == 2
+    assert client.post("/export", data={"csrf_token": token, "source": "leads", "format": "csv", "clear": "1",
+                                        "reason": "x"}).status_code == 403
+    login("leader")
+    assert client.post("/export", data={"csrf_token": csrf_from(client, "/alerts"), "source": "leads",
+                                        "format": "csv"}).status_code == 403
