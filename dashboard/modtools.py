@@ -29,7 +29,9 @@ from dashboard import roles
 from dashboard.auth import current_user, require_role, safe_next
 from dashboard.context import services
 from dashboard.export import write as write_export
-from dashboard.present import decode_cursor, encode_cursor, post_view, sees_clear_pii
+from dashboard.present import (
+    author_display, decode_cursor, encode_cursor, post_view, sees_clear_pii, visible_text,
+)
 from dashboard.review import (
     APPROVE_CODES, NOTE_MAX, REMOVE_CODES, SAVED_PAGE, QueueFilter, apply_decision, in_scope, item_view,
     needs_second_moderator, parse_decision, review_scope,
@@ -81,8 +83,10 @@ def _bulk_form() -> tuple[str, tuple[list[int], Action, ReasonCode, str] | None]
         return back, None
 
 
-def plan_line(item: QueueItem | None, action: Action, code: ReasonCode) -> tuple[str, str]:
-    """What a bulk action would do to one post, as (plan, explanation)."""
+def plan_line(item: QueueItem | None, action: Action, code: ReasonCode,
+              removal_request: tuple | None) -> tuple[str, str]:
+    """What a bulk action would do to one post, as (plan, explanation); `removal_request` is the
+    post's pending (by, reason, note, at) removal request, if any."""
     user = current_user()
     if item is None:
         return "skip", "帖子不存在或未被标记，跳过"
@@ -92,12 +96,11 @@ def plan_line(item: QueueItem | None, action: Action, code: ReasonCode) -> tuple
         return "skip", "已被处理过，跳过（如需改判请打开帖子单独处理）"
     verb = "通过" if action is Action.APPROVE else "删除"
     if action is Action.REMOVE and needs_second_moderator(item.analysis, code):
-        pending = services().store.removal_requests([item.post.id]).get(item.post.id)  # type: ignore[list-item]
-        if pending is None:
+        if removal_request is None:
             return "request", "批评性的正常发言：记录你的删除意见，等待另一位审核员确认"
-        if user is not None and pending[0] == user.username:
+        if user is not None and removal_request[0] == user.username:
             return "skip", "删除是你提出的，需要另一位审核员确认，跳过"
-        return "decide", f"删除（确认 {pending[0]} 的删除意见）"
+        return "decide", f"删除（确认 {removal_request[0]} 的删除意见）"
     return "decide", f"{verb}（{code.label_zh}）"
 
 
@@ -110,12 +113,10 @@ def bulk_preview() -> Any:
     ids, action, code, note = req
     store = services().store
     clear = sees_clear_pii(current_user())
-    lines = []
-    for pid in ids:
-        item = store.queue_item(pid)
-        plan, why = plan_line(item, action, code)
-        if item is not None:
-            lines.append(BulkLine(item, item_view(item, {}, clear).text, plan, why))
+    items, requests = store.queue_items(ids), store.removal_requests(ids)
+    lines = [BulkLine(items[pid], visible_text(items[pid].post, items[pid].analysis, clear),
+                      *plan_line(items[pid], action, code, requests.get(pid)))
+             for pid in ids if pid in items]
     counts = {k: sum(1 for x in lines if x.plan == k) for k in ("decide", "request", "skip")}
     return render_template("review/bulk.html", lines=lines, action=action, code=code, note=note, counts=counts,
                            back=back, missing=len(ids) - len(lines))
@@ -131,8 +132,9 @@ def bulk_apply() -> Any:
     store, user = services().store, current_user()
     assert user is not None
     done: dict[str, int] = {"decided": 0, "requested": 0, "refused": 0, "skipped": 0}
+    items = store.queue_items(ids)
     for pid in ids:
-        item = store.queue_item(pid)
+        item = items.get(pid)
         if item is None or item.status is not FlagStatus.PENDING:  # decided since the preview
             done["skipped"] += 1
             continue
@@ -162,17 +164,13 @@ def author(post_id: int) -> Any:
     more = len(posts) > AUTHOR_PER_PAGE
     posts = posts[:AUTHOR_PER_PAGE]
     clear = sees_clear_pii(user)
-    views = []
-    analyses = store.analyses_by_ids([p.id for p in posts if p.id])
-    for p in posts:
-        item = store.queue_item(p.id) if p.id else None
-        if item is not None:
-            views.append(item_view(item, {}, clear))
-        else:
-            views.append(post_view(p, analyses.get(p.id), clear=clear))
+    ids = [p.id for p in posts if p.id]
+    items, analyses = store.queue_items(ids), store.analyses_by_ids(ids)
+    views = [item_view(items[p.id], {}, clear) if p.id in items else post_view(p, analyses.get(p.id), clear=clear)
+             for p in posts]
     last = posts[-1] if more and posts else None
     return render_template(
-        "review/author.html", post=post, who=post_view(post, None, clear=clear).author,
+        "review/author.html", post=post, who=author_display(post, clear),
         history=store.author_history(post.channel, post.author), views=views,
         next_cursor=encode_cursor(last.created_at, last.id) if last and last.id else None, first_page=before is None,
     )

@@ -474,6 +474,10 @@ class Store(abc.ABC):
     def queue_item(self, post_id: int) -> QueueItem | None: ...
 
     @abc.abstractmethod
+    def queue_items(self, post_ids: Sequence[int]) -> dict[int, QueueItem]:
+        """post id -> the flagged ones among `post_ids`, each in its current status."""
+
+    @abc.abstractmethod
     def queue_count(self, status: FlagStatus = FlagStatus.PENDING, channel: str | Sequence[str] | None = None,
                     rule: str | None = None) -> int: ...
 

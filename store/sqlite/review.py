@@ -125,16 +125,23 @@ class ReviewMixin(ChannelsMixin):
         return [(r["rule"], int(r["n"])) for r in rows]
 
     def queue_item(self, post_id: int) -> QueueItem | None:
-        post = self.get_post(post_id)
-        if post is None:
-            return None
-        r = self._one(
-            "SELECT status FROM flags WHERE post_id = ? ORDER BY (status = 'pending') DESC, id DESC LIMIT 1",
-            (post_id,),
-        )
-        if r is None:
-            return None
-        return self._queue_items([post], FlagStatus(r["status"]))[0]
+        return self.queue_items([post_id]).get(post_id)
+
+    def queue_items(self, post_ids: Sequence[int]) -> dict[int, QueueItem]:
+        """The flagged posts among `post_ids`, each in its current status (pending while any flag is)."""
+        ids = list(dict.fromkeys(post_ids))
+        status: dict[int, FlagStatus] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            for r in self._rows(f"SELECT post_id, status FROM flags WHERE post_id IN ({placeholders(len(chunk))})"
+                                " ORDER BY (status = 'pending'), id", chunk):
+                status[r["post_id"]] = FlagStatus(r["status"])  # the last row wins: pending, else the latest
+        posts = self.posts_by_ids(list(status))
+        out: dict[int, QueueItem] = {}
+        for st in set(status.values()):
+            out.update((i.post.id, i) for i in self._queue_items(
+                [posts[pid] for pid, s in status.items() if s is st and pid in posts], st))  # type: ignore[misc]
+        return out
 
     def _queue_items(self, posts: list, status: FlagStatus) -> list[QueueItem]:
         ids = [p.id for p in posts]
