@@ -16,29 +16,30 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Callable, Mapping
+from zoneinfo import ZoneInfo
 
 from alerts.base import DeliveryError, Notifier
 from alerts.email import EmailNotifier
-from core.domain import REPORT_PERIODS_ZH, Role, User
+from core.domain import REPORT_PERIODS_ZH, User
 from core.text import printable
+from dashboard import roles
 from store.base import ReportMail, Store
 
 log = logging.getLogger("sentinel.reportmail")
-REPORT_ROLES = (Role.ADMIN, Role.OFFICER)  # dashboard.roles.REPORTS plus admin
-RECOVER_WITHIN = timedelta(days=1)  # archived this recently and never queued: queue it (a crash in between)
 
 
 def subscribers(users: list[User], period: str) -> list[str]:
     """Active users who may read reports, subscribe to this kind and have an e-mail address."""
     return [u.username for u in users
-            if u.active and u.role in REPORT_ROLES and period in u.reports and u.email]
+            if roles.allows(u, roles.REPORTS) and period in u.reports and u.email]
 
 
 @dataclass
 class ReportMailer:
     store: Store
-    notifier: EmailNotifier | None
+    notifier: EmailNotifier
     data_dir: Path
+    timezone: str
     clock: Callable[[], datetime]
     dashboard_url: str | None = None
     base_delay: timedelta = timedelta(minutes=1)
@@ -46,31 +47,29 @@ class ReportMailer:
     rng: random.Random = field(default_factory=random.Random)
 
     @classmethod
-    def pick(cls, notifiers: Mapping[str, Notifier], **kw: object) -> "ReportMailer":
-        """Use the first e-mail notifier that mails people (no fixed `to` list)."""
+    def pick(cls, notifiers: Mapping[str, Notifier], **kw: object) -> "ReportMailer | None":
+        """A mailer on the first e-mail notifier that mails people (no fixed `to` list); None without one."""
         personal = [n for n in notifiers.values() if isinstance(n, EmailNotifier) and not n.to]
-        return cls(notifier=personal[0] if personal else None, **kw)  # type: ignore[arg-type]
+        return cls(notifier=personal[0], **kw) if personal else None  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ queueing
     def enqueue(self, period: str, start: date) -> int:
         """Queue this period's report for its subscribers; returns how many mails were queued."""
-        if self.notifier is None:
-            return 0
         names = subscribers(self.store.users(), period)
         return self.store.enqueue_report_mails(period, start, names, self.clock()) if names else 0
 
-    def recover(self) -> int:
-        """Queue reports archived in the last day that were never queued (the service stopped
-        between writing the archive and queueing); idempotent."""
-        from dashboard.report import archived, archive_file
+    def queue_latest(self) -> int:
+        """Queue, for each kind, the report of the latest ended period once it is archived and was
+        never queued: right after housekeeping archives it, or on a later run if the service stopped
+        in between. Older periods are never mailed (an archive rewritten after an erasure is not news)."""
+        from dashboard.report import archive_file, last_complete
 
+        local = self.clock().astimezone(ZoneInfo(self.timezone))
         n = 0
-        for kind, start, _, fmts in archived(self.data_dir):
-            path = archive_file(self.data_dir, f"{kind}-{start.isoformat()}.pdf")
-            if path is None or "pdf" not in fmts:
-                continue
-            age = self.clock().timestamp() - path.stat().st_mtime
-            if age < RECOVER_WITHIN.total_seconds() and not self.store.report_mails_exist(kind, start):
+        for kind in REPORT_PERIODS_ZH:
+            start = last_complete(kind, local)
+            if (archive_file(self.data_dir, f"{kind}-{start.isoformat()}.pdf") is not None
+                    and not self.store.report_mails_exist(kind, start)):
                 n += self.enqueue(kind, start)
         return n
 
@@ -78,8 +77,6 @@ class ReportMailer:
     def deliver_due(self, limit: int = 20) -> tuple[int, int]:
         """Send the due report mails; returns (sent, failed)."""
         sent = failed = 0
-        if self.notifier is None:
-            return 0, 0
         for mail in self.store.due_report_mails(self.clock(), limit):
             if self._send(mail):
                 sent += 1
@@ -90,7 +87,7 @@ class ReportMailer:
     def _send(self, mail: ReportMail) -> bool:
         from dashboard.report import archive_file
 
-        assert mail.id is not None and self.notifier is not None
+        assert mail.id is not None
         now = self.clock()
         label = REPORT_PERIODS_ZH.get(mail.period, mail.period)
         user = self.store.get_user(mail.username)

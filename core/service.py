@@ -90,7 +90,7 @@ class Sentinel:
             outbox=Outbox(store, notifiers, clock=clock, links=links, digest_period=router.digest_period),
             router=router,
             reportmail=ReportMailer.pick(notifiers, store=store, data_dir=settings.data_dir, clock=clock,
-                                         dashboard_url=settings.external_url or None),
+                                         timezone=settings.timezone, dashboard_url=settings.external_url or None),
             writebacks=WriteBackOutbox(store, {c.name: c for c in collectors}, clock=clock),
             clock=clock,
             health=Health(clock),
@@ -187,7 +187,7 @@ class Sentinel:
             self.metrics.delivery_attempts.labels(notifier, outcome).inc(n)
         with self._job("writeback"):
             self.writebacks.deliver_due()
-        if self.reportmail is not None and self.reportmail.notifier is not None:
+        if self.reportmail is not None:
             with self._job("reportmail"):
                 self.reportmail.deliver_due()
         return report
@@ -205,9 +205,9 @@ class Sentinel:
             written = archive_due(self.store, self.settings.data_dir, self.settings.timezone, self.clock())
         if written:
             log.info("已生成并归档报告：%s", "、".join(p.name for p in written if p.suffix == ".pdf"))
-        if self.reportmail is not None and self.reportmail.notifier is not None:
+        if self.reportmail is not None:
             with self._job("reportmail"):
-                queued = self.reportmail.recover()  # the periods just archived, and any a crash left unqueued
+                queued = self.reportmail.queue_latest()  # the periods just archived, or ones a stop left unqueued
             if queued:
                 log.info("已排队 %d 封报告邮件（发给订阅报告的工会干部）", queued)
         if moved:

@@ -326,7 +326,7 @@ _ARCHIVE_NAME = re.compile(r"^(daily|weekly|monthly)-(\d{4}-\d{2}-\d{2})\.(pdf|h
 
 
 def last_complete(kind: str, now: datetime) -> date:
-    """A day inside the latest period of `kind` that has ended by `now` (local time)."""
+    """The first day of the latest period of `kind` that has ended by `now` (local time)."""
     today = now.date()
     if kind == "daily":
         return today - timedelta(days=1)

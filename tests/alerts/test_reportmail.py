@@ -23,16 +23,16 @@ def people(store) -> None:
 
 def mailer(store, tmp_path, host: str, port: int, clock) -> ReportMailer:
     notifier = EmailNotifier("mail", host=host, port=port, sender="sentinel@univ.edu.cn", to=[])
-    return ReportMailer(store=store, notifier=notifier, data_dir=tmp_path / "data", clock=clock,
-                        dashboard_url="https://yuqing.univ.edu.cn/", rng=random.Random(1))
+    return ReportMailer(store=store, notifier=notifier, data_dir=tmp_path / "data", timezone="Asia/Shanghai",
+                        clock=clock, dashboard_url="https://yuqing.univ.edu.cn/", rng=random.Random(1))
 
 
 def test_subscribers_get_the_archived_pdf_once(store, tmp_path, smtp_server) -> None:
     people(store)
     archive_due(store, tmp_path / "data", "Asia/Shanghai", NOW)
     m = mailer(store, tmp_path, smtp_server.host, smtp_server.port, lambda: NOW)
-    assert m.recover() == 3  # zhang: daily and weekly; li: monthly
-    assert m.recover() == 0  # idempotent
+    assert m.queue_latest() == 3  # zhang: daily and weekly; li: monthly
+    assert m.queue_latest() == 0  # idempotent
     assert m.deliver_due() == (3, 0)
     got = {(tuple(to), msg["Subject"]) for to, msg in smtp_server.inbox.messages}
     assert got == {(("zhang@univ.edu.cn",), "工会舆情日报（2026-03-10 起）"),
@@ -51,7 +51,7 @@ def test_a_failed_send_waits_and_is_retried(store, tmp_path, smtp_server, closed
     archive_due(store, tmp_path / "data", "Asia/Shanghai", NOW)
     now = [NOW]
     m = mailer(store, tmp_path, "127.0.0.1", closed_port, lambda: now[0])
-    m.recover()
+    m.queue_latest()
     assert m.deliver_due() == (0, 3)
     (row,) = store.report_mails("monthly", date(2026, 2, 1))
     assert row.state == "failing" and "连接被拒绝" in row.last_error and row.next_attempt_at > NOW
@@ -65,7 +65,7 @@ def test_who_left_or_unsubscribed_is_dropped(store, tmp_path, smtp_server) -> No
     people(store)
     archive_due(store, tmp_path / "data", "Asia/Shanghai", NOW)
     m = mailer(store, tmp_path, smtp_server.host, smtp_server.port, lambda: NOW)
-    m.recover()
+    m.queue_latest()
     from core.domain import AuditEvent
 
     store.update_profile("zhang", AuditEvent("zhang", "user.profile"), reports=[])
@@ -78,16 +78,26 @@ def test_without_a_personal_mail_notifier_nothing_is_queued(store, tmp_path) -> 
     people(store)
     archive_due(store, tmp_path / "data", "Asia/Shanghai", NOW)
     group = EmailNotifier("mail", host="127.0.0.1", port=25, sender="s@univ.edu.cn", to=["office@univ.edu.cn"])
-    m = ReportMailer.pick({"mail": group}, store=store, data_dir=tmp_path / "data", clock=lambda: NOW)
-    assert m.notifier is None and m.recover() == 0 and m.deliver_due() == (0, 0)
+    assert ReportMailer.pick({"mail": group}, store=store, data_dir=tmp_path / "data", timezone="Asia/Shanghai",
+                             clock=lambda: NOW) is None
 
 
-def test_an_old_archive_is_not_mailed_to_a_new_subscriber(store, tmp_path, smtp_server) -> None:
+def test_only_the_latest_ended_period_is_mailed(store, tmp_path, smtp_server) -> None:
+    """A week later the old weekly report (rewritten after an erasure, say) is not queued again:
+    only the latest ended period of each kind is, once."""
+    from dashboard.report import archived
+
     people(store)
     archive_due(store, tmp_path / "data", "Asia/Shanghai", NOW)
-    later = datetime.now(timezone.utc) + timedelta(days=2)  # the files were written now
-    m = mailer(store, tmp_path, smtp_server.host, smtp_server.port, lambda: later)
-    assert m.recover() == 0
+    now = [NOW]
+    m = mailer(store, tmp_path, smtp_server.host, smtp_server.port, lambda: now[0])
+    assert m.queue_latest() == 3
+    later = now[0] = NOW + timedelta(days=7)
+    assert m.queue_latest() == 0  # the new periods are not archived yet; the old ones are not news
+    archive_due(store, tmp_path / "data", "Asia/Shanghai", later)
+    assert m.queue_latest() == 2  # zhang: the new daily and weekly reports; the monthly is the same month
+    assert len(archived(tmp_path / "data")) == 5
+    assert {(x.period, x.start) for x in store.report_mails("weekly", date(2026, 3, 9))} == {("weekly", date(2026, 3, 9))}
 
 
 def test_the_service_archives_queues_and_mails_on_its_schedule(tmp_path, smtp_server) -> None:
@@ -111,3 +121,17 @@ def test_the_service_archives_queues_and_mails_on_its_schedule(tmp_path, smtp_se
         assert service.status()["jobs"]["reportmail"]["consecutive_failures"] == 0
     finally:
         service.close()
+
+
+def test_an_old_report_rewritten_later_is_not_mailed(store, tmp_path, smtp_server) -> None:
+    """A report archived when nobody subscribed, rewritten a week later (after an erasure), is not
+    sent to whoever has subscribed since: it is not the latest period any more."""
+    archive_due(store, tmp_path / "data", "Asia/Shanghai", NOW)
+    later = NOW + timedelta(days=7)
+    m = mailer(store, tmp_path, smtp_server.host, smtp_server.port, lambda: later)
+    people(store)
+    old = tmp_path / "data" / "reports" / "daily-2026-03-10.pdf"
+    old.write_bytes(old.read_bytes())  # rewritten now
+    assert m.queue_latest() == 1  # li: February is still the latest ended month
+    assert store.report_mails("daily", date(2026, 3, 10)) == []
+    assert store.report_mails("weekly", date(2026, 3, 2)) == []
