@@ -18,6 +18,7 @@ import csv
 import io
 import json
 import sys
+from itertools import takewhile
 from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
@@ -43,17 +44,10 @@ def _feed(page: Any, item: Any, since: datetime, until: datetime, clear: bool,
           key: Any = lambda row: row) -> Iterator[dict[str, Any]]:
     """Every row of a time-ordered store feed (posts_page, alerts_page, …) in [since, until), read in
     keyset pages so that memory stays flat."""
-    after = None
-    while True:
-        rows = page(since, after, PAGE)
-        for row in rows:
-            if key(row).created_at >= until:
-                return
-            yield item(row, clear)
-        if len(rows) < PAGE:
-            return
-        last = key(rows[-1])
-        after = (last.created_at, last.id)
+    from dashboard.present import keyset_walk
+
+    rows = keyset_walk(lambda after: page(since, after, PAGE), lambda row: (key(row).created_at, key(row).id), PAGE)
+    return (item(row, clear) for row in takewhile(lambda row: key(row).created_at < until, rows))
 
 
 def posts(store: Any, since: datetime, until: datetime, clear: bool) -> Iterator[dict[str, Any]]:

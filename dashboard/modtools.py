@@ -17,8 +17,8 @@ saved filters, and exports of what a page shows.
 from __future__ import annotations
 
 import io
+from itertools import islice
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Iterator
 from urllib.parse import parse_qsl, urlencode
 
@@ -30,10 +30,10 @@ from dashboard.auth import current_user, require_role, safe_next
 from dashboard.context import services
 from dashboard.export import write as write_export
 from dashboard.present import (
-    author_display, decode_cursor, encode_cursor, post_view, sees_clear_pii, visible_text,
+    author_display, decode_cursor, encode_cursor, keyset_walk, post_view, sees_clear_pii, visible_text,
 )
 from dashboard.review import (
-    APPROVE_CODES, NOTE_MAX, REMOVE_CODES, SAVED_PAGE, QueueFilter, apply_decision, in_scope, item_view,
+    NOTE_MAX, SAVED_PAGE, QueueFilter, apply_decision, in_scope, item_view,
     needs_second_moderator, parse_decision, review_scope,
 )
 from store.base import QueueItem, SavedFilter
@@ -44,6 +44,7 @@ AUTHOR_PER_PAGE = 20
 FILTER_NAME_MAX = 30
 FILTERS_MAX = 20  # saved filters per user and page
 EXPORT_MAX = 50_000  # rows per export from a page (the command line has no limit)
+EXPORT_PAGE = 500  # rows read at a time
 EXPORT_FORMATS = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                   "jsonl": "application/x-ndjson"}
 SEARCH_QUERY_MAX = 100
@@ -213,26 +214,19 @@ def _queue_rows(args: Any) -> Iterator[tuple[Any, Any]]:
     f = QueueFilter.from_args(args)
     scope = review_scope(current_user())
     if scope is not None and f.channel and f.channel not in scope:
-        return
+        return iter(())
     channels = [f.channel] if f.channel else scope
-    after: tuple[datetime, int] | None = None
-    n = 0
-    while n < EXPORT_MAX:
-        page = store.review_page(f.status, channels, f.rule, after, limit=500)
-        for at, item in page:
-            yield item.post, item.analysis
-            n += 1
-        if len(page) < 500:
-            return
-        after = (page[-1][0], page[-1][1].post.id)  # type: ignore[assignment]
+    rows = keyset_walk(lambda after: store.review_page(f.status, channels, f.rule, after, limit=EXPORT_PAGE),
+                       lambda row: (row[0], row[1].post.id), EXPORT_PAGE)
+    return ((item.post, item.analysis) for _, item in islice(rows, EXPORT_MAX))
 
 
 def _search_rows(args: Any) -> Iterator[tuple[Any, Any]]:
     store = services().store
     q = (args.get("q") or "").strip()[:SEARCH_QUERY_MAX]
     posts = store.search(q, limit=EXPORT_MAX, channels=review_scope(current_user())) if q else []
-    for i in range(0, len(posts), 500):
-        chunk = posts[i:i + 500]
+    for i in range(0, len(posts), EXPORT_PAGE):
+        chunk = posts[i:i + EXPORT_PAGE]
         analyses = store.analyses_by_ids([p.id for p in chunk if p.id])
         for p in chunk:
             yield p, analyses.get(p.id)
@@ -241,14 +235,9 @@ def _search_rows(args: Any) -> Iterator[tuple[Any, Any]]:
 def _lead_rows(args: Any) -> Iterator[tuple[Any, Any]]:
     from dashboard.leads import lead_rows
 
-    before, n = None, 0
-    while n < EXPORT_MAX:
-        rows = lead_rows(services().store, args, before, 500)
-        yield from rows
-        n += len(rows)
-        if len(rows) < 500:
-            return
-        before = (rows[-1][0].created_at, rows[-1][0].id)
+    rows = keyset_walk(lambda before: lead_rows(services().store, args, before, EXPORT_PAGE),
+                       lambda row: (row[0].created_at, row[0].id), EXPORT_PAGE)
+    return islice(rows, EXPORT_MAX)
 
 
 SOURCES = {"queue": (_queue_rows, roles.QUEUE, "审核队列"), "search": (_search_rows, roles.SEARCH, "搜索结果"),

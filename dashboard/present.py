@@ -13,7 +13,7 @@ import binascii
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Sequence
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -266,3 +266,18 @@ def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
     if at.tzinfo is None or not 0 <= post_id < 2**63:
         return None
     return at, post_id
+
+
+T = TypeVar("T")
+
+
+def keyset_walk(fetch: Callable[[Any], list[T]], cursor_of: Callable[[T], Any], page: int) -> Iterator[T]:
+    """Every row of a keyset-paged read, page by page in steady memory: `fetch(after)` returns up to
+    `page` rows after the cursor (None: from the start); `cursor_of(row)` is the cursor a row ends at."""
+    after = None
+    while True:
+        rows = fetch(after)
+        yield from rows
+        if len(rows) < page:
+            return
+        after = cursor_of(rows[-1])

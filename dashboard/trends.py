@@ -106,26 +106,25 @@ def pct(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
-def topic_table(rows: list[DayCount]) -> list[tuple[str, int, int]]:
-    """(topic label, posts, negative) over the period, biggest first."""
+def _totals(rows: list[DayCount], key: str) -> list[tuple[str, int, int]]:
+    """(value of `key`, posts, negative) over the period, biggest first."""
     n: Counter[str] = Counter()
     neg: Counter[str] = Counter()
     for r in rows:
-        n[r.topic] += r.n
+        n[getattr(r, key)] += r.n
         if r.sentiment == "neg":
-            neg[r.topic] += r.n
-    return [(topic_label(t), c, neg[t]) for t, c in sorted(n.items(), key=lambda kv: (-kv[1], kv[0])) if c]
+            neg[getattr(r, key)] += r.n
+    return [(k, c, neg[k]) for k, c in sorted(n.items(), key=lambda kv: (-kv[1], kv[0])) if c]
+
+
+def topic_table(rows: list[DayCount]) -> list[tuple[str, int, int]]:
+    """(topic label, posts, negative) over the period, biggest first."""
+    return [(topic_label(t), c, neg) for t, c, neg in _totals(rows, "topic")]
 
 
 def channel_table(rows: list[DayCount]) -> list[tuple[str, str, int, int]]:
     """(channel, label, posts, negative) over the period, biggest first."""
-    n: Counter[str] = Counter()
-    neg: Counter[str] = Counter()
-    for r in rows:
-        n[r.channel] += r.n
-        if r.sentiment == "neg":
-            neg[r.channel] += r.n
-    return [(c, channel_label(c), k, neg[c]) for c, k in sorted(n.items(), key=lambda kv: (-kv[1], kv[0])) if k]
+    return [(ch, channel_label(ch), c, neg) for ch, c, neg in _totals(rows, "channel")]
 
 
 def trends_json(rows: list[DayCount], f: DashFilter) -> dict[str, Any]:

@@ -296,3 +296,19 @@ def test_officers_export_the_leads_they_see_masked(store, login, client):
     login("leader")
     assert client.post("/export", data={"csrf_token": csrf_from(client, "/alerts"), "source": "leads",
                                         "format": "csv"}).status_code == 403
+
+
+def test_page_exports_read_in_keyset_pages(store, seeded, login, client, monkeypatch):
+    from dashboard import modtools
+
+    monkeypatch.setattr(modtools, "EXPORT_PAGE", 2)  # the five pending posts take three reads
+    login("moderator")
+    r = client.post("/export", data={"csrf_token": csrf_from(client, "/queue"), "source": "queue", "format": "jsonl",
+                                     "query": ""})
+    ids = [x["id"] for x in _rows(r.data, "jsonl")]
+    assert sorted(ids) == sorted(i.post.id for _, i in store.review_page(FlagStatus.PENDING, None, None, None, 100))
+    assert len(ids) == len(set(ids)) == 5
+    monkeypatch.setattr(modtools, "EXPORT_MAX", 3)
+    r = client.post("/export", data={"csrf_token": csrf_from(client, "/queue"), "source": "queue", "format": "jsonl",
+                                     "query": ""})
+    assert len(_rows(r.data, "jsonl")) == 3
