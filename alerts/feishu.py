@@ -605,4 +605,4 @@ class FeishuUserNotifier(Notifier):
                             code=resp.status_code)
 
 
-__all__ = ["FeishuBotNotifier", "FeishuUserNotifier", "RateLimiter", "SlidingWindow", "build_card", "gen_sign"]
+__all__ = ["FeishuBotNotifier", "FeishuUserNotifier", "RateLimiter", "build_card", "gen_sign"]

@@ -40,9 +40,9 @@ import math
 import re
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
 import requests
@@ -52,6 +52,7 @@ from alerts.base import (
     options_schema
 )
 from core.errors import ConfigError
+from core.ratelimit import KeyedLimits
 from core.masking import redact
 from core.tokens import TokenCache, TokenExpired
 
@@ -155,29 +156,6 @@ def _retry_after(value: str | None) -> float | None:
     return seconds if seconds is not None and math.isfinite(seconds) and seconds >= 0 else None
 
 
-
-
-class SlidingWindows:
-    """At most `limit` events in any `period` seconds, for each (limit, period) pair."""
-
-    def __init__(self, limits: Iterable[tuple[int, float]]) -> None:
-        self.limits = list(limits)
-        self.events: deque[float] = deque()
-        self.horizon = max(p for _, p in self.limits)
-
-    def wait(self, now: float) -> float:
-        """Seconds until one more event fits (0: now)."""
-        while self.events and self.events[0] <= now - self.horizon:
-            self.events.popleft()
-        wait = 0.0
-        for limit, period in self.limits:
-            recent = [t for t in self.events if t > now - period]
-            if len(recent) >= limit:
-                wait = max(wait, recent[-limit] + period - now)
-        return wait
-
-    def add(self, now: float) -> None:
-        self.events.append(now)
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -300,7 +278,7 @@ class WeComAppNotifier(_WeComHttp, Notifier):
         self.base_url, self.dashboard_url, self.timezone = base_url, dashboard_url, timezone
         self.timeout, self.clock = timeout, clock
         self.tokens = TokenCache(self._fetch_token, clock=clock, refused=self._refused)
-        self._members: dict[str, SlidingWindows] = {}
+        self._members = KeyedLimits(MEMBER_LIMITS, clock)  # per recipient UserID (lower case)
         self._blocker = _Blocker()
         self._progress: OrderedDict[tuple[int, str, str], _Progress] = OrderedDict()
         self._lock = threading.RLock()
@@ -443,7 +421,7 @@ class WeComAppNotifier(_WeComHttp, Notifier):
             now = self.clock()
             ready = []
             for r in group:
-                wait = self._window(r.address).wait(now)
+                wait = self._members.wait(r.address.lower())
                 if wait > 0:
                     waits.append(wait)
                 else:
@@ -494,9 +472,6 @@ class WeComAppNotifier(_WeComHttp, Notifier):
             return SendReport(invalid=invalid, note=note)
         return None
 
-    def _window(self, user: str) -> SlidingWindows:
-        return self._members.setdefault(user.lower(), SlidingWindows(MEMBER_LIMITS))
-
     def _accepted(self, answer: Mapping[str, Any], sent: Sequence[Recipient], progress: _Progress,
                   now: float) -> None:
         progress.accepted = True
@@ -512,7 +487,7 @@ class WeComAppNotifier(_WeComHttp, Notifier):
         for key in by_key:
             if key not in rejected:
                 progress.done.add(key)
-                self._window(key).add(now)
+                self._members.record(key)
 
 
 def _ids(value: Any) -> list[str]:
@@ -540,7 +515,7 @@ class WeComRobotNotifier(_WeComHttp, Notifier):
         super().__init__(name)
         self.key, self.base_url, self.msgtype = key, base_url, msgtype
         self.dashboard_url, self.timezone, self.timeout, self.clock = dashboard_url, timezone, timeout, clock
-        self._window = SlidingWindows(ROBOT_LIMITS)
+        self._window = KeyedLimits(ROBOT_LIMITS, clock)
         self._blocker = _Blocker()
         self._lock = threading.Lock()
 
@@ -612,7 +587,7 @@ class WeComRobotNotifier(_WeComHttp, Notifier):
         with self._lock:
             now = self.clock()
             self._blocker.check(now)
-            wait = self._window.wait(now)
+            wait = self._window.wait()
             if wait > 0:
                 raise DeliveryError(f"企业微信限制每个群机器人每分钟最多发送 20 条消息，本分钟已发满；约 {math.ceil(wait)} 秒后重试",
                                     retry_after=wait, code="rate_limit")
@@ -621,9 +596,9 @@ class WeComRobotNotifier(_WeComHttp, Notifier):
                                        body=self.payload(message))
             except DeliveryError as exc:
                 if exc.code not in ("network", "timeout"):
-                    self._window.add(now)  # it reached the platform: it may count
+                    self._window.record()  # it reached the platform: it may count
                 raise
-            self._window.add(now)
+            self._window.record()
             code = _errcode(answer)
             if code != 0:
                 exc = self._platform_error(what, code, answer)

@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.cli import ChineseArgumentParser, add_service_options, service_settings
-from core.domain import CHANNEL_LABELS_ZH, REPORT_PERIODS_ZH, Level, channel_label
+from core.domain import REPORT_PERIODS_ZH, Level, channel_label
 from core.errors import SentinelError
 from core.masking import redact
 
@@ -232,7 +232,7 @@ def render_pdf(rep: Report, out: Path | Any) -> None:
         return t
 
     story: list[Any] = [Paragraph(esc(rep.title), h1)]
-    n, b = rep.now, rep.before
+    n = rep.now
     story.append(Paragraph(esc(
         f"本期帖子 {n['posts']} 条（环比 {rep.change('posts')}），负面占比 {rep.negative_share:.0%}"
         f"（上期 {rep.previous_negative_share:.0%}）；送审 {n['flagged']} 条，删除 {n['removed']} 条，"

@@ -152,7 +152,7 @@ class Spreader:
         return out
 
     def reactions(self, officials: list[Draft]) -> list[Draft]:
-        ctx, rng, out = self.ctx, self.ctx.rng, []
+        rng, out = self.ctx.rng, []
         for _ in range(self.ep.reactions):
             official = rng.choice(officials)
             when = official.at + timedelta(seconds=rng.randint(120, 5 * 3600))
