@@ -396,9 +396,15 @@ class User:
     # moderators: the channels whose posts they review and decide (empty: every channel); set by an admin
     review_channels: list[str] = field(default_factory=list)
 
+    @property
+    def review_scope(self) -> list[str] | None:
+        """The channels this user reviews; None for every channel (admins, and users not limited)."""
+        return None if self.role is Role.ADMIN or not self.review_channels else list(self.review_channels)
+
     def reviews(self, channel: str) -> bool:
-        """Whether this user's review scope includes `channel` (admins and unlimited users: every channel)."""
-        return self.role is Role.ADMIN or not self.review_channels or channel in self.review_channels
+        """Whether this user's review scope includes `channel`."""
+        scope = self.review_scope
+        return scope is None or channel in scope
 
     def address(self, route: str) -> str:
         """The user's address on a contact route ("" when they have none)."""

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Sequence
 from urllib.parse import urlencode
 
@@ -17,7 +16,6 @@ from core.domain import (
     REMOVE_REASONS,
     FlagStatus,
     ReasonCode,
-    Role,
     User,
     WriteBack,
     channel_label,
@@ -79,15 +77,12 @@ def platform_actions(post: Any) -> frozenset[str]:
 
 
 def review_scope(user: User | None) -> list[str] | None:
-    """The channels `user` reviews, or None for every channel (admins; moderators not limited)."""
-    if user is None or user.role is Role.ADMIN or not user.review_channels:
-        return None
-    return list(user.review_channels)
+    """The channels `user` reviews, or None for every channel (User.review_scope)."""
+    return user.review_scope if user is not None else None
 
 
 def in_scope(user: User | None, post: Any) -> bool:
-    scope = review_scope(user)
-    return scope is None or post.channel in scope
+    return user is None or user.reviews(post.channel)
 
 
 def channel_options(scope: list[str] | None = None) -> list[tuple[str, str]]:
@@ -114,10 +109,13 @@ class QueueFilter:
         rule = (args.get("rule") or "").strip()[:RULE_NAME_MAX] or None
         return cls(status, (args.get("channel") or "").strip() or None, rule)
 
-    def query(self) -> str:
-        """The canonical query string (status first; defaults left out)."""
+    def args(self) -> dict[str, str]:
+        """The canonical query arguments (status first; defaults left out)."""
         parts = {"status": self.status.value, "channel": self.channel, "rule": self.rule}
-        return urlencode({k: v for k, v in parts.items() if v and not (k == "status" and v == "pending")})
+        return {k: v for k, v in parts.items() if v and not (k == "status" and v == "pending")}
+
+    def query(self) -> str:
+        return urlencode(self.args())
 
 
 @bp.get("/queue")
@@ -137,9 +135,8 @@ def queue() -> Any:
     page = page[:PER_PAGE]
     debunks = _debunk_index()
     clear = sees_clear_pii(user)
-    base = f.query()
-    next_url = (url_for("review.queue") + "?" + "&".join(x for x in (base, "cursor=" + encode_cursor(*_key(page[-1])))
-                                                       if x)) if more else None
+    last_at, last = page[-1] if more else (None, None)
+    next_url = url_for("review.queue", **f.args(), cursor=encode_cursor(last_at, last.post.id)) if last else None
     saved = store.saved_filters(user.username, SAVED_PAGE) if user else []
     return render_template(
         "review/queue.html",
@@ -151,18 +148,14 @@ def queue() -> Any:
         channels=channel_options(scope),
         scope=scope,
         total=store.queue_count(f.status, channels, f.rule),
-        first_url=url_for("review.queue") + ("?" + base if base else ""),
+        first_url=url_for("review.queue", **f.args()),
         next_url=next_url,
         paged=after is not None,
-        filter_query=base,
+        filter_query=f.query(),
         saved_filters=saved,
         approve_codes=APPROVE_CODES,
         remove_codes=REMOVE_CODES,
     )
-
-
-def _key(row: tuple[datetime, QueueItem]) -> tuple[datetime, int]:
-    return row[0], row[1].post.id  # type: ignore[return-value]
 
 
 @bp.get("/posts/<int:post_id>")
