@@ -18,6 +18,7 @@ from typing import Callable, Mapping
 from zoneinfo import ZoneInfo
 
 from alerts.base import AlertMessage, DeliveryError, Notifier, PostExcerpt, Recipient, SendReport
+from core.backoff import backoff
 from core.domain import utcnow
 from core.links import AlertLinks
 from core.masking import excerpt as masked_excerpt, redact
@@ -70,10 +71,8 @@ class Outbox:
         return report
 
     def backoff(self, failures: int) -> timedelta:
-        """Delay after the `failures`-th failure in a row (1, 2, …): base·2^(n-1), capped, with jitter
-        in the upper half so that many failing deliveries do not retry in lockstep."""
-        delay = min(self.max_delay, self.base_delay * (2 ** min(max(failures - 1, 0), 30)))
-        return delay / 2 + delay / 2 * self.rng.random()
+        """Delay after the `failures`-th failure in a row (core.backoff)."""
+        return backoff(failures, self.base_delay, self.max_delay, self.rng)
 
     # ------------------------------------------------------------------ one delivery
     def _deliver(self, d: Delivery, messages: dict[int, AlertMessage]) -> bool:

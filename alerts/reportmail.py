@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.base import DeliveryError, Notifier
 from alerts.email import EmailNotifier
+from core.backoff import backoff
 from core.domain import REPORT_PERIODS_ZH, User
 from core.text import printable
 from dashboard import roles
@@ -113,8 +114,7 @@ class ReportMailer:
         try:
             refused = self.notifier.send_mails([message])
         except DeliveryError as exc:
-            delay = min(self.max_delay, self.base_delay * (2 ** min(mail.attempts, 20)))
-            delay = delay / 2 + delay / 2 * self.rng.random()
+            delay = backoff(mail.attempts + 1, self.base_delay, self.max_delay, self.rng)
             self.store.report_mail_failed(mail.id, str(exc), now + delay)
             log.warning("%s发给 %s 失败（第 %d 次），%d 秒后重试：%s", subject, mail.username, mail.attempts + 1,
                         int(delay.total_seconds()), printable(str(exc)))

@@ -19,6 +19,7 @@ from typing import Callable, Mapping
 
 from collectors.base import Collector
 from collectors.http import SourceError, WriteBackRefused
+from core.backoff import backoff
 from core.domain import AuditEvent, WriteBack, WriteBackState, utcnow
 from core.masking import redact
 from core.text import printable
@@ -52,8 +53,8 @@ class WriteBackOutbox:
         return report
 
     def backoff(self, failures: int) -> timedelta:
-        delay = min(self.max_delay, self.base_delay * (2 ** min(max(failures - 1, 0), 30)))
-        return delay / 2 + delay / 2 * self.rng.random()
+        """Delay after the `failures`-th failure in a row (core.backoff)."""
+        return backoff(failures, self.base_delay, self.max_delay, self.rng)
 
     def _one(self, wb: WriteBack) -> str:
         assert wb.id is not None

@@ -17,8 +17,8 @@ saved filters, and exports of what a page shows.
 from __future__ import annotations
 
 import io
-from itertools import islice
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Iterator
 from urllib.parse import parse_qsl, urlencode
 
