@@ -4,7 +4,8 @@
 
 APScheduler runs collection, analysis + rules, alert delivery, model/debunk refresh, case upkeep and
 retention (core/privacy.py); the dashboard, with /metrics, is served from the same process (waitress). SIGTERM or SIGINT: the batch in flight
-finishes, then the process exits 0.
+finishes, then the process exits 0. Several instances may share one store: only the holder of the
+worker lease (core/lease.py) runs the jobs; the others serve the dashboard and take over when it stops.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import socket
 import sys
 import threading
 from types import FrameType
+from typing import Callable
 
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -23,6 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from core.cli import ChineseArgumentParser
 from core.config import Settings, load_settings
 from core.errors import SentinelError
+from core.lease import WorkerLease
 from core.logs import setup_logging
 
 log = logging.getLogger("sentinel")
@@ -101,15 +104,29 @@ class Service:
         log.info("看板已启动：http://%s:%d/", self.settings.host, self.settings.port)
 
         self.sentinel.start()  # listeners of push channels
-        stop = self.stopping.is_set
+        sentinel = self.sentinel
+        sentinel.lease = lease = WorkerLease(sentinel.store, ttl=self.settings.lease_ttl,
+                                             renew=self.settings.lease_renew, clock=sentinel.clock)
+        if not lease.tick():
+            log.info("另一个实例（%s）持有工作租约：本实例先待命，只提供看板，对方停止续租后自动接手",
+                     lease.state.holder if lease.state else "?")
+        lease.on_gain = sentinel.take_over  # later gains: refill windows from what the other one stored
+
+        def stop() -> bool:  # the batch in flight finishes; none starts after a stop or a lost lease
+            return self.stopping.is_set() or not sentinel.active()
+
+        def worker(func: Callable[[], object]) -> Callable[[], None]:
+            return lambda: None if not sentinel.active() else func()
+
         iv = self.settings.intervals
         jobs = [
-            ("collect", lambda: self.sentinel.collect(stop), iv["collect"]),
-            ("process", lambda: self.sentinel.process(stop), iv["analyze"]),
-            ("deliver", self.sentinel.deliver, iv["deliver"]),
-            ("refresh", self.sentinel.refresh, 30.0),
-            ("maintain", self.sentinel.maintain, 300.0),  # rumour cases quiet long enough subside
-            ("retention", self.sentinel.retain, iv["retention"]),  # personal data redacted, old posts deleted
+            ("lease", lease.tick, self.settings.lease_renew.total_seconds()),
+            ("collect", worker(lambda: sentinel.collect(stop)), iv["collect"]),
+            ("process", worker(lambda: sentinel.process(stop)), iv["analyze"]),
+            ("deliver", worker(sentinel.deliver), iv["deliver"]),
+            ("refresh", sentinel.refresh, 30.0),
+            ("maintain", worker(sentinel.maintain), 300.0),  # rumour cases quiet long enough subside
+            ("retention", worker(sentinel.retain), iv["retention"]),  # personal data redacted, old posts deleted
         ]
         for name, func, seconds in jobs:
             self.scheduler.add_job(func, "interval", seconds=seconds, id=name, name=name, max_instances=1,
@@ -121,6 +138,8 @@ class Service:
         log.info("收到停止信号：等待进行中的批次完成后退出……")
         self.stopping.set()
         self.scheduler.shutdown(wait=True)
+        if self.sentinel.lease is not None:
+            self.sentinel.lease.release()  # another instance takes over at once
         if self.server is not None:
             self.server.close()
         self.sentinel.close()

@@ -50,6 +50,9 @@ DEFAULTS: dict[str, Any] = {
     "retention": {"posts_days": None, "pii_days": None},
     # GET /metrics (Prometheus): loopback only, unless token_env names a variable holding a bearer token
     "metrics": {"token_env": ""},
+    # several instances on one store: the `worker` lease holder collects, analyses and delivers; the
+    # others serve the dashboard and take over within ttl + renew seconds of its end (core/lease.py)
+    "lease": {"ttl_seconds": 20, "renew_seconds": 5},
     "channels": [],
     "notifiers": [],
 }
@@ -125,6 +128,12 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {"token_env": {"type": "string"}},
         },
+        "lease": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"ttl_seconds": {"type": "number", "minimum": 3, "maximum": 600},
+                           "renew_seconds": {"type": "number", "minimum": 0.5, "maximum": 200}},
+        },
         "channels": {"type": "array", "items": _ITEM},
         "notifiers": {"type": "array", "items": _ITEM},
         "routing": {"type": "object"},  # checked in detail by alerts/routing.py (errors name the field)
@@ -164,6 +173,8 @@ class Settings:
     retention_posts_days: float | None = None  # posts, analyses and flags deleted after this (aggregates kept)
     retention_pii_days: float | None = None  # personal data in stored texts redacted after this
     metrics_token: str | None = None  # bearer token for /metrics from elsewhere than loopback (from the env)
+    lease_ttl: timedelta = timedelta(seconds=20)  # how long the worker lease lasts unless renewed
+    lease_renew: timedelta = timedelta(seconds=5)  # how often its holder renews it (others try to take it)
 
     @property
     def db_path(self) -> Path:
@@ -278,6 +289,11 @@ def load_settings(
                           f"取值 {pii_days!r} 大于 retention.posts_days（{posts_days!r}）：帖子删除前个人信息应已遮盖，"
                           "请把 pii_days 设为不大于 posts_days")
     token_env = str(data["metrics"].get("token_env") or "")
+    lease = data["lease"]
+    if float(lease["renew_seconds"]) * 2 > float(lease["ttl_seconds"]):
+        raise ConfigError(file_label, "lease.renew_seconds",
+                          f"取值 {lease['renew_seconds']!r} 太大：续租间隔应不超过 lease.ttl_seconds"
+                          f"（{lease['ttl_seconds']!r}）的一半，否则租约会在续租前过期、两个实例轮流接手")
     secure = web.get("secure_cookies")
     return Settings(
         data_dir=Path(data["data_dir"]).expanduser(),
@@ -307,6 +323,8 @@ def load_settings(
         retention_posts_days=None if posts_days is None else float(posts_days),
         retention_pii_days=None if pii_days is None else float(pii_days),
         metrics_token=secret_from_env(token_env, "metrics.token_env", env) if token_env else None,
+        lease_ttl=timedelta(seconds=float(lease["ttl_seconds"])),
+        lease_renew=timedelta(seconds=float(lease["renew_seconds"])),
     )
 
 

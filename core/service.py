@@ -33,6 +33,7 @@ from core.config import Settings
 from core.errors import ConfigError
 from core.domain import AuditEvent, Post, utcnow
 from core.health import Health
+from core.lease import WorkerLease
 from core.links import AlertLinks
 from core.metrics import Metrics
 from core.privacy import RetentionPolicy, RetentionReport, apply_retention
@@ -63,6 +64,7 @@ class Sentinel:
     clock: Callable[[], datetime] = utcnow
     health: Health = field(default_factory=lambda: Health(utcnow))
     metrics: Metrics = field(default_factory=Metrics.create)  # what /metrics shows (core/metrics.py)
+    lease: WorkerLease | None = None  # with several instances on one store: who works (None: this one)
     _process_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -104,6 +106,15 @@ class Sentinel:
             time.perf_counter() - started,
         )
         return service
+
+    def active(self) -> bool:
+        """Whether this instance does the work now (it holds the worker lease, or runs without one)."""
+        return self.lease is None or self.lease.active()
+
+    def take_over(self) -> None:
+        """Called when this instance takes the worker lease from another one: refill the in-memory
+        windows from what the previous holder stored, so the hand-over changes no decision."""
+        self._warm()
 
     def _warm(self) -> None:
         """Refill in-memory windows from recent stored history, so a restart changes no decision.
@@ -304,6 +315,7 @@ class Sentinel:
             quarantined = None
             problems.append(f"读取隔离区或发件箱失败：{exc}")
         return {
+            **({"instance": self.lease.describe()} if self.lease is not None else {}),
             "status": "degraded" if problems else "ok",
             "problems": problems,
             "model_version": self.analyzer.model_version,

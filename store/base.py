@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Sequence
 
 from core.domain import (
@@ -249,6 +249,19 @@ class Quarantined:
     error: str
     first_at: datetime
     last_at: datetime
+
+
+@dataclass(frozen=True)
+class LeaseState:
+    """Who holds a lease between service instances, and until when (see core/lease.py)."""
+
+    name: str
+    holder: str
+    acquired_at: datetime
+    expires_at: datetime
+
+    def held_by(self, holder: str, now: datetime) -> bool:
+        return self.holder == holder and now < self.expires_at
 
 
 @dataclass
@@ -716,6 +729,19 @@ class Store(abc.ABC):
         """Forget `collector`'s pushed events up to `up_to_id` (already taken: their posts and the
         checkpoint are committed) received before `received_before` (recent ones stay, to look into a
         problem). Returns how many were removed."""
+
+    # ---- leases between service instances (core/lease.py)
+    @abc.abstractmethod
+    def take_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> LeaseState:
+        """Atomically give lease `name` to `holder` until `now + ttl` if it is free, expired or
+        already theirs (a renewal); otherwise change nothing. Returns who holds it afterwards."""
+
+    @abc.abstractmethod
+    def release_lease(self, name: str, holder: str) -> bool:
+        """Give the lease up (only its holder can); True if it was theirs."""
+
+    @abc.abstractmethod
+    def lease(self, name: str) -> LeaseState | None: ...
 
     # ---- write-back outbox (actions on the platforms)
     @abc.abstractmethod

@@ -254,3 +254,70 @@ def _posts_ingested(base: str) -> float:
         text = resp.read().decode("utf-8")
     return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
                if s.name == "sentinel_posts_ingested_total")
+
+
+def test_two_instances_on_one_store_one_works_the_other_takes_over_after_kill_9(tmp_path):
+    """The active instance is killed mid-ingestion: the standby takes the worker lease within 30 s and
+    finishes; every post is stored exactly once and flagged at most once per rule."""
+    data = tmp_path / "data"
+    (data / "inbox").mkdir(parents=True)
+    n = 20000
+    config = tmp_path / "sentinel.yaml"
+    config.write_text("batch_size: 100\nlease: {ttl_seconds: 10, renew_seconds: 2}\n", encoding="utf-8")
+
+    first = ServiceProcess(data, "--config", str(config)).start()
+    second = None
+    try:
+        first.wait_for(lambda h: h.get("instance", {}).get("role") == "active", timeout=60)
+        second = ServiceProcess(data, "--config", str(config)).start()
+        standby = second.wait_for(lambda h: "instance" in h, timeout=60)
+        assert standby["instance"]["role"] == "standby"
+        assert standby["instance"]["lease_holder"] == first.health()["instance"]["instance"]
+        expected = write_posts(tmp_path / "bulk.jsonl", n, seed=11)  # both are up: now the posts arrive
+        (tmp_path / "bulk.jsonl").rename(data / "inbox" / "bulk.jsonl")
+        seen = first.wait_for(lambda h: h["posts"] >= 1000, timeout=120, poll=0.02)
+        assert second.health()["instance"]["role"] == "standby"  # it served, did not work
+        first.kill()
+        killed = time.monotonic()
+        second.wait_for(lambda h: h["instance"]["role"] == "active", timeout=30, poll=0.2)
+        took_over = time.monotonic() - killed
+        second.wait_for(lambda h: h["posts"] >= n and h["analyzed"] >= n, timeout=180, poll=0.5)
+        code = second.terminate()
+    finally:
+        first.stop_quietly()
+        if second is not None:
+            second.stop_quietly()
+    assert seen["posts"] < n, "第一个实例在全部导入之后才被杀掉，测试没有覆盖“导入过程中”"
+    assert took_over < 30, f"接手用了 {took_over:.1f} 秒"
+    assert code == 0, second.log()
+    db = sqlite3.connect(data / "sentinel.db")
+    got = db.execute("SELECT channel, source_id FROM posts").fetchall()
+    assert len(got) == n and set(got) == expected
+    dup_flags = db.execute(
+        "SELECT count(*) FROM (SELECT post_id, rule FROM flags GROUP BY post_id, rule HAVING count(*) > 1)"
+    ).fetchone()[0]
+    assert dup_flags == 0
+    assert db.execute("SELECT count(*) FROM leases").fetchone()[0] == 0  # the clean stop gave it back
+
+
+def test_a_clean_stop_of_the_active_instance_hands_over_at_once(tmp_path):
+    data = tmp_path / "data"
+    (data / "inbox").mkdir(parents=True)
+    config = tmp_path / "sentinel.yaml"
+    config.write_text("lease: {ttl_seconds: 60, renew_seconds: 1}\n", encoding="utf-8")
+    first = ServiceProcess(data, "--config", str(config)).start()
+    second = None
+    try:
+        first.wait_for(lambda h: h.get("instance", {}).get("role") == "active", timeout=60)
+        second = ServiceProcess(data, "--config", str(config)).start()
+        second.wait_for(lambda h: h.get("instance", {}).get("role") == "standby", timeout=60)
+        assert first.terminate() == 0
+        stopped = time.monotonic()
+        second.wait_for(lambda h: h["instance"]["role"] == "active", timeout=20, poll=0.2)
+        assert time.monotonic() - stopped < 10  # far less than the 60 s ttl: the lease was given back
+        write_posts(data / "inbox" / "after.jsonl", 50, seed=3)
+        second.wait_for(lambda h: h["posts"] >= 50, timeout=60, poll=0.2)
+    finally:
+        first.stop_quietly()
+        if second is not None:
+            second.stop_quietly()

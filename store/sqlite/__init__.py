@@ -6,12 +6,13 @@ alerts, outbox), people.py (users, audit, debunk registry), sessions.py (dashboa
 stats.py (dashboard aggregates, adding those of deleted posts), apitokens.py (API clients and the posts,
 alert and decision feeds), reportmail.py (the report mail outbox), rollups.py (the officers' dashboard: daily
 counts and words kept as analyses are saved, drill-down, moderation and cases), privacy.py (retention,
-erasure on request, the aggregates of deleted posts).
+erasure on request, the aggregates of deleted posts), leases.py (which instance does the work).
 """
 from __future__ import annotations
 
 from store.sqlite.apitokens import ApiTokensMixin
 from store.sqlite.connection import Database
+from store.sqlite.leases import LeasesMixin
 from store.sqlite.people import PeopleMixin
 from store.sqlite.posts import PostsMixin
 from store.sqlite.privacy import PrivacyMixin
@@ -24,7 +25,7 @@ from store.base import Store
 
 
 class SqliteStore(PostsMixin, ReviewMixin, PeopleMixin, SessionsMixin, StatsMixin, ApiTokensMixin, ReportMailMixin,
-                  RollupsMixin, PrivacyMixin, Database, Store):
+                  RollupsMixin, PrivacyMixin, LeasesMixin, Database, Store):
     """`SqliteStore(path, tokenize=search_tokens, timezone="Asia/Shanghai")`; call `migrate()` once before use."""
 
 
