@@ -79,6 +79,7 @@ SOURCES: tuple[Source, ...] = (
     Source("union_grievance", "grievance", "nlp:seed/union_grievance.csv", 1.0, dev_fraction=0.0),
     Source("union_grievance_b2", "grievance", "nlp:seed/union_grievance_b2.csv", 1.0, dev_fraction=0.0),
     Source("union_grievance_b3", "grievance", "nlp:seed/union_grievance_b3.csv", 1.0, dev_fraction=0.0),
+    Source("union_grievance_b4", "grievance", "nlp:seed/union_grievance_b4.csv", 1.0, dev_fraction=0.0),
     Source("union_abuse", "abuse", "nlp:seed/union_abuse.csv", 1.0, dev_fraction=0.0),
     Source("cold", "abuse", "corpus:abuse/cold.csv", 0.5),
     Source("swsr", "abuse", "corpus:abuse/swsr_sexism.csv", 0.3),
