@@ -68,9 +68,21 @@ def vocabulary(n: int = VOCABULARY) -> tuple[list[str], list[float]]:
     return [w for _, w in words[:n]], cum
 
 
+def synthetic_post(rng: random.Random, j: int, at: datetime, vocab: list[str], cum: list[float]) -> tuple[Any, list[str]]:
+    """Post number `j` of a synthetic store (two topic words and three Zipf-drawn words) and its keywords."""
+    from core.domain import Post
+
+    w1, w2 = rng.choice(WORDS), rng.choice(WORDS)
+    extra = rng.choices(vocab, cum_weights=cum, k=3)
+    text = f"关于{w1}和{w2}的第{j}条意见：{'、'.join(extra)}，希望学校重视"
+    post = Post(channel=rng.choice(CHANNELS), source_id=f"b{j}", author=f"u{rng.randrange(20000)}", text=text,
+                created_at=at, thread="教职工群")
+    return post, list(dict.fromkeys([w1, w2, *extra]))
+
+
 def build(data_dir: Path, n: int, seed: int, progress: bool) -> None:
     from core.config import load_settings
-    from core.domain import (Alert, Analysis, AuditEvent, Case, CaseKind, CaseResponse, Flag, Level, Post, Role,
+    from core.domain import (Alert, Analysis, AuditEvent, Case, CaseKind, CaseResponse, Flag, Level, Role,
                              Sentiment, User)
     from dashboard.accounts import hash_password
     from nlp.tokenizer import search_tokens
@@ -94,12 +106,9 @@ def build(data_dir: Path, n: int, seed: int, progress: bool) -> None:
     for i in range(0, n, BATCH):
         posts, keywords = [], []
         for j in range(i, min(n, i + BATCH)):
-            w1, w2 = rng.choice(WORDS), rng.choice(WORDS)
-            extra = rng.choices(vocab, cum_weights=cum, k=3)
-            text = f"关于{w1}和{w2}的第{j}条意见：{'、'.join(extra)}，希望学校重视"
-            keywords.append(list(dict.fromkeys([w1, w2, *extra])))
-            posts.append(Post(channel=rng.choice(CHANNELS), source_id=f"b{j}", author=f"u{rng.randrange(20000)}",
-                              text=text, created_at=start + step * j, thread="教职工群"))
+            post, kws = synthetic_post(rng, j, start + step * j, vocab, cum)
+            posts.append(post)
+            keywords.append(kws)
         store.ingest("bench", posts, None)
         saved = {sp.source_id: sp for sp, _ in store.posts_page(posts[0].created_at, None, len(posts))}
         pairs = []

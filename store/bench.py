@@ -79,8 +79,8 @@ def synthetic(n: int, batch: int, seed: int, end: datetime) -> Any:
     """Batches of (posts, analyses), a year up to `end`; tokens from jieba, as the NLP step gives them."""
     import jieba
 
-    from core.domain import Analysis, Post, Sentiment
-    from dashboard.bench import CHANNELS, TOPICS, WORDS, vocabulary
+    from core.domain import Analysis, Sentiment
+    from dashboard.bench import TOPICS, synthetic_post, vocabulary
 
     rng = random.Random(seed)
     vocab, cum = vocabulary()
@@ -89,18 +89,14 @@ def synthetic(n: int, batch: int, seed: int, end: datetime) -> Any:
     for i in range(0, n, batch):
         posts, analyses = [], []
         for j in range(i, min(n, i + batch)):
-            w1, w2 = rng.choice(WORDS), rng.choice(WORDS)
-            extra = rng.choices(vocab, cum_weights=cum, k=3)
-            text = f"关于{w1}和{w2}的第{j}条意见：{'、'.join(extra)}，希望学校重视"
-            posts.append(Post(channel=rng.choice(CHANNELS), source_id=f"b{j}", author=f"u{rng.randrange(20000)}",
-                              text=text, created_at=start + step * j, thread="教职工群"))
+            post, keywords = synthetic_post(rng, j, start + step * j, vocab, cum)
+            posts.append(post)
             s = rng.random()
             sentiment = Sentiment.NEG if s < 0.35 else Sentiment.POS if s < 0.65 else Sentiment.NEU
-            analyses.append(Analysis(normalized=text, tokens=jieba.lcut(text), sentiment=sentiment,
+            analyses.append(Analysis(normalized=post.text, tokens=jieba.lcut(post.text), sentiment=sentiment,
                                      polarity=-0.5 if sentiment is Sentiment.NEG else 0.3, spam=rng.random() ** 6,
-                                     rumour=rng.random() ** 6, grievance=rng.random() ** 4,
-                                     keywords=list(dict.fromkeys([w1, w2, *extra])), topic=rng.choice(TOPICS),
-                                     model_version="bench"))
+                                     rumour=rng.random() ** 6, grievance=rng.random() ** 4, keywords=keywords,
+                                     topic=rng.choice(TOPICS), model_version="bench"))
         yield posts, analyses
 
 

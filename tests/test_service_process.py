@@ -256,6 +256,14 @@ def _posts_ingested(base: str) -> float:
                if s.name == "sentinel_posts_ingested_total")
 
 
+def active_then_standby(first: ServiceProcess, second: ServiceProcess) -> None:
+    """Start two instances on one data dir: the first takes the worker lease, the second waits."""
+    first.start().wait_for(lambda h: h.get("instance", {}).get("role") == "active", timeout=60)
+    standby = second.start().wait_for(lambda h: "instance" in h, timeout=60)
+    assert standby["instance"]["role"] == "standby"
+    assert standby["instance"]["lease_holder"] == first.health()["instance"]["instance"]
+
+
 def test_two_instances_on_one_store_one_works_the_other_takes_over_after_kill_9(tmp_path):
     """The active instance is killed mid-ingestion: the standby takes the worker lease within 30 s and
     finishes; every post is stored exactly once and flagged at most once per rule."""
@@ -265,14 +273,9 @@ def test_two_instances_on_one_store_one_works_the_other_takes_over_after_kill_9(
     config = tmp_path / "sentinel.yaml"
     config.write_text("batch_size: 100\nlease: {ttl_seconds: 10, renew_seconds: 2}\n", encoding="utf-8")
 
-    first = ServiceProcess(data, "--config", str(config)).start()
-    second = None
+    first, second = ServiceProcess(data, "--config", str(config)), ServiceProcess(data, "--config", str(config))
     try:
-        first.wait_for(lambda h: h.get("instance", {}).get("role") == "active", timeout=60)
-        second = ServiceProcess(data, "--config", str(config)).start()
-        standby = second.wait_for(lambda h: "instance" in h, timeout=60)
-        assert standby["instance"]["role"] == "standby"
-        assert standby["instance"]["lease_holder"] == first.health()["instance"]["instance"]
+        active_then_standby(first, second)
         expected = write_posts(tmp_path / "bulk.jsonl", n, seed=11)  # both are up: now the posts arrive
         (tmp_path / "bulk.jsonl").rename(data / "inbox" / "bulk.jsonl")
         seen = first.wait_for(lambda h: h["posts"] >= 1000, timeout=120, poll=0.02)
@@ -285,8 +288,7 @@ def test_two_instances_on_one_store_one_works_the_other_takes_over_after_kill_9(
         code = second.terminate()
     finally:
         first.stop_quietly()
-        if second is not None:
-            second.stop_quietly()
+        second.stop_quietly()
     assert seen["posts"] < n, "第一个实例在全部导入之后才被杀掉，测试没有覆盖“导入过程中”"
     assert took_over < 30, f"接手用了 {took_over:.1f} 秒"
     assert code == 0, second.log()
@@ -305,12 +307,9 @@ def test_a_clean_stop_of_the_active_instance_hands_over_at_once(tmp_path):
     (data / "inbox").mkdir(parents=True)
     config = tmp_path / "sentinel.yaml"
     config.write_text("lease: {ttl_seconds: 60, renew_seconds: 1}\n", encoding="utf-8")
-    first = ServiceProcess(data, "--config", str(config)).start()
-    second = None
+    first, second = ServiceProcess(data, "--config", str(config)), ServiceProcess(data, "--config", str(config))
     try:
-        first.wait_for(lambda h: h.get("instance", {}).get("role") == "active", timeout=60)
-        second = ServiceProcess(data, "--config", str(config)).start()
-        second.wait_for(lambda h: h.get("instance", {}).get("role") == "standby", timeout=60)
+        active_then_standby(first, second)
         assert first.terminate() == 0
         stopped = time.monotonic()
         second.wait_for(lambda h: h["instance"]["role"] == "active", timeout=20, poll=0.2)
@@ -319,5 +318,4 @@ def test_a_clean_stop_of_the_active_instance_hands_over_at_once(tmp_path):
         second.wait_for(lambda h: h["posts"] >= 50, timeout=60, poll=0.2)
     finally:
         first.stop_quietly()
-        if second is not None:
-            second.stop_quietly()
+        second.stop_quietly()
