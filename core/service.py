@@ -63,6 +63,7 @@ class Sentinel:
     clock: Callable[[], datetime] = utcnow
     health: Health = field(default_factory=lambda: Health(utcnow))
     metrics: Metrics = field(default_factory=Metrics.create)  # what /metrics shows (core/metrics.py)
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # job name -> seconds spent in it (core.bench)
     _process_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -278,6 +279,7 @@ class Sentinel:
     @contextmanager
     def _job(self, name: str) -> Iterator[None]:
         self.health.started(name)
+        started = time.perf_counter()
         try:
             yield
         except BaseException as exc:
@@ -286,6 +288,8 @@ class Sentinel:
             raise
         else:
             self.health.success(name)
+        finally:
+            self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + time.perf_counter() - started
 
     def status(self) -> dict[str, Any]:
         """What /healthz and the admin status page add to the store's counts."""
