@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any
 
@@ -37,8 +36,8 @@ def analysis_fields(a: Analysis) -> dict[str, Any]:
         "abuse": float(a.abuse),
         "topic": a.topic,
         "keywords": list(a.keywords),
-        "pii": [asdict(s) for s in a.pii],
-        "reasons": [asdict(r) for r in a.reasons],
+        "pii": [{"kind": s.kind, "start": s.start, "end": s.end} for s in a.pii],  # = asdict, without its deep copy
+        "reasons": [{"score": r.score, "code": r.code, "text": r.text, "weight": r.weight} for r in a.reasons],
         "extra": a.extra,
         "debunk_id": a.debunk_id,
         "model_version": a.model_version,

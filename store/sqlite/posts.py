@@ -282,19 +282,19 @@ class PostsMixin:
             fields.append(analysis_fields(a))
         with self._tx() as c:
             self._rollup_swap(c, [(pid, f) for (pid, _), f in zip(index, fields)])  # before the old rows go
-            for (post, a), (pid, tokens), f in zip(pairs, index, fields):
-                c.execute(
-                    "INSERT OR REPLACE INTO analyses (post_id, version, normalized, sentiment, polarity, spam,"
-                    " rumour, grievance, abuse, topic, keywords, pii, reasons, extra, debunk_id, model_version,"
-                    " analyzed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (pid, post.version, f["normalized"], f["sentiment"], f["polarity"], f["spam"], f["rumour"],
-                     f["grievance"], f["abuse"], f["topic"], dumps(f["keywords"]), dumps(f["pii"]),
-                     dumps(f["reasons"]), dumps(f["extra"]), f["debunk_id"], f["model_version"], now),
-                )
-                c.execute("UPDATE posts SET analyzed_version = ? WHERE id = ? AND analyzed_version < ?",
-                          (post.version, pid, post.version))
-                c.execute("DELETE FROM posts_fts WHERE rowid = ?", (pid,))
-                c.execute("INSERT INTO posts_fts (rowid, tokens) VALUES (?, ?)", (pid, tokens))
+            c.executemany(
+                "INSERT OR REPLACE INTO analyses (post_id, version, normalized, sentiment, polarity, spam,"
+                " rumour, grievance, abuse, topic, keywords, pii, reasons, extra, debunk_id, model_version,"
+                " analyzed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(pid, post.version, f["normalized"], f["sentiment"], f["polarity"], f["spam"], f["rumour"],
+                  f["grievance"], f["abuse"], f["topic"], dumps(f["keywords"]), dumps(f["pii"]),
+                  dumps(f["reasons"]), dumps(f["extra"]), f["debunk_id"], f["model_version"], now)
+                 for (post, _), (pid, _), f in zip(pairs, index, fields)])
+            c.executemany("UPDATE posts SET analyzed_version = ? WHERE id = ? AND analyzed_version < ?",
+                          [(post.version, pid, post.version) for (post, _), (pid, _) in zip(pairs, index)])
+            fts = list(dict(index).items())  # one row per post (the last, should a post come twice)
+            c.executemany("DELETE FROM posts_fts WHERE rowid = ?", [(pid,) for pid, _ in fts])
+            c.executemany("INSERT INTO posts_fts (rowid, tokens) VALUES (?, ?)", fts)
 
     def get_analysis(self, post_id: int) -> Analysis | None:
         r = self._one("SELECT * FROM analyses WHERE post_id = ?", (post_id,))

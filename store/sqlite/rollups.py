@@ -106,10 +106,16 @@ class RollupsMixin:
         """Inside the transaction saving analyses, BEFORE they replace the old rows: take back what
         each post's previous analysis counted and count the new one. `items`: (post_id, fields)."""
         d = _Deltas(ZoneInfo(self.timezone))
+        ids = list(dict.fromkeys(pid for pid, _ in items))
+        rows: dict[int, Any] = {}
+        for i in range(0, len(ids), 500):  # one query per 500 posts, not one per post
+            chunk = ids[i : i + 500]
+            rows.update((r["id"], r) for r in c.execute(
+                "SELECT p.id, p.channel, p.created_at, a.topic, a.sentiment, a.polarity, a.spam, a.keywords,"
+                f" a.post_id AS had FROM posts p LEFT JOIN analyses a ON a.post_id = p.id WHERE p.id IN"
+                f" ({','.join('?' * len(chunk))})", chunk))
         for pid, new in items:
-            r = c.execute("SELECT p.channel, p.created_at, a.topic, a.sentiment, a.polarity, a.spam, a.keywords,"
-                          " a.post_id AS had FROM posts p LEFT JOIN analyses a ON a.post_id = p.id WHERE p.id = ?",
-                          (pid,)).fetchone()
+            r = rows.get(pid)
             if r is None:
                 continue
             if r["had"] is not None:
