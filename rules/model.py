@@ -6,6 +6,7 @@ Everything here is plain data; nothing reads a clock, a file or the store.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,11 @@ class Item:
     def at(self) -> datetime:
         """Event time: when the post was written (never the wall clock)."""
         return self.post.created_at
+
+    @cached_property
+    def event(self) -> "Event":
+        """The post as a window entry, made once however many rules keep it (its excerpt is masked)."""
+        return Event.of(self)
 
     def value(self, query_key: str) -> str | None:
         """The value a rule groups by (`channel`, `topic`, `thread`, `sentiment`, `extra.<name>`)."""
