@@ -86,10 +86,11 @@ def warm_up(records: list[dict[str, Any]]) -> None:
     at its first batch, not per post. A throwaway analyzer, so the service's windows start empty."""
     from collectors.records import post_from_record
     from nlp.analyzer import Analyzer
-    from nlp.tokenizer import search_tokens
+    from nlp.tokenizer import search_tokens, search_tokens_many
 
     posts = [post_from_record(dict(r)) for r in records]
     Analyzer.load().pipe(posts)
+    search_tokens_many([p.text for p in posts])
     for p in posts:
         search_tokens(p.text)
 

@@ -39,7 +39,7 @@ from core.privacy import RetentionPolicy, RetentionReport, apply_retention
 from dashboard.security import load_secret_key
 from core.text import printable
 from nlp import Analyzer
-from nlp.tokenizer import search_tokens
+from nlp.tokenizer import search_tokens, search_tokens_many
 from rules import RuleEngine
 from store import Store, open_store
 
@@ -72,7 +72,7 @@ class Sentinel:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         notifiers = build_notifiers(settings.notifiers, settings.config_file, dict(os.environ))
         collectors = build_collectors(settings)
-        store = open_store(settings, tokenize=search_tokens)
+        store = open_store(settings, tokenize=search_tokens, tokenize_many=search_tokens_many)
         router = Router.from_config(settings.routing, notifiers, store.users, settings.config_file, settings.timezone)
         engine = RuleEngine.from_file(settings.rules_file, list(notifiers), timezone=settings.timezone, clock=clock,
                                       max_skew=settings.future_skew, quarantine_after=settings.quarantine_after,

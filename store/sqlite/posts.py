@@ -275,7 +275,8 @@ class PostsMixin:
 
     def save_analyses(self, pairs: Sequence[tuple[Post, Analysis]]) -> None:
         now = ts(utcnow())
-        index = [(p.id, " ".join(self.tokenize(p.text))) for p, _ in pairs]
+        cut = self.tokenize_many([p.text for p, _ in pairs])  # the search index, for the whole batch at once
+        index = [(p.id, " ".join(tokens)) for (p, _), tokens in zip(pairs, cut)]
         fields = []
         for post, a in pairs:
             a.post_version = post.version
