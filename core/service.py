@@ -64,6 +64,7 @@ class Sentinel:
     health: Health = field(default_factory=lambda: Health(utcnow))
     metrics: Metrics = field(default_factory=Metrics.create)  # what /metrics shows (core/metrics.py)
     stage_seconds: dict[str, float] = field(default_factory=dict)  # job name -> seconds spent in it (core.bench)
+    stage_cpu_seconds: dict[str, float] = field(default_factory=dict)  # job name -> CPU seconds of its thread
     _process_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -279,7 +280,7 @@ class Sentinel:
     @contextmanager
     def _job(self, name: str) -> Iterator[None]:
         self.health.started(name)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             yield
         except BaseException as exc:
@@ -290,6 +291,7 @@ class Sentinel:
             self.health.success(name)
         finally:
             self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + time.perf_counter() - started
+            self.stage_cpu_seconds[name] = self.stage_cpu_seconds.get(name, 0.0) + time.thread_time() - cpu
 
     def status(self) -> dict[str, Any]:
         """What /healthz and the admin status page add to the store's counts."""

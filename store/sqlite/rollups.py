@@ -15,6 +15,7 @@ are analysed (analyses written around `save_analyses`), `migrate()` counts every
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -44,9 +45,15 @@ def cloud_words(keywords: Iterable[str]) -> list[str]:
     out: list[str] = []
     for w in keywords:
         w = (w or "").strip()
-        if len(w) >= 2 and len(w) <= 20 and not _PII_LIKE.search(w) and redact(w) == w and w not in out:
+        if _cloud_word(w) and w not in out:
             out.append(w)
     return out
+
+
+@functools.lru_cache(maxsize=100_000)
+def _cloud_word(w: str) -> bool:
+    """May this (stripped) keyword be in the cloud? Keywords recur: each is checked once while cached."""
+    return 2 <= len(w) <= 20 and not _PII_LIKE.search(w) and redact(w) == w
 
 
 def local_day(at: datetime, zone: ZoneInfo) -> date:
