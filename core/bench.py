@@ -43,27 +43,31 @@ STAGES = {  # bench stage -> the service's jobs (Sentinel._job names) it adds up
 FILE_LINES = 10_000  # posts per inbox file
 
 
-def demo_records(n: int, seed: int, now: datetime) -> list[dict[str, Any]]:
-    """`n` posts of demo traffic, oldest first, moved by whole days so the newest is before `now`."""
+def demo_records(n: int, seed: int, now: datetime, days: float | None = None) -> list[dict[str, Any]]:
+    """`n` posts of demo traffic, oldest first, moved by whole days so the newest is before `now`;
+    with `days`, squeezed into the last `days` days (denser traffic: fuller rule windows)."""
     import contextlib
     import io
 
     from collectors.demo_data import clock
     from collectors.demo_data.generate import assign_ids, build, record
 
-    days = max(clock.DAYS, math.ceil(n / 75 * 1.1))  # about 80 posts a day
+    span = max(clock.DAYS, math.ceil(n / 75 * 1.1))  # days of demo traffic: about 80 posts a day
     with contextlib.redirect_stderr(io.StringIO()):  # the generator's own progress lines
-        backlog, live, _ = build(seed, days)
+        backlog, live, _ = build(seed, span)
     drafts = backlog + live
     assign_ids(drafts)
     if len(drafts) < n:
         raise SystemExit(f"演示数据只生成了 {len(drafts)} 条，少于 --posts {n}")
     records = [record(d) for d in drafts[:n]]
     newest = datetime.fromisoformat(records[-1]["created_at"])
+    oldest = datetime.fromisoformat(records[0]["created_at"])
+    scale = min(1.0, timedelta(days=days) / (newest - oldest)) if days and newest > oldest else 1.0
     shift = timedelta(days=math.floor((now - newest) / timedelta(days=1)))
     for r in records:
         r.pop("scenario", None)  # ground truth of the generator, not data
-        r["created_at"] = (datetime.fromisoformat(r["created_at"]) + shift).isoformat()
+        at = datetime.fromisoformat(r["created_at"])
+        r["created_at"] = (newest - (newest - at) * scale + shift).isoformat()
     return records
 
 
@@ -97,7 +101,8 @@ def warm_up(records: list[dict[str, Any]]) -> None:
         search_tokens(p.text)
 
 
-def run(data_dir: Path, n: int, seed: int, batch_size: int | None, progress: bool) -> dict[str, Any]:
+def run(data_dir: Path, n: int, seed: int, batch_size: int | None, progress: bool,
+        days: float | None = None) -> dict[str, Any]:
     from core.config import load_settings
     from core.service import Sentinel
 
@@ -108,7 +113,7 @@ def run(data_dir: Path, n: int, seed: int, batch_size: int | None, progress: boo
     if settings.db_path.exists():
         raise SystemExit(f"数据目录 {data_dir} 里已有数据库：基准测试需要一个空目录（或去掉 --data-dir 用临时目录）")
     t = time.perf_counter()
-    records = demo_records(n, seed, datetime.now(timezone.utc))
+    records = demo_records(n, seed, datetime.now(timezone.utc), days)
     write_inbox(settings.inbox, records)
     prepared = time.perf_counter() - t
     t = time.perf_counter()
@@ -150,6 +155,8 @@ def run(data_dir: Path, n: int, seed: int, batch_size: int | None, progress: boo
         "counts": {"flagged": counts["flagged"], "alerts": counts["alerts"], "cases": cases,
                    "dead_letters": counts["dead_letters"]},
         "fingerprint": print_,
+        "days": round((datetime.fromisoformat(records[-1]["created_at"])
+                       - datetime.fromisoformat(records[0]["created_at"])) / timedelta(days=1), 1),
         "prepare_s": round(prepared, 1), "startup_s": round(startup, 1), "batch_size": settings.batch_size,
     }
 
@@ -180,6 +187,9 @@ def parser() -> argparse.ArgumentParser:
                     "  taskset -c 0 python -m core.bench --json\n"
                     "生成演示数据和加载模型不计时。")
     p.add_argument("--posts", type=int, default=50000, help="帖子条数（默认 50000）")
+    p.add_argument("--days", type=float, default=0,
+                   help="把帖子压缩到最近这么多天里（默认 0 = 按演示数据原有的密度，约每天 80 条；"
+                        "例如 --days 30 即每天约 1700 条，规则的时间窗口更满）")
     p.add_argument("--batch-size", type=int, default=0, help="每批处理条数（默认 0 = 配置默认值 500）")
     p.add_argument("--data-dir", type=Path, help="在此（空）目录建库并保留，便于事后查看；默认用临时目录，结束后删除")
     p.add_argument("--seed", type=int, default=20260101, help="演示数据的随机种子（默认 20260101）")
@@ -205,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.quiet:
             print(f"[基准] {args.posts} 条演示数据，{cpu}，数据目录 {data_dir}", file=sys.stderr)
-        result = run(data_dir, args.posts, args.seed, args.batch_size, not args.quiet)
+        result = run(data_dir, args.posts, args.seed, args.batch_size, not args.quiet, args.days)
     finally:
         if tmp is not None:
             tmp.cleanup()
