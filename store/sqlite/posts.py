@@ -83,12 +83,13 @@ class PostsMixin:
         refused: list[DeadLetter] = []
         with self._tx() as c:
             gone = self._forgotten(c, posts)
+            stored = self._stored(c, posts) if not isolate else None
             for post in posts:
                 if post.key in gone:  # erased on request, or older than what retention deleted
                     result.ignored += 1
                     continue
                 if not isolate:
-                    outcome = self._upsert(c, post, now)
+                    outcome = self._upsert(c, post, now, stored)
                 else:
                     c.execute("SAVEPOINT post")
                     try:
@@ -142,11 +143,29 @@ class PostsMixin:
                     gone.add(p.key)
         return gone
 
-    def _upsert(self, c: sqlite3.Connection, p: Post, now: str) -> str:
-        row = c.execute(
-            "SELECT id, text, version, updated_at, redacted_at FROM posts WHERE channel = ? AND source_id = ?",
-            (p.channel, p.source_id),
-        ).fetchone()
+    @staticmethod
+    def _stored(c: sqlite3.Connection, posts: Sequence[Post]) -> dict[tuple[str, str], dict]:
+        """What `_upsert` needs of the posts already stored under these keys, in one query per 400."""
+        keys = list(dict.fromkeys((p.channel, p.source_id) for p in posts))
+        out: dict[tuple[str, str], dict] = {}
+        for i in range(0, len(keys), 400):
+            chunk = keys[i : i + 400]
+            rows = c.execute("SELECT channel, source_id, id, text, version, updated_at, redacted_at FROM posts"
+                             f" WHERE (channel, source_id) IN (VALUES {','.join(['(?,?)'] * len(chunk))})",
+                             [v for k in chunk for v in k]).fetchall()
+            out.update(((r["channel"], r["source_id"]), dict(r)) for r in rows)
+        return out
+
+    def _upsert(self, c: sqlite3.Connection, p: Post, now: str, stored: dict | None = None) -> str:
+        """Store a new post, or a new version of a changed one. `stored` (from `_stored`) saves the
+        look-up and is kept up to date, so the same key twice in a batch is handled as before."""
+        if stored is None:
+            row = c.execute(
+                "SELECT id, text, version, updated_at, redacted_at FROM posts WHERE channel = ? AND source_id = ?",
+                (p.channel, p.source_id),
+            ).fetchone()
+        else:
+            row = stored.get((p.channel, p.source_id))
         if row is None:
             cur = c.execute(
                 "INSERT INTO posts (channel, source_id, thread, author, author_name, text, created_at, url,"
@@ -155,6 +174,9 @@ class PostsMixin:
                  p.url, p.reply_to, dumps(p.raw), now, now),
             )
             p.id, p.version = cur.lastrowid, 1
+            if stored is not None:
+                stored[(p.channel, p.source_id)] = {"id": p.id, "text": p.text, "version": 1, "updated_at": now,
+                                                    "redacted_at": None}
             return "new"
         p.id = row["id"]
         if row["text"] == p.text or (row["redacted_at"] is not None and redact(p.text) == row["text"]):
@@ -170,6 +192,9 @@ class PostsMixin:
             " author_name = ?, redacted_at = NULL WHERE id = ?",
             (p.text, p.version, now, p.thread, p.url, dumps(p.raw), p.author_name, row["id"]),
         )
+        if stored is not None:
+            stored[(p.channel, p.source_id)] = {"id": row["id"], "text": p.text, "version": p.version,
+                                                "updated_at": now, "redacted_at": None}
         return "updated"
 
     def checkpoint(self, collector: str) -> str | None:
@@ -357,9 +382,8 @@ class PostsMixin:
     def commit_rule_results(self, results: RuleResults) -> list[Alert]:
         now = ts(utcnow())
         with self._tx() as c:
-            for post_id, version in results.seen:
-                c.execute("UPDATE posts SET ruled_version = ? WHERE id = ? AND ruled_version < ?",
-                          (version, post_id, version))
+            c.executemany("UPDATE posts SET ruled_version = ? WHERE id = ? AND ruled_version < ?",
+                          [(version, post_id, version) for post_id, version in results.seen])
             for f in results.flags:
                 cur = c.execute(
                     "INSERT INTO flags (post_id, rule, reason, status, created_at) VALUES (?,?,?, 'pending', ?)",
