@@ -145,15 +145,20 @@ class PostsMixin:
 
     @staticmethod
     def _stored(c: sqlite3.Connection, posts: Sequence[Post]) -> dict[tuple[str, str], dict]:
-        """What `_upsert` needs of the posts already stored under these keys, in one query per 400."""
-        keys = list(dict.fromkeys((p.channel, p.source_id) for p in posts))
+        """What `_upsert` needs of the posts already stored under these keys: one indexed query per
+        channel and 500 ids, not one per post."""
+        ids: dict[str, list[str]] = {}
+        for p in posts:
+            ids.setdefault(p.channel, []).append(p.source_id)
         out: dict[tuple[str, str], dict] = {}
-        for i in range(0, len(keys), 400):
-            chunk = keys[i : i + 400]
-            rows = c.execute("SELECT channel, source_id, id, text, version, updated_at, redacted_at FROM posts"
-                             f" WHERE (channel, source_id) IN (VALUES {','.join(['(?,?)'] * len(chunk))})",
-                             [v for k in chunk for v in k]).fetchall()
-            out.update(((r["channel"], r["source_id"]), dict(r)) for r in rows)
+        for channel, sids in ids.items():
+            sids = list(dict.fromkeys(sids))
+            for i in range(0, len(sids), 500):
+                chunk = sids[i : i + 500]
+                rows = c.execute("SELECT source_id, id, text, version, updated_at, redacted_at FROM posts"
+                                 f" WHERE channel = ? AND source_id IN ({placeholders(len(chunk))})",
+                                 [channel, *chunk]).fetchall()
+                out.update(((channel, r["source_id"]), dict(r)) for r in rows)
         return out
 
     def _upsert(self, c: sqlite3.Connection, p: Post, now: str, stored: dict | None = None) -> str:
