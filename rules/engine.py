@@ -229,15 +229,9 @@ class RuleEngine:
         builder = ResultBuilder(self.notifier_names, last_alert_at, debunks, self.tz)
         tick = now if now is not None else max((i.at for i in items), default=self._high_water)
         found = []
-        passed: dict[str, list[Item]] = {}  # filter key -> the items passing it (shared filters run once)
+        items = list(items)  # one list for every rule: rules sharing a filter test each post once (Filter.select)
         for rule_type in self._types:
-            flt = rule_type.rule.filter
-            got = passed.get(flt.key) if flt.key else None
-            if got is None:
-                got = [i for i in items if flt.test(i)]
-                if flt.key:
-                    passed[flt.key] = got
-            rule_type.take(got)
+            rule_type.consume(items)
             if tick is not None:
                 rule_type.tick(tick)
             found.extend((m, rule_type) for m in rule_type.matches())

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import operator
 import re
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
 
 from core.domain import PII_LABELS_ZH
 from core.errors import ConfigError
@@ -93,13 +93,27 @@ class Filter:
     """All conditions must hold. An empty filter matches every post."""
 
     tests: tuple[tuple[str, Test], ...] = ()
-    key: str = ""  # the filter as written (canonical JSON): rules with equal keys pass the same posts
+    key: str = ""  # the filter as written (canonical JSON): load_rules gives rules with equal keys one Filter
+    _last: list = field(default_factory=lambda: [None, []], compare=False, repr=False)  # [items, passing]
 
     def test(self, item: Item) -> bool:
         for _, t in self.tests:  # a loop, not all() over a generator: this runs for every rule and post
             if not t(item):
                 return False
         return True
+
+    def select(self, items: Iterable[Item]) -> list[Item]:
+        """The items that pass, in order. Given the same list object again (the engine hands every
+        rule the batch's one list, unchanged), the answer of the last call is reused: rules that share
+        a filter test each post once."""
+        last = self._last
+        if isinstance(items, list) and last[0] is items:
+            return last[1]
+        test = self.test
+        out = [i for i in items if test(i)]
+        if isinstance(items, list):
+            last[0], last[1] = items, out
+        return out
 
     @property
     def names(self) -> list[str]:

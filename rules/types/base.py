@@ -65,13 +65,7 @@ class RuleType(abc.ABC):
     # ------------------------------------------------------------------ the contract
     def consume(self, items: Iterable[Item]) -> None:
         """Feed analysed posts, oldest first; the ones passing the rule's filter reach `add`."""
-        test = self.rule.filter.test
-        self.take([item for item in items if test(item)])
-
-    def take(self, passed: Iterable[Item]) -> None:
-        """Feed posts that have already passed the rule's filter (the engine tests each distinct
-        filter once per batch, however many rules share it)."""
-        for item in passed:
+        for item in self.rule.filter.select(items):
             self.add(item)
 
     @abc.abstractmethod
