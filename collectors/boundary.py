@@ -127,6 +127,8 @@ class Boundary:
         return value
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # json.dumps makes one per call
+
 # --------------------------------------------------------------------------- field checks
 def _identifier(value: Any, name: str, limit: int, required: bool = True) -> str:
     if value is None or value == "":
@@ -187,7 +189,7 @@ def _extras(raw: Any, lim: Limits) -> dict[str, Any]:
         raise RecordError(f"附加字段应为对象，实际是 {type(raw).__name__}")
     clean = _json_value(raw, lim, depth=1, path="")
     try:
-        size = len(json.dumps(clean, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        size = len(_ENCODER.encode(clean).encode("utf-8"))
     except (TypeError, ValueError) as exc:  # not reachable for cleaned values; kept as a guard
         raise RecordError(f"附加字段无法保存：{exc}") from None
     if size > lim.extra_bytes:

@@ -40,7 +40,7 @@ from core.privacy import RetentionPolicy, RetentionReport, apply_retention
 from dashboard.security import load_secret_key
 from core.text import printable
 from nlp import Analyzer
-from nlp.tokenizer import search_tokens
+from nlp.tokenizer import search_tokens, search_tokens_many
 from rules import RuleEngine
 from store import Store, open_store
 
@@ -65,6 +65,8 @@ class Sentinel:
     health: Health = field(default_factory=lambda: Health(utcnow))
     metrics: Metrics = field(default_factory=Metrics.create)  # what /metrics shows (core/metrics.py)
     lease: WorkerLease | None = None  # with several instances on one store: who works (None: this one)
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # job name -> seconds spent in it (core.bench)
+    stage_cpu_seconds: dict[str, float] = field(default_factory=dict)  # job name -> CPU seconds of its thread
     _process_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -73,7 +75,7 @@ class Sentinel:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         notifiers = build_notifiers(settings.notifiers, settings.config_file, dict(os.environ))
         collectors = build_collectors(settings)
-        store = open_store(settings, tokenize=search_tokens)
+        store = open_store(settings, tokenize=search_tokens, tokenize_many=search_tokens_many)
         router = Router.from_config(settings.routing, notifiers, store.users, settings.config_file, settings.timezone)
         engine = RuleEngine.from_file(settings.rules_file, list(notifiers), timezone=settings.timezone, clock=clock,
                                       max_skew=settings.future_skew, quarantine_after=settings.quarantine_after,
@@ -289,6 +291,7 @@ class Sentinel:
     @contextmanager
     def _job(self, name: str) -> Iterator[None]:
         self.health.started(name)
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             yield
         except BaseException as exc:
@@ -297,6 +300,9 @@ class Sentinel:
             raise
         else:
             self.health.success(name)
+        finally:
+            self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + time.perf_counter() - started
+            self.stage_cpu_seconds[name] = self.stage_cpu_seconds.get(name, 0.0) + time.thread_time() - cpu
 
     def status(self) -> dict[str, Any]:
         """What /healthz and the admin status page add to the store's counts."""

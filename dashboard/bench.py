@@ -85,14 +85,14 @@ def build(data_dir: Path, n: int, seed: int, progress: bool) -> None:
     from core.domain import (Alert, Analysis, AuditEvent, Case, CaseKind, CaseResponse, Flag, Level, Role,
                              Sentiment, User)
     from dashboard.accounts import hash_password
-    from nlp.tokenizer import search_tokens
+    from nlp.tokenizer import search_tokens, search_tokens_many
     from store.base import RuleResults
     from store.sqlite import SqliteStore
 
     settings = load_settings(None, overrides={"data_dir": str(data_dir)})
     if settings.db_path.exists():
         raise SystemExit(f"数据目录 {data_dir} 里已有数据库，但不是本版本基准测试按这些参数建的：请换一个空目录")
-    store = SqliteStore(settings.db_path, tokenize=search_tokens, timezone=settings.timezone)
+    store = SqliteStore(settings.db_path, tokenize=search_tokens, timezone=settings.timezone, tokenize_many=search_tokens_many)
     store.migrate()
     rng = random.Random(seed)
     for role in ("admin", "officer", "moderator", "leader"):
@@ -170,11 +170,11 @@ def _login(client: Any, role: str) -> None:
 def run_pages(data_dir: Path, repeat: int, progress: bool) -> dict[str, dict[str, float]]:
     from core.config import load_settings
     from dashboard import create_app
-    from nlp.tokenizer import search_tokens
+    from nlp.tokenizer import search_tokens, search_tokens_many
     from store.sqlite import SqliteStore
 
     settings = load_settings(None, overrides={"data_dir": str(data_dir)})
-    store = SqliteStore(settings.db_path, tokenize=search_tokens, timezone=settings.timezone)
+    store = SqliteStore(settings.db_path, tokenize=search_tokens, timezone=settings.timezone, tokenize_many=search_tokens_many)
     store.migrate()  # a kept store may have been built by an older version
     app = create_app(store, settings, status=lambda: {"model_version": "bench", "last_run": {}}, secret_key="b" * 40)
     clients: dict[str, Any] = {}

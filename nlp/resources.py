@@ -60,3 +60,11 @@ def search_tokenizer():  # -> jieba.Tokenizer
         if word:
             tk.add_word(word, int(seg.words.get(word, 0) or seg.suggest_freq(word)))
     return tk
+
+
+@functools.lru_cache(maxsize=1)
+def search_cut():  # -> nlp.searchcut.SearchCut
+    """`search_tokenizer()`'s search-mode cut for whole batches (nlp.searchcut)."""
+    from nlp.searchcut import SearchCut
+
+    return SearchCut(search_tokenizer())

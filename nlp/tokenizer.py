@@ -7,6 +7,7 @@ sub-words), with the union user dictionary. Punctuation and whitespace are dropp
 from __future__ import annotations
 
 import re
+from typing import Sequence
 
 from nlp import resources
 
@@ -21,11 +22,20 @@ _RUN = re.compile(r"[\u3400-\u9fff0-9a-zA-Z]{%d,}" % (MAX_PIECE + 1))
 def search_tokens(text: str) -> list[str]:
     """Normalised jieba search-mode tokens of `text` (index and query use the same function).
     Linear in the length of the text."""
-    norm = resources.normalizer()(text).text
-    tk = resources.search_tokenizer()
-    if _RUN.search(norm):
-        norm = _RUN.sub(lambda m: " ".join(_slices(m.group(), MAX_PIECE)), norm)
-    return [t for t in tk.cut_for_search(norm) if _KEEP.search(t)]
+    norm = _pieces(resources.normalizer()(text).text)
+    return [t for t in resources.search_tokenizer().cut_for_search(norm) if _KEEP.search(t)]
+
+
+def search_tokens_many(texts: Sequence[str]) -> list[list[str]]:
+    """`[search_tokens(t) for t in texts]`, token for token, at a fraction of the cost: the texts are
+    normalised as one batch and cut by `nlp.searchcut` (jieba's route for a whole batch at once).
+    The store indexes a batch of analysed posts with it."""
+    norms = [_pieces(n.text) for n in resources.normalizer().batch(list(texts))]
+    return [[t for t in words if _KEEP.search(t)] for words in resources.search_cut().many(norms)]
+
+
+def _pieces(norm: str) -> str:
+    return _RUN.sub(lambda m: " ".join(_slices(m.group(), MAX_PIECE)), norm) if _RUN.search(norm) else norm
 
 
 def _slices(run: str, n: int) -> list[str]:

@@ -94,7 +94,7 @@ def load_posts(path: Path, err: TextIO) -> tuple[list[Post], list[tuple[str, str
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from nlp import Analyzer  # heavy: after the arguments are checked
     from store.sqlite import SqliteStore
-    from nlp.tokenizer import search_tokens
+    from nlp.tokenizer import search_tokens, search_tokens_many
 
     settings = load_settings(args.config)
     rules_file = Path(args.rules) if args.rules else settings.rules_file
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                official_domains=settings.official_domains)
     progress = _Progress(err, len(posts), quiet=args.quiet)
     with tempfile.TemporaryDirectory(prefix="sentinel-backtest-") as tmp:
-        store = SqliteStore(Path(tmp) / "backtest.db", tokenize=search_tokens)
+        store = SqliteStore(Path(tmp) / "backtest.db", tokenize=search_tokens, tokenize_many=search_tokens_many)
         store.migrate()
         try:
             for i in range(0, len(posts), BATCH):

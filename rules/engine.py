@@ -229,6 +229,7 @@ class RuleEngine:
         builder = ResultBuilder(self.notifier_names, last_alert_at, debunks, self.tz)
         tick = now if now is not None else max((i.at for i in items), default=self._high_water)
         found = []
+        items = list(items)  # one list for every rule: rules sharing a filter test each post once (Filter.select)
         for rule_type in self._types:
             rule_type.consume(items)
             if tick is not None:

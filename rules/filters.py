@@ -5,10 +5,11 @@ schema of a filter lives here too, next to the code that gives each condition it
 """
 from __future__ import annotations
 
+import json
 import operator
 import re
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
 
 from core.domain import PII_LABELS_ZH
 from core.errors import ConfigError
@@ -92,9 +93,27 @@ class Filter:
     """All conditions must hold. An empty filter matches every post."""
 
     tests: tuple[tuple[str, Test], ...] = ()
+    key: str = ""  # the filter as written (canonical JSON): load_rules gives rules with equal keys one Filter
+    _last: list = field(default_factory=lambda: [None, []], compare=False, repr=False)  # [items, passing]
 
     def test(self, item: Item) -> bool:
-        return all(t(item) for _, t in self.tests)
+        for _, t in self.tests:  # a loop, not all() over a generator: this runs for every rule and post
+            if not t(item):
+                return False
+        return True
+
+    def select(self, items: Iterable[Item]) -> list[Item]:
+        """The items that pass, in order. Given the same list object again (the engine hands every
+        rule the batch's one list, unchanged), the answer of the last call is reused: rules that share
+        a filter test each post once."""
+        last = self._last
+        if isinstance(items, list) and last[0] is items:
+            return last[1]
+        test = self.test
+        out = [i for i in items if test(i)]
+        if isinstance(items, list):
+            last[0], last[1] = items, out
+        return out
 
     @property
     def names(self) -> list[str]:
@@ -106,7 +125,7 @@ def compile_filter(spec: dict[str, Any], file: str, where: str) -> Filter:
     tests: list[tuple[str, Test]] = []
     for name, value in spec.items():
         tests.append((name, _condition(name, value, file, f"{where}.{name}")))
-    return Filter(tuple(tests))
+    return Filter(tuple(tests), json.dumps(spec, ensure_ascii=False, sort_keys=True, default=str))
 
 
 def _condition(name: str, value: Any, file: str, where: str) -> Test:
@@ -154,7 +173,13 @@ def _threshold(read: Callable[[Item], Any], bounds: dict[str, float], file: str,
 
     def test(item: Item) -> bool:
         v = read(item)
-        return isinstance(v, (int, float)) and all(op(float(v), x) for op, x in checks)
+        if not isinstance(v, (int, float)):
+            return False
+        v = float(v)
+        for op, x in checks:  # a loop, not all() over a generator: this runs for every rule and post
+            if not op(v, x):
+                return False
+        return True
 
     return test
 

@@ -15,7 +15,7 @@ import yaml
 from core.config import validate
 from core.domain import ALERT_KINDS_ZH, REMOVE_REASONS, CaseKind, Level, ReasonCode
 from core.errors import ConfigError, UnknownNameError
-from rules.filters import FILTER_SCHEMA, compile_filter
+from rules.filters import FILTER_SCHEMA, Filter, compile_filter
 from rules.model import AlertAction, CaseAction, FlagAction, RemoveAction, RuleSpec
 from rules.templates import POST_FIELDS, check_template
 from rules.types import RULE_TYPES, RuleType
@@ -86,8 +86,11 @@ def load_rules(path: str | os.PathLike[str], notifier_names: Sequence[str] = ())
     validate(data, FILE_SCHEMA, file)
     specs: list[RuleSpec] = []
     seen: dict[str, int] = {}
+    filters: dict[str, Filter] = {}  # rules with the same filter share one (it tests each post once per batch)
     for index, raw in enumerate(data["rules"]):
         spec = parse_rule(raw, index, file, notifier_names)
+        if spec.filter.key:
+            spec.filter = filters.setdefault(spec.filter.key, spec.filter)
         if spec.name in seen:
             raise ConfigError(file, f"{spec.label}.name",
                               f"规则名 “{spec.name}” 与 rules[{seen[spec.name]}] 重复；规则名必须唯一")

@@ -6,10 +6,11 @@ Everything here is plain data; nothing reads a clock, a file or the store.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from core.domain import Analysis, CaseKind, Level, Post, ReasonCode, Sentiment, channel_label
+from core.domain import Analysis, CaseKind, Level, PIISpan, Post, ReasonCode, Sentiment, channel_label
 from core.masking import excerpt as masked_excerpt
 
 if TYPE_CHECKING:
@@ -31,6 +32,11 @@ class Item:
     def at(self) -> datetime:
         """Event time: when the post was written (never the wall clock)."""
         return self.post.created_at
+
+    @cached_property
+    def event(self) -> "Event":
+        """The post as a window entry, made once however many rules keep it (its excerpt is masked)."""
+        return Event.of(self)
 
     def value(self, query_key: str) -> str | None:
         """The value a rule groups by (`channel`, `topic`, `thread`, `sentiment`, `extra.<name>`)."""
@@ -56,13 +62,20 @@ class Event:
     channel: str
     author: str
     topic: str | None
-    excerpt: str  # masked
+    text: str = field(repr=False, compare=False)  # as posted: read `excerpt`, which is masked
+    pii: tuple[PIISpan, ...] = field(repr=False, compare=False)
 
     @classmethod
     def of(cls, item: Item) -> "Event":
         p = item.post
-        return cls(p.id or 0, p.version, p.created_at, p.channel, p.author, item.analysis.topic,
-                   masked_excerpt(p.text, item.analysis.pii))
+        return cls(p.id or 0, p.version, p.created_at, p.channel, p.author, item.analysis.topic, p.text,
+                   tuple(item.analysis.pii))
+
+    @cached_property
+    def excerpt(self) -> str:
+        """The post on one line, personal data masked, cut short. Made when an alert text needs it,
+        not for every post a window keeps."""
+        return masked_excerpt(self.text, self.pii)
 
 
 @dataclass

@@ -5,15 +5,18 @@ from core.config import Settings
 from core.registry import Registry
 from store.base import Store
 from store.sqlite import SqliteStore
-from store.sqlite.connection import Tokenizer
+from store.sqlite.connection import BatchTokenizer, Tokenizer
 
 BACKENDS: Registry[Store] = Registry("存储后端", {"sqlite": SqliteStore})
 
 
-def open_store(settings: Settings, tokenize: Tokenizer | None = None) -> Store:
-    """Open (and migrate) the store named by `settings.store["backend"]`."""
+def open_store(settings: Settings, tokenize: Tokenizer | None = None,
+               tokenize_many: BatchTokenizer | None = None) -> Store:
+    """Open (and migrate) the store named by `settings.store["backend"]`. `tokenize` cuts a text for
+    the search index and for queries; `tokenize_many`, when given, does the same for a batch."""
     cls = BACKENDS.get(settings.store.get("backend", "sqlite"))
-    store = cls(settings.db_path, tokenize=tokenize, timezone=settings.timezone)  # type: ignore[call-arg]
+    store = cls(settings.db_path, tokenize=tokenize, timezone=settings.timezone,  # type: ignore[call-arg]
+                tokenize_many=tokenize_many)
     store.migrate()
     return store
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,8 +20,11 @@ def parse_ts(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)  # json.dumps makes one per call
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _ENCODER.encode(value)
 
 
 def analysis_fields(a: Analysis) -> dict[str, Any]:
@@ -37,8 +39,8 @@ def analysis_fields(a: Analysis) -> dict[str, Any]:
         "abuse": float(a.abuse),
         "topic": a.topic,
         "keywords": list(a.keywords),
-        "pii": [asdict(s) for s in a.pii],
-        "reasons": [asdict(r) for r in a.reasons],
+        "pii": [{"kind": s.kind, "start": s.start, "end": s.end} for s in a.pii],  # = asdict, without its deep copy
+        "reasons": [{"score": r.score, "code": r.code, "text": r.text, "weight": r.weight} for r in a.reasons],
         "extra": a.extra,
         "debunk_id": a.debunk_id,
         "model_version": a.model_version,

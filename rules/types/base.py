@@ -65,10 +65,8 @@ class RuleType(abc.ABC):
     # ------------------------------------------------------------------ the contract
     def consume(self, items: Iterable[Item]) -> None:
         """Feed analysed posts, oldest first; the ones passing the rule's filter reach `add`."""
-        test = self.rule.filter.test
-        for item in items:
-            if test(item):
-                self.add(item)
+        for item in self.rule.filter.select(items):
+            self.add(item)
 
     @abc.abstractmethod
     def add(self, item: Item) -> None:

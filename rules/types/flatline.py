@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.domain import channel_label
-from rules.model import Event, Item, Match, RuleSpec
+from rules.model import Item, Match, RuleSpec
 from rules.templates import local_time
 from rules.types.base import DURATION_SCHEMA, RuleType
 
@@ -71,7 +71,7 @@ class FlatlineRule(RuleType):
             if item is None:  # an expected key never seen: nothing to describe it by
                 continue
             self.silent.add(key)
-            self._pending.append(Match(rule=self.rule, trigger=item, at=now, events=[Event.of(item)], key=key,
+            self._pending.append(Match(rule=self.rule, trigger=item, at=now, events=[item.event], key=key,
                                        values={"silent_minutes": int((now - seen).total_seconds() // 60),
                                                "last_time": local_time(seen, self.tz)}))
 

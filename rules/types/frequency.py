@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rules.model import Event, Item, Match, RuleSpec
+from rules.model import Item, Match, RuleSpec
 from rules.templates import WINDOW_FIELDS, window_fields
 from rules.types.base import DURATION_SCHEMA, RuleType
 from rules.window import EventWindow
@@ -38,7 +38,7 @@ class FrequencyRule(RuleType):
         if key is None:  # the post has no value for the query key: it belongs to no group
             return
         window = self.windows.setdefault(key, EventWindow(self._timeframe))
-        if not window.add(Event.of(item)) or len(window) < self.num_events:
+        if not window.add(item.event) or len(window) < self.num_events:
             return
         events = window.events
         self._pending.append(Match(

@@ -1,7 +1,7 @@
 """`match`: fires once per post that passes the filter (flag it, and/or raise an alert)."""
 from __future__ import annotations
 
-from rules.model import Event, Item, Match
+from rules.model import Item, Match
 from rules.types.base import RuleType
 
 
@@ -12,6 +12,6 @@ class MatchRule(RuleType):
 
     def add(self, item: Item) -> None:
         self._pending.append(Match(
-            rule=self.rule, trigger=item, at=item.at, events=[Event.of(item)],
+            rule=self.rule, trigger=item, at=item.at, events=[item.event],
             key=self.key_of(item), flag_post_ids=[item.post.id] if item.post.id is not None else [],
         ))

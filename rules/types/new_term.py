@@ -8,7 +8,7 @@ One match per term while it stays busy; realert de-duplicates alerts per term (t
 """
 from __future__ import annotations
 
-from collections import deque
+import bisect
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,7 +42,7 @@ class NewTermRule(RuleType):
         self.threshold: int = o["threshold"]
         self.max_before: int = o["max_before"]
         self.ignore = set(o["ignore"])
-        self.seen: dict[str, deque[tuple[datetime, int]]] = {}  # term -> (time, post id), oldest first
+        self.seen: dict[str, list[tuple[datetime, int]]] = {}  # term -> (time, post id), in time order
         self.events: dict[int, Event] = {}
         self.first: datetime | None = None
         self.busy: set[str] = set()  # terms reported and still above the threshold
@@ -58,23 +58,26 @@ class NewTermRule(RuleType):
         terms = {k for k in item.analysis.keywords if len(k) >= _MIN_TERM and k not in self.ignore}
         if not terms:
             return
-        self.events[pid] = Event.of(item)
+        self.events[pid] = item.event
         history_full = at - self.first >= self.reference
         for term in terms:
-            times = self.seen.setdefault(term, deque())
+            times = self.seen.setdefault(term, [])
             if times and times[-1][0] > at:  # a late post: keep the order
-                entries = sorted([*times, (at, pid)])
-                times.clear()
-                times.extend(entries)
+                times.append((at, pid))
+                times.sort()
             else:
                 times.append((at, pid))
-            recent = [p for t, p in times if t > at - self.current]
-            before = sum(1 for t, _ in times if at - self.timeframe < t <= at - self.current)
-            if len(recent) < self.threshold:
+            # counted by binary search on time (the list is in time order), not by a pass over it
+            recent_from = bisect.bisect_right(times, at - self.current, key=_time)
+            if len(times) - recent_from < self.threshold:
                 self.busy.discard(term)
                 continue
-            if not history_full or before > self.max_before or term in self.busy:
+            if not history_full or term in self.busy:
                 continue
+            before = recent_from - bisect.bisect_right(times, at - self.timeframe, key=_time)
+            if before > self.max_before:
+                continue
+            recent = [p for _, p in times[recent_from:]]
             self.busy.add(term)
             events = [self.events[p] for p in recent if p in self.events]
             self._pending.append(Match(rule=self.rule, trigger=item, at=at, events=events, key=term,
@@ -87,11 +90,15 @@ class NewTermRule(RuleType):
         cutoff = now - self.timeframe
         for term in list(self.seen):
             times = self.seen[term]
-            while times and times[0][0] <= cutoff:
-                times.popleft()
+            if times[0][0] <= cutoff:
+                del times[:bisect.bisect_right(times, cutoff, key=_time)]
             if not times:
                 del self.seen[term]
                 self.busy.discard(term)
         if len(self.events) > 4 * sum(len(t) for t in self.seen.values()) + 1000:
             live = {p for t in self.seen.values() for _, p in t}
             self.events = {p: e for p, e in self.events.items() if p in live}
+
+
+def _time(entry: tuple[datetime, int]) -> datetime:
+    return entry[0]

@@ -13,12 +13,11 @@ so one surge is one case (kind `surge`) that grows; realert keeps it to one aler
 """
 from __future__ import annotations
 
-import bisect
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rules.model import Event, Item, Match, RuleSpec
+from rules.model import Item, Match, RuleSpec
 from rules.templates import WINDOW_FIELDS, window_fields
 from rules.types.base import DURATION_SCHEMA, RuleType
 from rules.window import EventWindow
@@ -67,15 +66,14 @@ class SpikeRule(RuleType):
         if key is None:
             return
         window = self.windows.setdefault(key, EventWindow(self.timeframe))
-        if not window.add(Event.of(item)):
+        if not window.add(item.event):
             return
         seen = self.first_seen.get(key)
         self.first_seen[key] = item.at if seen is None else min(seen, item.at)
-        events = window.events
-        times = [e.at for e in events]
-        now = times[-1]
-        start = bisect.bisect_right(times, now - self.current)
-        current, before = events[start:], start
+        now = window.newest
+        assert now is not None
+        count = window.count_after(now - self.current)  # counted, not copied: the window stays as it is
+        before = len(window) - count
         seen = now - self.current - self.first_seen[key]  # how much of the reference period has been seen
         if seen >= self.reference:
             baseline = before * (self.current / self.reference)
@@ -86,10 +84,11 @@ class SpikeRule(RuleType):
         else:  # day one: the history there is, never below the floor
             observed = before * (self.current / seen) if seen > self.current else 0.0
             baseline = max(observed, self.floor)
-        if len(current) < self.threshold_cur:
+        if count < self.threshold_cur:
             return
-        if len(current) < self.height * max(baseline, 1.0):
+        if count < self.height * max(baseline, 1.0):
             return
+        current = window.events_after(now - self.current)  # copied only when the rule fires
         episode = self.episodes.get(key)
         if episode is None or now - episode[1] > self.current:  # a new surge
             episode = (f"{self.rule.name}:{key}:{current[0].at.strftime('%Y%m%d%H%M')}", now)

@@ -11,10 +11,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.errors import ConfigError
-from rules.model import Event, Item, Match, RuleSpec
+from rules.model import Item, Match, RuleSpec
 from rules.templates import WINDOW_FIELDS, window_fields
 from rules.types.base import DURATION_SCHEMA, RuleType
-from rules.window import EventWindow
+from rules.window import TallyWindow
 
 
 class SpreadRule(RuleType):
@@ -37,7 +37,7 @@ class SpreadRule(RuleType):
         o = rule.options
         self._timeframe: timedelta = o["timeframe"]
         self.min_posts, self.min_authors, self.min_channels = o["min_posts"], o["min_authors"], o["min_channels"]
-        self.windows: dict[str, EventWindow] = {}
+        self.windows: dict[str, TallyWindow] = {}
         self.reported: dict[str, set[int]] = {}  # post ids already reported per cluster
 
     @classmethod
@@ -56,8 +56,8 @@ class SpreadRule(RuleType):
         key = self.key_of(item)
         if key is None:  # not in any cluster
             return
-        window = self.windows.setdefault(key, EventWindow(self._timeframe))
-        if not window.add(Event.of(item)) or not self._spread(window):
+        window = self.windows.setdefault(key, TallyWindow(self._timeframe))
+        if not window.add(item.event) or not self._spread(window):
             return
         reported = self.reported.setdefault(key, set())
         events = window.events
@@ -69,11 +69,10 @@ class SpreadRule(RuleType):
             rule=self.rule, trigger=item, at=events[-1].at, events=events, key=key, flag_post_ids=new,
         ))
 
-    def _spread(self, window: EventWindow) -> bool:
-        events = window.events
-        return (len(events) >= self.min_posts
-                and len({e.author for e in events}) >= self.min_authors
-                and len({e.channel for e in events}) >= self.min_channels)
+    def _spread(self, window: TallyWindow) -> bool:
+        """Enough posts, authors and channels: the window's own counts, nothing copied."""
+        return (len(window) >= self.min_posts and len(window.authors) >= self.min_authors
+                and len(window.channels) >= self.min_channels)
 
     def describe(self, match: Match) -> dict[str, Any]:
         return window_fields(match, self._timeframe, self.tz)

@@ -26,7 +26,8 @@ from store.base import Store
 
 class SqliteStore(PostsMixin, ReviewMixin, PeopleMixin, SessionsMixin, StatsMixin, ApiTokensMixin, ReportMailMixin,
                   RollupsMixin, PrivacyMixin, LeasesMixin, Database, Store):
-    """`SqliteStore(path, tokenize=search_tokens, timezone="Asia/Shanghai")`; call `migrate()` once before use."""
+    """`SqliteStore(path, tokenize=search_tokens, timezone="Asia/Shanghai", tokenize_many=search_tokens_many)`;
+    call `migrate()` once before use."""
 
 
 __all__ = ["SqliteStore"]

@@ -10,15 +10,19 @@ from zoneinfo import ZoneInfo
 
 
 Tokenizer = Callable[[str], list[str]]
+BatchTokenizer = Callable[[Sequence[str]], list[list[str]]]  # `[tokenize(t) for t in texts]`, faster
 
 
 class Database:
-    def __init__(self, path: str | Path, tokenize: Tokenizer | None = None, timezone: str = "Asia/Shanghai") -> None:
+    def __init__(self, path: str | Path, tokenize: Tokenizer | None = None, timezone: str = "Asia/Shanghai",
+                 tokenize_many: BatchTokenizer | None = None) -> None:
         ZoneInfo(timezone)  # an unknown zone fails here, not at the first saved analysis
         self.path = Path(path)
         self.timezone = timezone  # the local days of the dashboard's counts (store/sqlite/rollups.py)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tokenize: Tokenizer = tokenize or _char_tokens
+        # the index of a batch of posts; it must give what `tokenize` gives, text by text
+        self.tokenize_many: BatchTokenizer = tokenize_many or (lambda texts: [self.tokenize(t) for t in texts])
         self._local = threading.local()
         self._lock = threading.Lock()
         self._conns: list[sqlite3.Connection] = []

@@ -83,12 +83,13 @@ class PostsMixin:
         refused: list[DeadLetter] = []
         with self._tx() as c:
             gone = self._forgotten(c, posts)
+            stored = self._stored(c, posts) if not isolate else None
             for post in posts:
                 if post.key in gone:  # erased on request, or older than what retention deleted
                     result.ignored += 1
                     continue
                 if not isolate:
-                    outcome = self._upsert(c, post, now)
+                    outcome = self._upsert(c, post, now, stored)
                 else:
                     c.execute("SAVEPOINT post")
                     try:
@@ -142,11 +143,34 @@ class PostsMixin:
                     gone.add(p.key)
         return gone
 
-    def _upsert(self, c: sqlite3.Connection, p: Post, now: str) -> str:
-        row = c.execute(
-            "SELECT id, text, version, updated_at, redacted_at FROM posts WHERE channel = ? AND source_id = ?",
-            (p.channel, p.source_id),
-        ).fetchone()
+    @staticmethod
+    def _stored(c: sqlite3.Connection, posts: Sequence[Post]) -> dict[tuple[str, str], dict]:
+        """What `_upsert` needs of the posts already stored under these keys: one indexed query per
+        channel and 500 ids, not one per post."""
+        ids: dict[str, list[str]] = {}
+        for p in posts:
+            ids.setdefault(p.channel, []).append(p.source_id)
+        out: dict[tuple[str, str], dict] = {}
+        for channel, sids in ids.items():
+            sids = list(dict.fromkeys(sids))
+            for i in range(0, len(sids), 500):
+                chunk = sids[i : i + 500]
+                rows = c.execute("SELECT source_id, id, text, version, updated_at, redacted_at FROM posts"
+                                 f" WHERE channel = ? AND source_id IN ({placeholders(len(chunk))})",
+                                 [channel, *chunk]).fetchall()
+                out.update(((channel, r["source_id"]), dict(r)) for r in rows)
+        return out
+
+    def _upsert(self, c: sqlite3.Connection, p: Post, now: str, stored: dict | None = None) -> str:
+        """Store a new post, or a new version of a changed one. `stored` (from `_stored`) saves the
+        look-up and is kept up to date, so the same key twice in a batch is handled as before."""
+        if stored is None:
+            row = c.execute(
+                "SELECT id, text, version, updated_at, redacted_at FROM posts WHERE channel = ? AND source_id = ?",
+                (p.channel, p.source_id),
+            ).fetchone()
+        else:
+            row = stored.get((p.channel, p.source_id))
         if row is None:
             cur = c.execute(
                 "INSERT INTO posts (channel, source_id, thread, author, author_name, text, created_at, url,"
@@ -155,6 +179,9 @@ class PostsMixin:
                  p.url, p.reply_to, dumps(p.raw), now, now),
             )
             p.id, p.version = cur.lastrowid, 1
+            if stored is not None:
+                stored[(p.channel, p.source_id)] = {"id": p.id, "text": p.text, "version": 1, "updated_at": now,
+                                                    "redacted_at": None}
             return "new"
         p.id = row["id"]
         if row["text"] == p.text or (row["redacted_at"] is not None and redact(p.text) == row["text"]):
@@ -170,6 +197,9 @@ class PostsMixin:
             " author_name = ?, redacted_at = NULL WHERE id = ?",
             (p.text, p.version, now, p.thread, p.url, dumps(p.raw), p.author_name, row["id"]),
         )
+        if stored is not None:
+            stored[(p.channel, p.source_id)] = {"id": row["id"], "text": p.text, "version": p.version,
+                                                "updated_at": now, "redacted_at": None}
         return "updated"
 
     def checkpoint(self, collector: str) -> str | None:
@@ -275,26 +305,27 @@ class PostsMixin:
 
     def save_analyses(self, pairs: Sequence[tuple[Post, Analysis]]) -> None:
         now = ts(utcnow())
-        index = [(p.id, " ".join(self.tokenize(p.text))) for p, _ in pairs]
+        cut = self.tokenize_many([p.text for p, _ in pairs])  # the search index, for the whole batch at once
+        index = [(p.id, " ".join(tokens)) for (p, _), tokens in zip(pairs, cut)]
         fields = []
         for post, a in pairs:
             a.post_version = post.version
             fields.append(analysis_fields(a))
         with self._tx() as c:
             self._rollup_swap(c, [(pid, f) for (pid, _), f in zip(index, fields)])  # before the old rows go
-            for (post, a), (pid, tokens), f in zip(pairs, index, fields):
-                c.execute(
-                    "INSERT OR REPLACE INTO analyses (post_id, version, normalized, sentiment, polarity, spam,"
-                    " rumour, grievance, abuse, topic, keywords, pii, reasons, extra, debunk_id, model_version,"
-                    " analyzed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (pid, post.version, f["normalized"], f["sentiment"], f["polarity"], f["spam"], f["rumour"],
-                     f["grievance"], f["abuse"], f["topic"], dumps(f["keywords"]), dumps(f["pii"]),
-                     dumps(f["reasons"]), dumps(f["extra"]), f["debunk_id"], f["model_version"], now),
-                )
-                c.execute("UPDATE posts SET analyzed_version = ? WHERE id = ? AND analyzed_version < ?",
-                          (post.version, pid, post.version))
-                c.execute("DELETE FROM posts_fts WHERE rowid = ?", (pid,))
-                c.execute("INSERT INTO posts_fts (rowid, tokens) VALUES (?, ?)", (pid, tokens))
+            c.executemany(
+                "INSERT OR REPLACE INTO analyses (post_id, version, normalized, sentiment, polarity, spam,"
+                " rumour, grievance, abuse, topic, keywords, pii, reasons, extra, debunk_id, model_version,"
+                " analyzed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(pid, post.version, f["normalized"], f["sentiment"], f["polarity"], f["spam"], f["rumour"],
+                  f["grievance"], f["abuse"], f["topic"], dumps(f["keywords"]), dumps(f["pii"]),
+                  dumps(f["reasons"]), dumps(f["extra"]), f["debunk_id"], f["model_version"], now)
+                 for (post, _), (pid, _), f in zip(pairs, index, fields)])
+            c.executemany("UPDATE posts SET analyzed_version = ? WHERE id = ? AND analyzed_version < ?",
+                          [(post.version, pid, post.version) for (post, _), (pid, _) in zip(pairs, index)])
+            fts = list(dict(index).items())  # one row per post (the last, should a post come twice)
+            c.executemany("DELETE FROM posts_fts WHERE rowid = ?", [(pid,) for pid, _ in fts])
+            c.executemany("INSERT INTO posts_fts (rowid, tokens) VALUES (?, ?)", fts)
 
     def get_analysis(self, post_id: int) -> Analysis | None:
         r = self._one("SELECT * FROM analyses WHERE post_id = ?", (post_id,))
@@ -356,9 +387,8 @@ class PostsMixin:
     def commit_rule_results(self, results: RuleResults) -> list[Alert]:
         now = ts(utcnow())
         with self._tx() as c:
-            for post_id, version in results.seen:
-                c.execute("UPDATE posts SET ruled_version = ? WHERE id = ? AND ruled_version < ?",
-                          (version, post_id, version))
+            c.executemany("UPDATE posts SET ruled_version = ? WHERE id = ? AND ruled_version < ?",
+                          [(version, post_id, version) for post_id, version in results.seen])
             for f in results.flags:
                 cur = c.execute(
                     "INSERT INTO flags (post_id, rule, reason, status, created_at) VALUES (?,?,?, 'pending', ?)",

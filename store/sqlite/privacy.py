@@ -110,9 +110,9 @@ class PrivacyMixin:
             return 0
         now = ts(utcnow())
         updates = []
-        for r in rows:
-            spans = [PIISpan(**s) for s in json.loads(r["pii"] or "[]")]
-            text, moved = redact_spans(r["text"], spans)
+        redacted = [redact_spans(r["text"], [PIISpan(**s) for s in json.loads(r["pii"] or "[]")]) for r in rows]
+        index = self.tokenize_many([text for text, _ in redacted])
+        for r, (text, moved), tokens in zip(rows, redacted, index):
             reasons = [{**x, "text": redact(x.get("text", ""))} for x in json.loads(r["reasons"] or "[]")]
             updates.append((
                 r["id"], r["version"], text, redact(r["thread"]) if r["thread"] else r["thread"],
@@ -120,7 +120,7 @@ class PrivacyMixin:
                 dumps(_redact_json(json.loads(r["raw"] or "{}"))), redact(r["normalized"] or ""),
                 dumps([redact(k) for k in json.loads(r["keywords"] or "[]")]), dumps(reasons),
                 dumps([{"kind": s.kind, "start": s.start, "end": s.end} for s in moved]),
-                " ".join(self.tokenize(text)), r["analysed"] is not None,
+                " ".join(tokens), r["analysed"] is not None,
             ))
         done = 0
         with self._tx() as c:

@@ -15,6 +15,7 @@ are analysed (analyses written around `save_analyses`), `migrate()` counts every
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -44,9 +45,15 @@ def cloud_words(keywords: Iterable[str]) -> list[str]:
     out: list[str] = []
     for w in keywords:
         w = (w or "").strip()
-        if len(w) >= 2 and len(w) <= 20 and not _PII_LIKE.search(w) and redact(w) == w and w not in out:
+        if _cloud_word(w) and w not in out:
             out.append(w)
     return out
+
+
+@functools.lru_cache(maxsize=100_000)
+def _cloud_word(w: str) -> bool:
+    """May this (stripped) keyword be in the cloud? Keywords recur: each is checked once while cached."""
+    return 2 <= len(w) <= 20 and not _PII_LIKE.search(w) and redact(w) == w
 
 
 def local_day(at: datetime, zone: ZoneInfo) -> date:
@@ -106,10 +113,16 @@ class RollupsMixin:
         """Inside the transaction saving analyses, BEFORE they replace the old rows: take back what
         each post's previous analysis counted and count the new one. `items`: (post_id, fields)."""
         d = _Deltas(ZoneInfo(self.timezone))
+        ids = list(dict.fromkeys(pid for pid, _ in items))
+        rows: dict[int, Any] = {}
+        for i in range(0, len(ids), 500):  # one query per 500 posts, not one per post
+            chunk = ids[i : i + 500]
+            rows.update((r["id"], r) for r in c.execute(
+                "SELECT p.id, p.channel, p.created_at, a.topic, a.sentiment, a.polarity, a.spam, a.keywords,"
+                f" a.post_id AS had FROM posts p LEFT JOIN analyses a ON a.post_id = p.id WHERE p.id IN"
+                f" ({','.join('?' * len(chunk))})", chunk))
         for pid, new in items:
-            r = c.execute("SELECT p.channel, p.created_at, a.topic, a.sentiment, a.polarity, a.spam, a.keywords,"
-                          " a.post_id AS had FROM posts p LEFT JOIN analyses a ON a.post_id = p.id WHERE p.id = ?",
-                          (pid,)).fetchone()
+            r = rows.get(pid)
             if r is None:
                 continue
             if r["had"] is not None:

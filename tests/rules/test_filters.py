@@ -71,3 +71,30 @@ def test_every_condition_is_in_the_schema_and_tested():
     assert set(FILTER_SCHEMA["properties"]) == set(CONDITIONS)
     used = " ".join(f for f, _, _ in CASES)
     assert [c for c in CONDITIONS if f"{c}:" not in used] == []
+
+
+def test_rules_with_the_same_filter_share_one_test_per_post(store, feed, make_engine):
+    """The engine tests each distinct filter once per batch: equal filters (however their keys are
+    ordered) have one key, different ones differ, and every rule still sees exactly its posts."""
+    from rules.filters import compile_filter
+
+    a = compile_filter({"sentiment": ["neg"], "spam": {"lt": 0.5}}, "f.yaml", "x")
+    b = compile_filter({"spam": {"lt": 0.5}, "sentiment": ["neg"]}, "f.yaml", "y")
+    c = compile_filter({"sentiment": ["neg"], "spam": {"lt": 0.6}}, "f.yaml", "z")
+    assert a.key == b.key != c.key
+    batch = [Item.of(*feed.make("太失望了", sentiment="neg")), Item.of(*feed.make("还可以"))]
+    assert a.select(batch) is a.select(batch) and [i.text for i in a.select(batch)] == ["太失望了"]
+    assert a.select(list(batch)) == a.select(batch) and a.select(iter(batch)) == a.select(batch)
+    engine = make_engine("""
+rules:
+  - {name: neg, title: 负面, type: match, filter: {sentiment: [neg]}, actions: {flag: {reason: "负面"}}}
+  - {name: neg_again, title: 负面2, type: match, filter: {sentiment: [neg]}, actions: {flag: {reason: "负面2"}}}
+  - {name: spam, title: 广告, type: match, filter: {spam: {gte: 0.8}}, actions: {flag: {reason: "广告"}}}
+""")
+    assert engine.rules[0].filter is engine.rules[1].filter is not engine.rules[2].filter
+    neg = feed.add("太失望了", sentiment="neg")
+    spam = feed.add("加微信兼职", spam=0.9)
+    feed.add("还可以")
+    engine.process(store, 100)
+    flagged = {i.post.id: sorted(f.rule for f in i.flags) for i in store.queue_items([neg.id, spam.id]).values()}
+    assert flagged == {neg.id: ["neg", "neg_again"], spam.id: ["spam"]}

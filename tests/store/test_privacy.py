@@ -261,3 +261,46 @@ def test_a_post_stuck_before_analysis_is_redacted_after_a_day(store):
                                         ).connection.commit()
     assert apply_retention(store, RetentionPolicy(pii_days=1), NOW).redacted == 1
     assert PHONE not in store.get_post(p.id).text and PHONE not in store.quarantined()[0].error
+
+
+def test_the_batched_index_is_the_per_text_index_before_and_after_redaction(tmp_path):
+    """The service indexes a batch at once (`search_tokens_many`); the index rows, and so every search,
+    are those `search_tokens` gives text by text — when the analyses are saved, and after retention
+    rewrites the index of redacted texts."""
+    from nlp.analyzer import Analyzer
+    from nlp.tokenizer import search_tokens, search_tokens_many
+
+    texts = [f"食堂的事找我，电话 {PHONE[:3]} {PHONE[3:7]} {PHONE[7:]}，邮箱 zhang.san@abc.edu.cn",
+             f"张老师说绩效改革方案出来了，身份证110101199003071234，卡号 6222 0212 3456 7890 128",
+             "听说下月起绩效工资砍三成、年终奖取消，内部消息，速转！！", "加薇信 ｙｌａｕ８７３２９ 兼职刷单日结",
+             "學術會議後勤醫療費補貼什麼時候發？", "哈" * 150 + "停车位太少了", "[图片] 😂😂 ok的，收到，谢谢工会",
+             f"qq 12345678 或者 {PHONE}，找李老师 / 王主任"] + [f"第{i}条：食堂和停车的意见{i}" for i in range(20)]
+    posts = [post(f"t{i}", t, 3) for i, t in enumerate(texts)]
+    stores = [SqliteStore(tmp_path / "one.db", tokenize=search_tokens),
+              SqliteStore(tmp_path / "batch.db", tokenize=search_tokens, tokenize_many=search_tokens_many)]
+    analyses = Analyzer.load(use_window=False).pipe(posts)
+    for s in stores:
+        s.migrate()
+        s.ingest("test", posts, None)
+        s.save_analyses(list(zip(posts, analyses)))
+        s.commit_rule_results(RuleResults(seen=[(p.id, p.version) for p in posts]))
+    queries = ["食堂", "绩效", "电话", PHONE, "138", "zhang", "身份证", "学术会议", "哈哈", "停车位", "工会", "兼职", "微信"]
+
+    def index(s: SqliteStore) -> list[tuple[int, str]]:
+        with sqlite3.connect(s.path) as c:
+            return c.execute("SELECT rowid, tokens FROM posts_fts ORDER BY rowid").fetchall()
+
+    def searches(s: SqliteStore) -> list[list[int]]:
+        return [[p.id for p in s.search(q, limit=100)] for q in queries]
+
+    assert index(stores[0]) == index(stores[1]) and searches(stores[0]) == searches(stores[1])
+    assert index(stores[1]) == [(p.id, " ".join(search_tokens(p.text))) for p in posts]
+    assert any(searches(stores[1]))
+    for s in stores:
+        assert apply_retention(s, RetentionPolicy(pii_days=0), NOW).redacted == len(posts)
+    assert index(stores[0]) == index(stores[1]) and searches(stores[0]) == searches(stores[1])
+    redacted = stores[1].posts_by_ids([p.id for p in posts])
+    assert index(stores[1]) == [(i, " ".join(search_tokens(redacted[i].text))) for i in sorted(redacted)]
+    assert stores[1].search(PHONE) == [] and stores[1].search("食堂")
+    for s in stores:
+        s.close()

@@ -243,3 +243,44 @@ def test_pushed_events_are_pruned_once_taken_and_a_day_old(store):
     assert store.prune_inbound("qq", new[0], t + timedelta(days=1)) == 2  # taken and older than a day
     assert [i for i, _ in store.inbound("qq", 0, 10)] == new
     assert store.prune_inbound("qq", old[-1], t + timedelta(days=3)) == 0  # not yet taken: kept
+
+
+def _snapshot(s) -> list[tuple]:
+    with sqlite3.connect(s.path) as c:
+        posts = c.execute("SELECT channel, source_id, text, version FROM posts ORDER BY id").fetchall()
+        versions = c.execute("SELECT post_id, version, text FROM post_versions ORDER BY post_id, version").fetchall()
+    return [posts, versions]
+
+
+def test_batched_ingestion_equals_one_post_at_a_time(tmp_path):
+    """A batch looks up the stored posts once (`_stored`); the outcome — new, unchanged, updated, the
+    ids, versions and earlier versions — is what looking each post up on its own gives, also when
+    the same post comes twice or more in one batch, edited or not."""
+    from hypothesis import given, settings, strategies as st
+
+    from store.sqlite import SqliteStore
+
+    batches = st.lists(st.lists(st.tuples(st.sampled_from("abc"), st.sampled_from(["一", "二", "三"])), max_size=8),
+                       min_size=1, max_size=5)
+    runs = iter(range(10_000))
+
+    @settings(max_examples=60, deadline=None)
+    @given(batches)
+    def check(stream):
+        n = next(runs)
+        fast = SqliteStore(tmp_path / f"fast{n}.db")
+        slow = SqliteStore(tmp_path / f"slow{n}.db")
+        for s in (fast, slow):
+            s.migrate()
+        for i, batch in enumerate(stream):
+            outcomes = []
+            for s, isolate in ((fast, False), (slow, True)):
+                posts = [post(key, text, minutes=i) for key, text in batch]
+                r = s._ingest("test", posts, None, (), isolate=isolate)
+                outcomes.append(((r.new, r.unchanged, r.updated), [(p.id, p.version) for p in posts]))
+            assert outcomes[0] == outcomes[1]
+        assert _snapshot(fast) == _snapshot(slow)
+        fast.close()
+        slow.close()
+
+    check()
