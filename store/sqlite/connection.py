@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 from zoneinfo import ZoneInfo
+
+from core.domain import Analysis
 
 
 Tokenizer = Callable[[str], list[str]]
@@ -26,6 +29,8 @@ class Database:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._conns: list[sqlite3.Connection] = []
+        # analyses this process just saved, for the rules pass that follows (store/sqlite/posts.py)
+        self._fresh: OrderedDict[int, tuple[int, str, Analysis]] = OrderedDict()
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

@@ -108,6 +108,7 @@ class PrivacyMixin:
             (ts(before), stuck, limit))
         if not rows:
             return 0
+        self._forget_fresh()  # analyses are rewritten below, not through save_analyses
         now = ts(utcnow())
         updates = []
         redacted = [redact_spans(r["text"], [PIISpan(**s) for s in json.loads(r["pii"] or "[]")]) for r in rows]
@@ -222,6 +223,7 @@ class PrivacyMixin:
         if channel:
             where += " AND channel = ?"
             params.append(channel)
+        self._forget_fresh()
         with self._tx() as c:
             posts = c.execute(f"SELECT id, channel, source_id, text, thread, author_name FROM posts WHERE {where}",
                               params).fetchall()
