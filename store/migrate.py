@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import sys
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -57,12 +58,24 @@ def apply(conn: sqlite3.Connection, progress: Callable[[str], None] | None = Non
 def main(argv: list[str] | None = None) -> int:
     parser = ChineseArgumentParser(
         prog="python -m store.migrate",
-        description="把 SQLite 数据库升级到最新结构版本（服务启动时也会自动执行）。",
+        description="把 SQLite 数据库升级到最新结构版本（服务启动时也会自动执行）；"
+                    "或用 --to 把 SQLite 存储复制到 Elasticsearch/OpenSearch 集群（可中断后续传）。",
+        epilog="示例：python -m store.migrate --data-dir ./data；"
+               "python -m store.migrate --data-dir ./data --to opensearch --hosts http://10.0.0.5:9200,http://10.0.0.6:9200",
     )
-    parser.add_argument("--data-dir", default="./data", help="数据目录，数据库为其中的 sentinel.db（默认 ./data）")
+    parser.add_argument("--data-dir", default=None, help="数据目录，数据库为其中的 sentinel.db（默认 ./data，或配置文件中的）")
+    parser.add_argument("--config", metavar="FILE", help="服务配置文件（与 scheduler.py 相同）：数据目录，以及 --to 时集群的账号和证书设置")
     parser.add_argument("--list", action="store_true", help="只列出各迁移及是否已应用，不做修改")
+    parser.add_argument("--to", choices=["elasticsearch", "opensearch"],
+                        help="把帖子及其分析结果复制到这个集群后端（按帖子时间顺序，中断后再运行即从断点续传）")
+    parser.add_argument("--hosts", help="--to 的集群地址，逗号分隔，如 http://10.0.0.5:9200（默认取配置文件 store.hosts）")
+    parser.add_argument("--index-prefix", help="--to 的索引名前缀（默认取配置文件 store.index_prefix）")
+    parser.add_argument("--batch", type=int, default=1000, help="--to 每批复制的帖子数（默认 1000）")
     args = parser.parse_args(argv)
-    db = Path(args.data_dir) / "sentinel.db"
+    if args.to:
+        return _copy_to_cluster(args)
+    data_dir = Path(args.data_dir or (_settings(args).data_dir if args.config else "./data"))
+    db = data_dir / "sentinel.db"
     db.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(db, isolation_level=None)
     if args.list:
@@ -73,6 +86,67 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     names = apply(conn, progress=lambda m: print(m, file=sys.stderr))
     print(f"完成：应用了 {len(names)} 个迁移，数据库 {db} 已是最新版本。")
+    return 0
+
+
+def _settings(args):  # -> core.config.Settings
+    from core.config import load_settings
+
+    return load_settings(args.config, overrides={"data_dir": args.data_dir})
+
+
+def _copy_to_cluster(args) -> int:
+    """`--to`: the service's SQLite store copied into the cluster named by --hosts (or the config)."""
+    from core.errors import SentinelError
+    from nlp.tokenizer import search_tokens
+    from store import open_existing_store, open_store
+    from store.transfer import collector_name, copy_posts
+
+    if args.batch < 1:
+        print("错误：--batch 须为正整数", file=sys.stderr)
+        return 2
+    try:
+        settings = _settings(args)
+        block = dict(settings.store) if settings.store.get("backend") == args.to else {}
+        block["backend"] = args.to
+        if args.hosts:
+            block["hosts"] = [h.strip() for h in args.hosts.split(",") if h.strip()]
+        if args.index_prefix:
+            block["index_prefix"] = args.index_prefix
+        if not block.get("hosts"):
+            raise SentinelError("需要集群地址：用 --hosts http://主机:9200[,…]，或在 --config 的 store.hosts 中给出")
+        sqlite_settings = _settings(args)
+        sqlite_settings.store = {"backend": "sqlite"}
+        source = open_existing_store(sqlite_settings)
+        settings.store = block
+        target = open_store(settings, tokenize=search_tokens)
+    except SentinelError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    total = source.counts()["posts"]
+    started = time.perf_counter()
+    resumed = target.checkpoint(collector_name("sqlite"))
+    if resumed:
+        print(f"从上次中断处继续（已复制到 {resumed.split('|')[0]}）", file=sys.stderr)
+
+    def progress(done: int) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        print(f"\r本次已复制 {done:,} 条（存储共 {total:,} 条，{rate:,.0f} 条/秒）", end="", file=sys.stderr, flush=True)
+
+    try:
+        report = copy_posts(source, target, batch=args.batch, progress=progress)
+    except KeyboardInterrupt:
+        print("\n已中断：再次运行同一命令即从断点继续", file=sys.stderr)
+        return 130
+    except SentinelError as exc:
+        print(f"\n错误：{exc}（再次运行同一命令即从断点继续）", file=sys.stderr)
+        return 1
+    finally:
+        source.close()
+        target.close()
+    print("", file=sys.stderr)
+    print(f"完成：本次复制 {report.copied:,} 条帖子（其中 {report.analysed:,} 条带分析结果），用时 {report.seconds:.1f} 秒。"
+          f"目前只复制帖子和分析结果；审核记录、事件、预警、用户和审计日志仍在 SQLite 中（见 docs/scale-out.md）。")
     return 0
 
 

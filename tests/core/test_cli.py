@@ -16,7 +16,7 @@ COMMANDS = [
     ["-m", "rules.check"], ["-m", "rules.backtest"],
     ["-m", "collectors.backfill"], ["-m", "collectors.demo_data.generate"],
     ["-m", "store.migrate"], ["-m", "dashboard.users"], ["-m", "dashboard.apitokens"], ["-m", "dashboard.report"], ["-m", "dashboard.export"], ["-m", "dashboard.bench"],
-    ["-m", "rules.eval.stream"], ["-m", "core.bench"], ["-m", "store.backup"], ["-m", "store.restore"], ["-m", "store.erase"],
+    ["-m", "rules.eval.stream"], ["-m", "core.bench"], ["-m", "store.bench"], ["-m", "store.backup"], ["-m", "store.restore"], ["-m", "store.erase"],
 ]
 ENGLISH = ("usage:", "options:", "positional arguments", "show this help", "optional arguments")
 

@@ -1,0 +1,85 @@
+"""Copying a store into another backend (`python -m store.migrate --to opensearch --hosts URL`).
+
+The copy goes through the store contract on both sides, as a collector would: pages of posts (oldest
+first, by (created_at, id)) are ingested into the target, then their analyses are saved, then the
+position is written as the target's checkpoint of the collector `migrate:<source>`. Interrupted (Ctrl-C,
+kill -9, a cluster node lost), the next run resumes after the last page whose analyses were saved; a
+page done twice changes nothing (posts are keyed by channel and source id). Posts that were never
+analysed are copied as they are and analysed by the service on the target.
+
+What it copies today: posts (their current text) and their analyses, the part of the contract every
+backend implements. Moderation state (flags, decisions, cases, alerts), users and the audit log stay in
+the SQLite store until the search-cluster stores implement them (docs/scale-out.md).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+from store.base import Store
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass
+class TransferReport:
+    copied: int = 0  # posts written to the target in this run
+    analysed: int = 0  # of which with their analysis
+    resumed_after: str | None = None  # the checkpoint this run started from
+    seconds: float = 0.0
+
+
+def collector_name(source: str) -> str:
+    return f"migrate:{source}"
+
+
+def _cursor(text: str | None) -> tuple[datetime, int] | None:
+    if not text:
+        return None
+    at, _, pid = text.rpartition("|")
+    return datetime.fromisoformat(at), int(pid)
+
+
+def copy_posts(source: Store, target: Store, *, source_name: str = "sqlite", batch: int = 1000,
+               progress: Callable[[int], None] | None = None) -> TransferReport:
+    """Copy every post of `source` (and its analysis) into `target`, resuming where an earlier run stopped."""
+    started = time.perf_counter()
+    name = collector_name(source_name)
+    report = TransferReport(resumed_after=target.checkpoint(name))
+    after = _cursor(report.resumed_after)
+    while True:
+        page = source.posts_page(EPOCH, after, batch)
+        if not page:
+            break
+        posts = [p for p, _ in page]
+        target.ingest(name, [_without_id(p) for p in posts], None)
+        # an analysis of an earlier version (edited since, not analysed again yet) is left behind
+        analysed = [(p, a) for p, a in page if a is not None and a.post_version == p.version]
+        if analysed:
+            stored = {(p.channel, p.source_id): p for p in target.posts_to_analyze(len(posts) + _backlog(target))}
+            pairs = [(stored[(p.channel, p.source_id)], a) for p, a in analysed if (p.channel, p.source_id) in stored]
+            target.save_analyses(pairs)
+            report.analysed += len(pairs)
+        last = posts[-1]
+        after = (last.created_at, int(last.id or 0))
+        target.ingest(name, [], f"{after[0].isoformat()}|{after[1]}")  # the page is done: move the checkpoint
+        report.copied += len(posts)
+        if progress:
+            progress(report.copied)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _without_id(post):  # the target numbers its posts itself
+    from dataclasses import replace
+
+    return replace(post, id=None)
+
+
+def _backlog(target: Store) -> int:
+    """Posts already waiting for analysis in the target (copied without one): they come first in
+    `posts_to_analyze`, so a page's posts are found after them."""
+    counts = target.counts()
+    return max(0, int(counts.get("posts", 0)) - int(counts.get("analyzed", 0)))

@@ -1,0 +1,97 @@
+"""Copying a store into another backend (store/transfer.py, `python -m store.migrate --to`): every post
+once, with its analysis, resumable after a crash at any point."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from core.domain import Analysis, Post, Sentiment
+from store.sqlite import SqliteStore
+from store.transfer import collector_name, copy_posts
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+
+def source_store(path, n: int = 230) -> SqliteStore:
+    s = SqliteStore(path)
+    s.migrate()
+    # created out of order, some at the same moment, one edited: the copy goes by (created_at, id)
+    posts = [Post(["qq", "weibo"][i % 2], f"s{i}", f"u{i % 7}", f"第{i}条关于食堂的意见",
+                  T0 + timedelta(minutes=(i * 37) % 101)) for i in range(n)]
+    s.ingest("inbox", posts, None)
+    s.ingest("inbox", [Post("qq", "s0", "u0", "第0条改过了", posts[0].created_at)], None)
+    pending = s.posts_to_analyze(n + 10)
+    s.save_analyses([(p, Analysis(normalized=p.text, tokens=[], sentiment=Sentiment.NEG, polarity=-0.4,
+                                  spam=0.01 * (p.id % 50), rumour=0.2, model_version="m1"))
+                     for p in pending if p.id % 5])  # every fifth post never analysed
+    s.ingest("inbox", [Post("weibo", "s1", "u1", "第1条分析后又改了", posts[1].created_at)], None)  # stale analysis
+    return s
+
+
+def snapshot(store) -> dict:
+    """Each post's text and, when it is of the current version, its analysis."""
+    out = {}
+    after = None
+    while page := store.posts_page(datetime(1970, 1, 1, tzinfo=timezone.utc), after, 100):
+        for p, a in page:
+            out[(p.channel, p.source_id)] = (p.text, p.author, p.created_at,
+                                             None if a is None or a.post_version != p.version
+                                             else (a.spam, a.sentiment, a.model_version))
+        after = (page[-1][0].created_at, page[-1][0].id)
+    return out
+
+
+def test_copies_every_post_and_analysis_once(tmp_path):
+    source, target = source_store(tmp_path / "a.db"), SqliteStore(tmp_path / "b.db")
+    target.migrate()
+    seen = []
+    report = copy_posts(source, target, batch=40, progress=seen.append)
+    assert report.copied == 230 and report.analysed == len([1 for v in snapshot(source).values() if v[3]])
+    assert snapshot(target) == snapshot(source)
+    assert seen == sorted(seen) and seen[-1] == 230
+    again = copy_posts(source, target, batch=40)  # nothing new: nothing copied
+    assert again.copied == 0 and target.counts()["posts"] == 230
+
+
+@pytest.mark.parametrize("fail_at", ["ingest", "save_analyses", "checkpoint"])
+@pytest.mark.parametrize("call", [1, 3, 6])
+def test_a_crash_anywhere_resumes_without_loss_or_duplicates(tmp_path, fail_at, call):
+    source, target = source_store(tmp_path / "a.db", n=150), SqliteStore(tmp_path / "b.db")
+    target.migrate()
+    calls = {"ingest": 0, "save_analyses": 0, "checkpoint": 0}
+    real_ingest, real_save = target.ingest, target.save_analyses
+
+    def crash(kind: str) -> None:
+        calls[kind] += 1
+        if kind == fail_at and calls[kind] == call:
+            raise KeyboardInterrupt("killed")
+
+    def ingest(name, posts, checkpoint, dead=()):
+        crash("checkpoint" if not posts else "ingest")
+        return real_ingest(name, posts, checkpoint, dead)
+
+    def save(pairs):
+        crash("save_analyses")
+        return real_save(pairs)
+
+    target.ingest, target.save_analyses = ingest, save
+    with pytest.raises(KeyboardInterrupt):
+        copy_posts(source, target, batch=25)
+    target.ingest, target.save_analyses = real_ingest, real_save
+    resumed = copy_posts(source, target, batch=25)
+    assert resumed.resumed_after is None or "|" in resumed.resumed_after
+    assert snapshot(target) == snapshot(source)
+    assert target.counts()["posts"] == 150
+    assert target.checkpoint(collector_name("sqlite")) is not None
+
+
+def test_the_command_needs_hosts_and_a_store_to_copy(tmp_path, capsys):
+    from store.migrate import main
+
+    assert main(["--data-dir", str(tmp_path / "d"), "--to", "opensearch"]) == 2
+    assert "--hosts" in capsys.readouterr().err
+    assert main(["--data-dir", str(tmp_path / "none"), "--to", "opensearch", "--hosts", "http://127.0.0.1:9"]) == 2
+    assert "还没有数据库" in capsys.readouterr().err
+    assert main(["--data-dir", str(tmp_path / "d")]) == 0  # the schema migrations, as before
+    assert "已是最新版本" in capsys.readouterr().out
