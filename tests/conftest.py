@@ -8,6 +8,8 @@ import jieba
 import pytest
 
 from store.sqlite import SqliteStore
+from tests.clusters.cluster import SearchCluster
+from tests.clusters.fixtures import running_cluster
 
 
 @pytest.fixture
@@ -28,3 +30,15 @@ def _logging_as_it_was() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture(scope="session")
+def opensearch_cluster(tmp_path_factory) -> Iterator[SearchCluster]:
+    """A real three-node OpenSearch cluster on loopback for the whole session (tests/clusters)."""
+    yield from running_cluster("opensearch", tmp_path_factory.mktemp("opensearch"))
+
+
+@pytest.fixture(scope="session")
+def elasticsearch_cluster(tmp_path_factory) -> Iterator[SearchCluster]:
+    """A real three-node Elasticsearch cluster on loopback for the whole session (tests/clusters)."""
+    yield from running_cluster("elasticsearch", tmp_path_factory.mktemp("elasticsearch"))
