@@ -99,10 +99,15 @@ class SearchStore(_NotPorted, Store):  # type: ignore[misc, valid-type]
         self._made: set[str] = set()  # monthly posts indices known to exist
         self._made_lock = threading.Lock()
 
+    client_class: type[SearchClient]  # set by each backend below
+
     @classmethod
     def from_settings(cls, block: dict[str, Any], tokenize: Tokenizer | None = None, timezone: str = "Asia/Shanghai",
                       file: str = "<配置>") -> "SearchStore":
-        raise NotImplementedError  # the backends below say which client
+        """The store for the config's `store:` block (core/config.py has checked it)."""
+        conn = Connection.from_settings(block, file)
+        log.warning("存储后端 %s 仍在建设中：只有帖子的收集、分析与搜索可用，其余功能会报错停止", cls.backend)
+        return cls(cls.client_class(conn), conn.index_prefix, tokenize=tokenize, timezone=timezone)
 
     # ------------------------------------------------------------------ lifecycle
     def migrate(self, progress: Any = None) -> list[str]:
@@ -502,24 +507,14 @@ class ElasticsearchStore(SearchStore):
     """The store on an Elasticsearch 8/9 cluster (the official client)."""
 
     backend = "elasticsearch"
-
-    @classmethod
-    def from_settings(cls, block: dict[str, Any], tokenize: Tokenizer | None = None, timezone: str = "Asia/Shanghai",
-                      file: str = "<配置>") -> "SearchStore":
-        conn = Connection.from_settings(block, file)
-        return cls(ElasticsearchClient(conn), conn.index_prefix, tokenize=tokenize, timezone=timezone)
+    client_class = ElasticsearchClient
 
 
 class OpenSearchStore(SearchStore):
     """The store on an OpenSearch cluster (opensearch-py)."""
 
     backend = "opensearch"
-
-    @classmethod
-    def from_settings(cls, block: dict[str, Any], tokenize: Tokenizer | None = None, timezone: str = "Asia/Shanghai",
-                      file: str = "<配置>") -> "SearchStore":
-        conn = Connection.from_settings(block, file)
-        return cls(OpenSearchClient(conn), conn.index_prefix, tokenize=tokenize, timezone=timezone)
+    client_class = OpenSearchClient
 
 
 # ---- documents <-> domain objects -------------------------------------------------------------------

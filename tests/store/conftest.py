@@ -21,6 +21,11 @@ CONTRACT = pytest.mark.parametrize("store", [
     pytest.param("opensearch", marks=pytest.mark.opensearch),
     pytest.param("elasticsearch", marks=pytest.mark.elasticsearch),
 ], indirect=True)
+# only the search-cluster stores
+SEARCH = pytest.mark.parametrize("store", [
+    pytest.param("opensearch", marks=pytest.mark.opensearch),
+    pytest.param("elasticsearch", marks=pytest.mark.elasticsearch),
+], indirect=True)
 
 
 def _tokens(text: str) -> list[str]:
