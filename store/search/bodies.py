@@ -73,6 +73,7 @@ KEY_MAPPING: dict[str, Any] = {
         "index": {"type": "keyword"},
         "version": {"type": "integer"},
         "text_sha256": {"type": "keyword", "index": False},
+        "written_at": {"type": "date"},
     },
 }
 

@@ -23,7 +23,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 
 from core.domain import Analysis, Post, utcnow
@@ -96,6 +96,9 @@ class SearchStore(_NotPorted, Store):  # type: ignore[misc, valid-type]
         self.names = Names(index_prefix)
         self.tokenize: Tokenizer = tokenize or (lambda text: [ch for ch in text if not ch.isspace()])
         self.timezone = timezone
+        # a post's key younger than this whose post is missing or behind is another writer's write in
+        # flight (waited for); older, it is a write a crash cut short (finished by the next ingest)
+        self.write_lease = timedelta(seconds=30)
         self._made: set[str] = set()  # monthly posts indices known to exist
         self._made_lock = threading.Lock()
 
@@ -206,6 +209,7 @@ class SearchStore(_NotPorted, Store):  # type: ignore[misc, valid-type]
                dead: Sequence[DeadLetter] = ()) -> IngestResult:
         result = IngestResult()
         refused: list[DeadLetter] = []
+        previous = self.checkpoint(collector)  # names the batch for its dead letters (see _add_dead_letters)
         # a batch may carry the same post twice (an edit seen in one fetch): one round per occurrence
         rounds: list[list[Post]] = []
         seen: dict[tuple[str, str], int] = {}
@@ -219,7 +223,9 @@ class SearchStore(_NotPorted, Store):  # type: ignore[misc, valid-type]
             self._ingest_round(collector, batch, result, refused)
         letters = [*dead, *refused]
         if letters:
-            self._add_dead_letters(letters)
+            # the same batch sent again after a crash (from the same checkpoint) makes the same ids
+            batch = f"{collector}\x00{previous}\x00{checkpoint}"
+            self._add_dead_letters(letters, batch)
             result.dead += len(letters)
         if checkpoint is not None:  # last: a crash before this repeats the batch, which is then unchanged
             self.client.put(self.names.meta, f"checkpoint:{collector}", {"value": checkpoint, "updated_at": ts(utcnow())})
@@ -227,15 +233,19 @@ class SearchStore(_NotPorted, Store):  # type: ignore[misc, valid-type]
 
     def _ingest_round(self, collector: str, batch: list[Post], result: IngestResult, refused: list[DeadLetter]) -> None:
         todo = [_Pending(p, bodies.key_id(p.channel, p.source_id)) for p in batch]
-        for _ in range(CAS_ATTEMPTS):
-            if not todo:
-                return
+        deadline = time.monotonic() + self.write_lease.total_seconds() + 60
+        pause = 0.05
+        while todo:
             keys = {d["_id"]: d for d in self.client.mget(self.names.keys, [t.key for t in todo])}
             fresh = [t for t in todo if not keys[t.key].get("found")]
             known = [t for t in todo if keys[t.key].get("found")]
             todo = self._create_posts(collector, fresh, result, refused)  # lost races come back
-            todo += self._update_posts(known, keys, result)
-        raise ClusterWriteError("同一批帖子的并发写入冲突过多，请稍后重试")
+            todo += self._update_posts(known, keys, result)  # so do posts another writer is still writing
+            if todo:
+                if time.monotonic() > deadline:
+                    raise ClusterWriteError("同一批帖子的并发写入冲突过多，请稍后重试")
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
 
     def _create_posts(self, collector: str, fresh: list[_Pending], result: IngestResult,
                       refused: list[DeadLetter]) -> list[_Pending]:
@@ -259,7 +269,8 @@ class SearchStore(_NotPorted, Store):  # type: ignore[misc, valid-type]
             t.doc["id"] = pid
             key_actions.append(({"create": {"_index": self.names.keys, "_id": t.key}},
                                 {"post_id": pid, "channel": t.post.channel, "source_id": t.post.source_id,
-                                 "index": t.index, "version": 1, "text_sha256": bodies.text_digest(t.post.text)}))
+                                 "index": t.index, "version": 1, "text_sha256": bodies.text_digest(t.post.text),
+                                 "written_at": now}))
         lost: list[_Pending] = []
         created: list[_Pending] = []
         for t, item in zip(ready, self._bulk(key_actions)):
@@ -285,46 +296,72 @@ class SearchStore(_NotPorted, Store):  # type: ignore[misc, valid-type]
 
     def _update_posts(self, known: list[_Pending], keys: dict[str, dict[str, Any]], result: IngestResult
                       ) -> list[_Pending]:
-        """Unchanged posts get their id and version; edited ones a new version (the old text kept).
-        Returns those whose key moved on meanwhile (to read again)."""
-        changed: list[tuple[_Pending, dict[str, Any]]] = []
+        """Posts whose key exists. Unchanged ones get their id and version; edited ones a new version
+        (the old text kept in P-versions). A key whose post document is missing, or behind the key, is
+        a write in flight while the key is younger than `write_lease` (the post is read again a moment
+        later), and a write cut short by a crash after that: it is finished here. Returns the posts to
+        read again."""
+        current = self._post_docs([keys[t.key]["_source"] for t in known])
+        lease_start = ts(utcnow() - self.write_lease)
+        again: list[_Pending] = []
         for t in known:
             key = keys[t.key]
             src = key["_source"]
-            if src["text_sha256"] == bodies.text_digest(t.post.text):
-                t.post.id, t.post.version = int(src["post_id"]), int(src["version"])
+            pid, index, key_version = int(src["post_id"]), src["index"], int(src["version"])
+            digest = bodies.text_digest(t.post.text)
+            doc = current.get(pid)
+            behind = doc is None or int(doc["_source"]["version"]) != key_version
+            if not behind and src["text_sha256"] == digest:
+                t.post.id, t.post.version = pid, key_version
                 result.unchanged += 1
-            else:
-                changed.append((t, key))
-        again: list[_Pending] = []
-        for t, key in changed:
-            src = key["_source"]
-            index, pid = src["index"], str(src["post_id"])
-            current = self.client.get(index, pid)
-            if current is None or int(current["_source"]["version"]) != int(src["version"]):
-                again.append(t)  # the key and the post disagree for a moment (another writer): read again
                 continue
-            old = current["_source"]
-            version = int(old["version"]) + 1
+            if behind and str(src.get("written_at") or "") > lease_start:
+                again.append(t)  # another writer is between the key and the post: wait for it
+                continue
+            # the key moves first (the guard: of two writers of one edit only one moves it), then the post
+            version = key_version + 1 if doc is not None and int(doc["_source"]["version"]) == key_version \
+                else key_version
+            if (version, digest) != (key_version, src["text_sha256"]):
+                try:
+                    self.client.put(self.names.keys, t.key, {**src, "version": version, "text_sha256": digest,
+                                                             "written_at": ts(utcnow())},
+                                    if_seq_no=key["_seq_no"], if_primary_term=key["_primary_term"])
+                except Conflict:
+                    again.append(t)
+                    continue
             now = ts(utcnow())
-            # the key first (the guard: of two writers of an edit only one moves it), then the post
-            try:
-                self.client.put(self.names.keys, t.key, {**src, "version": version,
-                                                         "text_sha256": bodies.text_digest(t.post.text)},
-                                if_seq_no=key["_seq_no"], if_primary_term=key["_primary_term"])
-            except Conflict:
-                again.append(t)
+            if doc is None:  # the key was made but its post never written (a crash): write it now
+                fresh = _post_doc(t.post, pid, version, now)
+                item = self._bulk([({"create": {"_index": index, "_id": str(pid)}}, fresh)], refresh=True)[0]
+                if item.get("status") not in (200, 201, 409):
+                    raise ClusterWriteError(f"帖子 #{pid} 无法写入搜索集群（{_reason(item)}），请检查集群后重试")
+                t.post.id, t.post.version = pid, version
+                result.new += 1
                 continue
+            old = doc["_source"]
             self._bulk([({"index": {"_index": self.names.versions, "_id": f"{pid}:{old['version']}"}},
-                         {"post_id": int(pid), "version": int(old["version"]), "text": old["text"],
+                         {"post_id": pid, "version": int(old["version"]), "text": old["text"],
                           "seen_at": old["updated_at"]})], refresh=True)
-            doc = {**old, "text": t.post.text, "version": version, "updated_at": now, "thread": t.post.thread,
-                   "url": t.post.url, "raw": dumps(t.post.raw), "author_name": t.post.author_name,
-                   "needs_analysis": True}
-            self._put_retrying(index, pid, doc, current)
-            t.post.id, t.post.version = int(pid), version
+            edited = {**old, "text": t.post.text, "version": version, "updated_at": now, "thread": t.post.thread,
+                      "url": t.post.url, "raw": dumps(t.post.raw), "author_name": t.post.author_name,
+                      "needs_analysis": True}
+            self._put_retrying(index, str(pid), edited, doc)
+            t.post.id, t.post.version = pid, version
             result.updated += 1
         return again
+
+    def _post_docs(self, keys: Sequence[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+        """The post documents the keys point to, read in real time (post id → document)."""
+        by_index: dict[str, list[str]] = {}
+        for k in keys:
+            by_index.setdefault(k["index"], []).append(str(k["post_id"]))
+        out: dict[int, dict[str, Any]] = {}
+        for index, ids in by_index.items():
+            for chunk in chunks(ids, 1000):
+                for d in self.client.mget(index, chunk):
+                    if d.get("found"):
+                        out[int(d["_id"])] = d
+        return out
 
     def _put_retrying(self, index: str, doc_id: str, doc: dict[str, Any], current: dict[str, Any]) -> None:
         """Write the post document if it is still the one read; if a save of analyses moved it on,
@@ -342,14 +379,17 @@ class SearchStore(_NotPorted, Store):  # type: ignore[misc, valid-type]
                 doc["needs_analysis"] = int(doc.get("analyzed_version") or 0) < int(doc["version"])
         raise ClusterWriteError(f"帖子 #{doc_id} 的并发写入冲突过多，请稍后重试")
 
-    def _add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+    def _add_dead_letters(self, letters: Sequence[DeadLetter], batch: str) -> None:
+        """Create the dead letters; their document ids come from the batch (collector and checkpoints)
+        and their place in it, so a batch repeated after a crash does not record them twice."""
         ids = self._allocate("dead_letters", len(letters))
         actions: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
-        for d, i in zip(letters, ids):
-            actions.append(({"create": {"_index": self.names.dead_letters, "_id": str(i)}}, {
+        for n, (d, i) in enumerate(zip(letters, ids)):
+            doc_id = bodies.text_digest(f"{batch}\x00{n}\x00{d.source}\x00{d.raw}\x00{d.error}")
+            actions.append(({"create": {"_index": self.names.dead_letters, "_id": doc_id}}, {
                 "id": i, "source": _clean(d.source, 1000), "channel": d.channel, "raw": _clean(d.raw, 8000),
                 "error": _clean(d.error, 2000), "created_at": ts(d.created_at or utcnow())}))
-        failed = [item for item in self._bulk(actions, refresh=True) if item.get("status") not in (200, 201)]
+        failed = [item for item in self._bulk(actions, refresh=True) if item.get("status") not in (200, 201, 409)]
         if failed:  # a dead letter is the last resort: refusing one is an error of the store, not dropped
             raise ClusterWriteError(f"死信无法写入搜索集群（{_reason(failed[0])}），请检查集群后重试")
 

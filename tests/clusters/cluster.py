@@ -89,6 +89,23 @@ COMMON_JVM_OPTIONS = (
 )
 
 
+# The nodes' console log (console.log in each node's directory): warnings, and the cluster's
+# membership and elections, which is what a failing test needs to see.
+LOG4J2_CONSOLE = """\
+status = error
+appender.console.type = Console
+appender.console.name = console
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss.SSS} %-5p [%c{1.}] %m%n
+rootLogger.level = warn
+rootLogger.appenderRef.console.ref = console
+logger.coordination.name = org.ENGINE.cluster.coordination
+logger.coordination.level = info
+logger.service.name = org.ENGINE.cluster.service
+logger.service.level = info
+"""
+
+
 # --- Java and Maven -----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -320,6 +337,7 @@ class SearchCluster:
             for node in cluster.nodes:
                 node.start()
             cluster.wait_for(nodes=size, status="green", timeout=timeout)
+            cluster.wait_for_voting_configuration(size, timeout=60)
         except BaseException:
             cluster.stop()
             raise
@@ -329,6 +347,8 @@ class SearchCluster:
     def _lay_out(self, size: int) -> None:
         home = self.directory / "home"
         (home / "config").mkdir(parents=True, exist_ok=True)
+        (home / "config" / "log4j2.properties").write_text(
+            LOG4J2_CONSOLE.replace("ENGINE", self.engine.name), encoding="utf-8")
         if self.engine is ELASTICSEARCH:
             self._elasticsearch_modules(home / "modules")
         ports = free_ports(2 * size)
@@ -350,7 +370,8 @@ class SearchCluster:
                 "cluster.routing.allocation.disk.threshold_enabled": "false",
             }
             command = [str(self.build.jdk.java), f"-Xms{self.engine.heap_mb}m", f"-Xmx{self.engine.heap_mb}m",
-                       f"-Djava.io.tmpdir={node_dir / 'tmp'}", *COMMON_JVM_OPTIONS, *self._class_path_options(),
+                       f"-Djava.io.tmpdir={node_dir / 'tmp'}",
+                       *COMMON_JVM_OPTIONS, *self._class_path_options(),
                        self.engine.main_class, *(f"{k}={v}" for k, v in settings.items())]
             self.nodes.append(SearchNode(name, ports[2 * i], ports[2 * i + 1], node_dir, command))
 
@@ -416,6 +437,29 @@ class SearchCluster:
         tails = "\n".join(f"--- {n.name}\n{n.log_tail(10)}" for n in self.nodes)
         raise ClusterFailed(f"{self.engine.name} 集群 {timeout:.0f} 秒内没有达到 {nodes} 个节点、{status} 状态；"
                             f"最后的健康状态：{last}\n{tails}")
+
+    def wait_for_voting_configuration(self, size: int, timeout: float = 60) -> list[str]:
+        """Wait until every one of `size` nodes votes. Right after bootstrapping, the committed voting
+        configuration may still hold a placeholder for a node that had not joined yet; killing a real
+        voter then would leave the others without a quorum, which is not the failure a test means."""
+        deadline = time.monotonic() + timeout
+        config: list[str] = []
+        while time.monotonic() < deadline:
+            for node in self.nodes:
+                if not node.alive:
+                    continue
+                try:
+                    state = _get_json(f"{node.url}/_cluster/state/metadata"
+                                      "?filter_path=metadata.cluster_coordination.last_committed_config")
+                except (OSError, urllib.error.URLError, ValueError):
+                    continue
+                config = state["metadata"]["cluster_coordination"]["last_committed_config"]
+                if len(config) == size and not any("placeholder" in c for c in config):
+                    return config
+                break
+            time.sleep(0.3)
+        raise ClusterFailed(f"{self.engine.name} 集群 {timeout:.0f} 秒内没有让全部 {size} 个节点参与选举；"
+                            f"当前投票配置：{config}")
 
     def kill(self, index: int) -> SearchNode:
         """kill -9 node `index` (its JVM); returns it so the test can restart it."""

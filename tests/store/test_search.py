@@ -188,11 +188,18 @@ def test_killing_a_node_during_ingestion_loses_and_duplicates_nothing(store, req
     done: list[int] = []
     errors: list[BaseException] = []
 
+    def batch(b: int) -> list[Post]:
+        return [post(f"{b}-{i}", f"批次 {b} 评论 {i}", b) for i in range(size)]
+
+    # the first batch makes the month's index; its replicas must be up before a node may die
+    store.ingest("load", batch(0), checkpoint="0")
+    done.append(0)
+    cluster.wait_for(nodes=3, status="green", timeout=120)
+
     def collector() -> None:
         try:
-            for b in range(batches):
-                store.ingest("load", [post(f"{b}-{i}", f"批次 {b} 评论 {i}", b) for i in range(size)],
-                             checkpoint=str(b))
+            for b in range(1, batches):
+                store.ingest("load", batch(b), checkpoint=str(b))
                 done.append(b)
         except BaseException as e:
             errors.append(e)
@@ -210,10 +217,78 @@ def test_killing_a_node_during_ingestion_loses_and_duplicates_nothing(store, req
         assert store.checkpoint("load") == str(batches - 1)
         assert store.counts()["posts"] == batches * size
         # every post once: the same posts sent again are all unchanged
-        again = store.ingest("load", [post(f"{b}-{i}", f"批次 {b} 评论 {i}", b) for b in range(batches)
-                                      for i in range(size)], None)
+        again = store.ingest("load", [p for b in range(batches) for p in batch(b)], None)
         assert (again.new, again.unchanged) == (0, batches * size)
     finally:
         cluster.restart(2)
         cluster.wait_for(nodes=3, status="green", timeout=180)
     assert victim.alive
+
+
+# ---- a write cut short by a crash is finished by the next ingestion of the same batch -------------
+# (the states below are exactly what a process killed between two of ingest's writes leaves behind)
+
+@SEARCH
+def test_a_key_whose_post_was_never_written_gets_its_post(store) -> None:
+    from store.search import bodies
+
+    store.ingest("inbox", [post("1", "食堂太贵")], None)
+    lost = store.find_post("weibo", "1")
+    store.client.bulk([{"delete": {"_index": store.names.posts_for(lost.created_at), "_id": str(lost.id)}}],
+                      refresh=True)
+    assert store.find_post("weibo", "1") is None
+    # while the key is young, the post may be another writer's in flight: the ingest waits for it
+    started = time.monotonic()
+    store.write_lease = timedelta(seconds=2)
+    result = store.ingest("inbox", [post("1", "食堂太贵")], None)
+    assert time.monotonic() - started >= 1.0 and result.new == 1
+    store.client.bulk([{"delete": {"_index": store.names.posts_for(lost.created_at), "_id": str(lost.id)}}],
+                      refresh=True)
+    # a key written an hour ago without its post: the writer crashed; the post is written at once
+    key_id = bodies.key_id("weibo", "1")
+    key = store.client.get(store.names.keys, key_id)
+    store.client.put(store.names.keys, key_id, {**key["_source"], "written_at": "2026-03-02T00:00:00+00:00"})
+    store.write_lease = timedelta(seconds=30)
+    started = time.monotonic()
+    result = store.ingest("inbox", [post("1", "食堂太贵")], None)
+    assert time.monotonic() - started < 10
+    assert result.new == 1
+    again = store.find_post("weibo", "1")
+    assert (again.id, again.version, again.text) == (lost.id, 1, "食堂太贵")
+    assert [p.id for p in store.posts_to_analyze(10)] == [lost.id] and store.counts()["posts"] == 1
+
+
+@SEARCH
+def test_an_edit_cut_short_after_its_key_moved_is_finished(store) -> None:
+    from store.search import bodies
+
+    store.ingest("inbox", [post("1", "停车位太少了")], None)
+    first = store.find_post("weibo", "1")
+    key_id = bodies.key_id("weibo", "1")
+    key = store.client.get(store.names.keys, key_id)
+    store.client.put(store.names.keys, key_id, {**key["_source"], "version": 2,
+                                                 "text_sha256": bodies.text_digest("停车位太少了，希望增加"),
+                                                 "written_at": "2026-03-02T00:00:00+00:00"})
+    result = store.ingest("inbox", [post("1", "停车位太少了，希望增加")], None)
+    assert result.updated == 1
+    edited = store.find_post("weibo", "1")
+    assert (edited.id, edited.version, edited.text) == (first.id, 2, "停车位太少了，希望增加")
+    assert [(v.version, v.text) for v in store.post_versions(first.id)] == [(1, "停车位太少了")]
+    assert store.ingest("inbox", [post("1", "停车位太少了，希望增加")], None).unchanged == 1
+
+
+@SEARCH
+def test_dead_letters_of_a_batch_repeated_after_a_crash_are_kept_once(store) -> None:
+    from store.base import DeadLetter
+
+    store.ingest("inbox", [], checkpoint="a")
+    letters = [DeadLetter("inbox/a.jsonl:3", "{oops", "不是合法的 JSON")]
+    store.ingest("inbox", [post("1", "正常")], checkpoint="b", dead=letters)
+    # the crash: the checkpoint write never happened, so the collector sends the batch again from "a"
+    store.client.put(store.names.meta, "checkpoint:inbox", {"value": "a", "updated_at": "2026-03-02T01:00:00+00:00"})
+    again = store.ingest("inbox", [post("1", "正常")], checkpoint="b", dead=letters)
+    assert again.unchanged == 1 and store.checkpoint("inbox") == "b"
+    assert len(store.dead_letters()) == 1 and store.counts()["dead_letters"] == 1
+    # the same record failing in a later batch is a new dead letter
+    store.ingest("inbox", [], checkpoint="c", dead=letters)
+    assert store.counts()["dead_letters"] == 2

@@ -51,10 +51,10 @@ public final class OpenSearchNodeMain {
         }
         Settings settings = builder.build();
         LogConfigurator.registerErrorListener();
-        LogConfigurator.setNodeName(settings.get("node.name"));
-        LogConfigurator.configureWithoutConfig(settings);
         Environment environment = InternalSettingsPreparer.prepareEnvironment(
             settings, Map.of(), Path.of(settings.get("path.home"), "config"), () -> settings.get("node.name"));
+        LogConfigurator.setNodeName(settings.get("node.name"));
+        LogConfigurator.configure(environment); // log4j2.properties in the config directory
 
         List<Class<? extends Plugin>> plugins = new ArrayList<>();
         for (String name : MODULES) {

@@ -36,9 +36,9 @@ public final class ElasticsearchNodeMain {
         }
         Settings settings = builder.build();
         LogConfigurator.registerErrorListener();
-        LogConfigurator.setNodeName(settings.get("node.name"));
-        LogConfigurator.configureWithoutConfig(settings);
         Environment environment = new Environment(settings, Path.of(settings.get("path.home"), "config"));
+        LogConfigurator.setNodeName(settings.get("node.name"));
+        LogConfigurator.configure(environment, true); // log4j2.properties in the config directory, to the console
 
         var modules = PluginsLoader.loadModulesBundles(environment.modulesDir(), false);
         var loader = PluginsLoader.createPluginsLoader(modules, Set.of(), Map.of());
