@@ -13,6 +13,7 @@ Layout, for an `index_prefix` P:
 - P-versions        earlier texts of edited posts.
 - P-dead-letters    records that could not be ingested.
 - P-quarantine      post versions a stage failed on.
+- P-inbound         pushed events (webhooks) waiting for their collector, by collector and id.
 - P-meta            id sequences and collector checkpoints (changed with if_seq_no/if_primary_term).
 """
 from __future__ import annotations
@@ -112,6 +113,16 @@ QUARANTINE_MAPPING: dict[str, Any] = {
     },
 }
 
+INBOUND_MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        "id": {"type": "long"},
+        "collector": {"type": "keyword"},
+        "payload": {"type": "text", "index": False},
+        "received_at": {"type": "date"},
+    },
+}
+
 META_MAPPING: dict[str, Any] = {
     "dynamic": False,
     "properties": {"value": {"type": "keyword", "index": False}, "updated_at": {"type": "date"}},
@@ -156,6 +167,10 @@ class Names:
         return f"{self.prefix}-quarantine"
 
     @property
+    def inbound(self) -> str:
+        return f"{self.prefix}-inbound"
+
+    @property
     def meta(self) -> str:
         return f"{self.prefix}-meta"
 
@@ -166,6 +181,7 @@ class Names:
             self.versions: _index_body(VERSION_MAPPING),
             self.dead_letters: _index_body(DEAD_LETTER_MAPPING),
             self.quarantine: _index_body(QUARANTINE_MAPPING),
+            self.inbound: _index_body(INBOUND_MAPPING),  # one shard: a pushed batch turns visible at once
             self.meta: _index_body(META_MAPPING),
         }
 
@@ -235,3 +251,14 @@ def quarantined_at_least(stage: str, attempts: int) -> dict[str, Any]:
 
 def analyzed() -> dict[str, Any]:
     return {"query": {"range": {"analyzed_version": {"gt": 0}}}}
+
+
+def inbound_after(collector: str, after_id: int, limit: int) -> dict[str, Any]:
+    return {"size": limit, "sort": [{"id": "asc"}], "query": {"bool": {"filter": [
+        {"term": {"collector": collector}}, {"range": {"id": {"gt": after_id}}}]}}}
+
+
+def inbound_taken(collector: str, up_to_id: int, received_before: str) -> dict[str, Any]:
+    return {"query": {"bool": {"filter": [
+        {"term": {"collector": collector}}, {"range": {"id": {"lte": up_to_id}}},
+        {"range": {"received_at": {"lt": received_before}}}]}}}

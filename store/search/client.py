@@ -3,6 +3,10 @@
 The official Elasticsearch client refuses servers that are not Elasticsearch, and opensearch-py is
 the one for OpenSearch; the bodies they send (store/search/bodies.py) are the same. Each wrapper
 only adapts call conventions and maps the clients' errors to `Conflict` / `NotFound`.
+
+Only what the Elasticsearch server itself serves is used: no _delete_by_query or _update_by_query
+(the reindex module), no scripts (lang-painless), no custom analyzers (analysis-common). That keeps
+one set of bodies for both engines, and the test cluster (tests/clusters) runs the server alone.
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """The store on a search cluster (Elasticsearch or OpenSearch): the post path so far.
 
-Ported: ingestion (exactly once per (channel, source_id), dead letters, checkpoints), reading posts
-and their versions, the analysis queue and analyses, search over Analysis.tokens, the quarantine and
-`counts`. Every other method of the contract raises `NotPortedError` naming itself, so a service
+Ported: ingestion (exactly once per (channel, source_id), dead letters, checkpoints), pushed events
+(webhooks), reading posts and their versions, the analysis queue and analyses, search over
+Analysis.tokens, the quarantine and `counts`. Every other method of the contract raises `NotPortedError` naming itself, so a service
 configured with this backend stops with a clear message instead of doing something half right.
 
 How the contract's guarantees are kept without transactions:
@@ -101,6 +101,7 @@ class SearchStore(_NotPorted, Store):  # type: ignore[misc, valid-type]
         self.write_lease = timedelta(seconds=30)
         self._made: set[str] = set()  # monthly posts indices known to exist
         self._made_lock = threading.Lock()
+        self._push_locks: dict[str, threading.Lock] = {}
 
     client_class: type[SearchClient]  # set by each backend below
 
@@ -273,13 +274,20 @@ class SearchStore(_NotPorted, Store):  # type: ignore[misc, valid-type]
                                  "written_at": now}))
         lost: list[_Pending] = []
         created: list[_Pending] = []
+        conflicts: list[_Pending] = []
         for t, item in zip(ready, self._bulk(key_actions)):
             if item.get("status") == 409:
-                lost.append(t)  # another writer stored this post first: it is known now
+                conflicts.append(t)
             elif item.get("status") in (200, 201):
                 created.append(t)
             else:
                 refused.append(_refused(collector, t.post, _reason(item)))
+        if conflicts:  # ours, if an attempt that looked failed (429, a lost answer) did land; else another writer's
+            found = {d["_id"]: d for d in self.client.mget(self.names.keys, [t.key for t in conflicts])}
+            for t in conflicts:
+                key = found.get(t.key, {})
+                mine = key.get("found") and int(key["_source"]["post_id"]) == t.doc["id"]  # type: ignore[index]
+                (created if mine else lost).append(t)
         post_actions = [({"create": {"_index": t.index, "_id": str(t.doc["id"])}}, t.doc)  # type: ignore[index]
                         for t in created]
         undo: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
@@ -527,6 +535,45 @@ class SearchStore(_NotPorted, Store):  # type: ignore[misc, valid-type]
                             attempts=int(s["attempts"]), error=s["error"], first_at=parse_ts(s["first_at"]),
                             last_at=parse_ts(s["last_at"]))  # type: ignore[arg-type]
                 for s in (h["_source"] for h in self.client.search(self.names.quarantine, body)["hits"]["hits"])]
+
+    # ------------------------------------------------------------------ pushed events
+    def push_inbound(self, collector: str, payloads: Sequence[str], at: datetime) -> list[int]:
+        """Durable on return (the cluster acknowledges after its translog is written). Ids come from a
+        per-collector sequence; pushes of one collector are serialised in this process so a reader never
+        sees a later id before an earlier one (run one listener process per collector)."""
+        if not payloads:
+            return []
+        with self._push_lock(collector):
+            ids = self._allocate(f"inbound:{collector}", len(payloads))
+            actions: list[tuple[dict[str, Any], dict[str, Any] | None]] = [
+                ({"create": {"_index": self.names.inbound, "_id": f"{collector}:{i}"}},
+                 {"id": i, "collector": collector, "payload": payload, "received_at": ts(at)})
+                for i, payload in zip(ids, payloads)]
+            failed = [item for item in self._bulk(actions, refresh=True) if item.get("status") not in (200, 201, 409)]
+            if failed:  # the platform is answered only after this returns: it will send the event again
+                raise ClusterWriteError(f"推送事件无法写入搜索集群（{_reason(failed[0])}），请检查集群后重试")
+        return ids
+
+    def _push_lock(self, collector: str) -> threading.Lock:
+        with self._made_lock:
+            return self._push_locks.setdefault(collector, threading.Lock())
+
+    def inbound(self, collector: str, after_id: int, limit: int) -> list[tuple[int, str]]:
+        hits = self.client.search(self.names.inbound, bodies.inbound_after(collector, after_id, limit))["hits"]["hits"]
+        return [(int(h["_source"]["id"]), h["_source"]["payload"]) for h in hits]
+
+    def prune_inbound(self, collector: str, up_to_id: int, received_before: datetime) -> int:
+        removed = 0
+        while True:  # a page of matches at a time, deleted by id (no _delete_by_query: see client.py)
+            body = {**bodies.inbound_taken(collector, up_to_id, ts(received_before)), "size": 1000, "_source": False}
+            hits = self.client.search(self.names.inbound, body)["hits"]["hits"]
+            if not hits:
+                return removed
+            items = self._bulk([({"delete": {"_index": self.names.inbound, "_id": h["_id"]}}, None) for h in hits],
+                               refresh=True)
+            removed += sum(1 for item in items if item.get("status") == 200)
+            if not any(item.get("status") == 200 for item in items):
+                return removed  # nothing more could be deleted: do not spin
 
     # ------------------------------------------------------------------ counts
     def counts(self) -> dict[str, int]:

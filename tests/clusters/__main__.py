@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "prepare":
             for name in args.engines or list(ENGINES):
                 started = time.monotonic()
-                print(f"{name}：构建中（首次需要从 Maven Central 下载 jar）……", flush=True)
+                print(f"{name}：准备中（没有缓存时由 Maven 从 Maven Central 下载 jar 并编译启动器）……", flush=True)
                 b = build(ENGINES[name])
                 print(f"{name}：就绪，用时 {time.monotonic() - started:.1f} 秒；Java {b.jdk.major}（{b.jdk.home}）；"
                       f"{len(b.lib)} 个 jar 在 {b.directory}", flush=True)

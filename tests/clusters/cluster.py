@@ -25,7 +25,7 @@ import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator
+from typing import Iterator
 
 HERE = Path(__file__).resolve().parent
 STARTED_LINE = "SENTINEL-NODE-STARTED"
@@ -185,7 +185,7 @@ class Build:
         return self.directory / name
 
 
-def build(engine: Engine, *, log: IO[str] | None = None) -> Build:
+def build(engine: Engine) -> Build:
     """Compile the launcher and fetch the engine's jars (once per source digest; a lock keeps two
     processes from building the same directory at once)."""
     jdk = find_jdk(engine)
@@ -209,8 +209,6 @@ def build(engine: Engine, *, log: IO[str] | None = None) -> Build:
                 tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
                 raise ClusterUnavailable(f"{engine.name} 的 Maven 构建失败（{engine.project}/pom.xml）：\n{tail}")
             done.write_text(f"{time.monotonic() - started:.1f}s\n")
-            if log:
-                print(f"{engine.name}：构建完成，用时 {time.monotonic() - started:.1f} 秒", file=log)
     return Build(engine, jdk, directory)
 
 

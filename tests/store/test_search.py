@@ -25,7 +25,7 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=CST)
 # what store/search implements so far; everything else must say it is not ported
 PORTED = {"migrate", "close", "ingest", "checkpoint", "dead_letters", "get_post", "find_post", "posts_by_ids",
           "analyses_by_ids", "post_versions", "search", "posts_to_analyze", "save_analyses", "get_analysis",
-          "quarantine_failure", "quarantined", "counts"}
+          "quarantine_failure", "quarantined", "counts", "push_inbound", "inbound", "prune_inbound"}
 
 
 def post(sid: str, text: str, minutes: int = 0, channel: str = "weibo", **kw) -> Post:
@@ -125,24 +125,30 @@ def test_a_document_the_cluster_refuses_becomes_a_dead_letter_and_its_key_is_fre
 
 
 @SEARCH
-def test_documents_rejected_for_a_while_are_sent_again(store, monkeypatch) -> None:
+@pytest.mark.parametrize("rejected", ["keys", "posts"])
+def test_documents_rejected_for_a_while_are_sent_again(store, monkeypatch, rejected) -> None:
+    """The cluster stored the document but answered 429 (as a busy node may, or an answer lost on the
+    way): the store sends it again, sees its own write, and neither waits nor stores it twice."""
     real = store.client.bulk
     calls = []
 
     def overloaded_once(operations, refresh=False):
         response = real(operations, refresh)
         calls.append(len(operations))
-        if len(calls) == 2:  # the posts' bulk: say the first document was rejected (429), as a busy node does
+        if len(calls) == {"keys": 1, "posts": 2}[rejected]:
             first = next(iter(response["items"][0]))
             store.client.bulk = real
             response["items"][0][first] = {"status": 429, "error": {"type": "es_rejected_execution_exception"}}
         return response
 
     monkeypatch.setattr(store.client, "bulk", overloaded_once)
+    started = time.monotonic()
     result = store.ingest("inbox", [post("1", "第一条"), post("2", "第二条")], None)
-    assert result.new == 2 and len(calls) == 2
+    assert len(calls) == {"keys": 1, "posts": 2}[rejected]  # the 429 was given
+    assert result.new == 2 and time.monotonic() - started < 10
     assert {p.text for p in store.posts_by_ids([store.find_post("weibo", s).id for s in ("1", "2")]).values()} == {
         "第一条", "第二条"}
+    assert store.counts()["posts"] == 2
 
 
 @SEARCH
@@ -292,3 +298,26 @@ def test_dead_letters_of_a_batch_repeated_after_a_crash_are_kept_once(store) -> 
     # the same record failing in a later batch is a new dead letter
     store.ingest("inbox", [], checkpoint="c", dead=letters)
     assert store.counts()["dead_letters"] == 2
+
+
+@SEARCH
+def test_events_pushed_by_concurrent_requests_are_read_in_order_and_none_skipped(store) -> None:
+    pushed: list[int] = []
+
+    def listener(n: int) -> None:  # one webhook request after another, on several server threads
+        for k in range(8):
+            pushed.extend(store.push_inbound("qq", [f'{{"n":{n},"k":{k}}}'], T0))
+
+    threads = [threading.Thread(target=listener, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    seen: list[int] = []
+    after = 0
+    deadline = time.monotonic() + 60
+    while (any(t.is_alive() for t in threads) or len(seen) < len(pushed)) and time.monotonic() < deadline:
+        batch = store.inbound("qq", after, 5)  # the collector follows its cursor while events arrive
+        seen += [i for i, _ in batch]
+        after = batch[-1][0] if batch else after
+        if not batch:
+            time.sleep(0.05)
+    assert len(pushed) == 32 and seen == sorted(pushed) and len(set(seen)) == 32

@@ -244,6 +244,7 @@ def test_a_row_that_cannot_be_read_back_is_quarantined_not_blocking(store):
     assert "2" not in [p.source_id for p in store.posts_to_analyze(10, skip_after=3)]
 
 
+@CONTRACT
 def test_pushed_events_are_pruned_once_taken_and_a_day_old(store):
     t = datetime(2026, 3, 1, tzinfo=timezone.utc)
     old = store.push_inbound("qq", ['{"a":1}', '{"a":2}'], t)
