@@ -2,8 +2,9 @@
 
 Ported: ingestion (exactly once per (channel, source_id), dead letters, checkpoints), pushed events
 (webhooks), reading posts and their versions, the analysis queue and analyses, search over
-Analysis.tokens, the quarantine and `counts`. Every other method of the contract raises `NotPortedError` naming itself, so a service
-configured with this backend stops with a clear message instead of doing something half right.
+Analysis.tokens, the quarantine and `counts`. Every other method of the contract raises
+`NotPortedError` naming itself, so a service configured with this backend stops with a clear
+message instead of doing something half right.
 
 How the contract's guarantees are kept without transactions:
 - Exactly once: a post's key document in P-keys is created with op_type=create before its post
@@ -13,7 +14,13 @@ How the contract's guarantees are kept without transactions:
   resumes from the old checkpoint and sends the posts again, which are then unchanged (nothing is
   lost or duplicated). A document the cluster rejects for a while (429, 5xx) is retried; one it
   refuses (4xx) becomes a dead letter; none is dropped.
+- A key whose post is missing or behind it is another writer's write in flight while it is younger
+  than `write_lease` (waited for), and a write a crash cut short after that (finished then).
 - Writes that later reads depend on refresh the shards they touched, so reads see them.
+
+Search: the `tokens` field holds the NLP step's Analysis.tokens (jieba's, not cut again here; the
+store's tokenizer only for an analysis that carries none) and queries are cut with the store's
+tokenizer (search_tokens): every query token must be among the post's tokens.
 """
 from __future__ import annotations
 
