@@ -18,9 +18,10 @@ How the contract's guarantees are kept without transactions:
   than `write_lease` (waited for), and a write a crash cut short after that (finished then).
 - Writes that later reads depend on refresh the shards they touched, so reads see them.
 
-Search: the `tokens` field holds the NLP step's Analysis.tokens (jieba's, not cut again here; the
-store's tokenizer only for an analysis that carries none) and queries are cut with the store's
-tokenizer (search_tokens): every query token must be among the post's tokens.
+Search: the `tokens` field holds the NLP step's Analysis.tokens (jieba's; the text is not cut again),
+each with the sub-words the store's tokenizer (search_tokens, search mode) gives that token alone;
+queries are cut with the same tokenizer and every query term must be among a post's terms, as in
+the SQLite store. An analysis without tokens is indexed by the text's.
 """
 from __future__ import annotations
 
@@ -109,6 +110,7 @@ class SearchStore(_NotPorted, Store):  # type: ignore[misc, valid-type]
         self._made: set[str] = set()  # monthly posts indices known to exist
         self._made_lock = threading.Lock()
         self._push_locks: dict[str, threading.Lock] = {}
+        self._terms_cache: dict[str, tuple[str, ...]] = {}
 
     client_class: type[SearchClient]  # set by each backend below
 
@@ -454,7 +456,7 @@ class SearchStore(_NotPorted, Store):  # type: ignore[misc, valid-type]
 
     def search(self, query: str, limit: int = 50, offset: int = 0,
                channels: Sequence[str] | None = None) -> list[Post]:
-        terms = [t for t in (_TERM_UNSAFE.sub("", tok) for tok in self.tokenize(query)) if t]
+        terms = _terms(self.tokenize(query))
         if not terms:
             return []
         body = bodies.token_search(list(dict.fromkeys(terms)), channels, limit, offset)
@@ -495,9 +497,8 @@ class SearchStore(_NotPorted, Store):  # type: ignore[misc, valid-type]
                     continue  # gone meanwhile (erased): nothing to analyse
                 a.post_version = post.version
                 src = dict(hit["_source"])
-                tokens = a.tokens or self.tokenize(post.text)  # the NLP step's tokens, when it gave them
-                src["analysis"] = {**analysis_fields(a), "version": post.version}
-                src["tokens"] = " ".join(t for t in (_TERM_UNSAFE.sub("", tok) for tok in tokens) if t)
+                src["analysis"] = {**analysis_fields(a), "version": post.version, "tokens": list(a.tokens)}
+                src["tokens"] = " ".join(self._index_terms(post, a))
                 src["analyzed_version"] = max(int(src.get("analyzed_version") or 0), post.version)
                 src["needs_analysis"] = src["analyzed_version"] < int(src["version"])
                 actions.append(({"index": {"_index": hit["_index"], "_id": hit["_id"], "if_seq_no": hit["_seq_no"],
@@ -511,6 +512,27 @@ class SearchStore(_NotPorted, Store):  # type: ignore[misc, valid-type]
                     raise ClusterWriteError(f"分析结果无法写入搜索集群（帖子 #{pair[0].id}：{_reason(item)}）")
             todo = again
         raise ClusterWriteError("保存分析结果时并发冲突过多，请稍后重试")
+
+    def _index_terms(self, post: Post, a: Analysis) -> list[str]:
+        """The terms a post is found by: the NLP step's tokens (not the text cut again), each with the
+        sub-words the store's tokenizer gives that one token (search mode: "工会会员" also yields 工会
+        and 会员), so a query cut the same way finds them. Without tokens, the text's."""
+        if not a.tokens:
+            return _terms(self.tokenize(post.text))
+        out: dict[str, None] = {}
+        for token in a.tokens:
+            for term in self._token_terms(token):
+                out[term] = None
+        return list(out)
+
+    def _token_terms(self, token: str) -> tuple[str, ...]:
+        cached = self._terms_cache.get(token)
+        if cached is None:
+            cached = tuple(dict.fromkeys([*_terms(self.tokenize(token)), *_terms([token])]))
+            if len(self._terms_cache) >= 200_000:  # a bounded memo: the vocabulary repeats
+                self._terms_cache.clear()
+            self._terms_cache[token] = cached
+        return cached
 
     # ------------------------------------------------------------------ quarantine
     def quarantine_failure(self, stage: str, post_id: int, version: int, error: str, at: datetime) -> int:
@@ -631,7 +653,12 @@ def _post(s: dict[str, Any]) -> Post:
 
 def _analysis(s: dict[str, Any]) -> Analysis:
     fields = dict(s["analysis"])
-    return analysis_from_fields(fields, tokens=(s.get("tokens") or "").split())
+    return analysis_from_fields(fields, tokens=list(fields.get("tokens") or []))
+
+
+def _terms(tokens: Sequence[str]) -> list[str]:
+    """Tokens as index or query terms: no whitespace or control characters inside one."""
+    return [t for t in (_TERM_UNSAFE.sub("", tok) for tok in tokens) if t]
 
 
 def _reason(item: dict[str, Any] | None) -> str:

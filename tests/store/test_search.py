@@ -162,6 +162,21 @@ def test_search_is_over_the_analysis_tokens_not_the_text_again(store) -> None:
 
 
 @SEARCH
+def test_a_compound_token_is_found_by_its_sub_words_as_in_sqlite(store) -> None:
+    # the NLP step cuts with the union dictionary: "工会会员" and "绩效工资" stay whole
+    store.ingest("inbox", [post("1", "工会会员福利发放太慢了"), post("2", "绩效工资改革方案什么时候公布", 1)], None)
+    p1, p2 = store.posts_to_analyze(10)
+    store.save_analyses([(p1, analysis(["工会会员", "福利", "发放", "太慢", "了"])),
+                         (p2, analysis(["绩效工资", "改革方案", "什么", "时候", "公布"]))])
+    assert [x.source_id for x in store.search("工会")] == ["1"]
+    assert [x.source_id for x in store.search("会员福利")] == ["1"]
+    assert [x.source_id for x in store.search("绩效工资")] == ["2"]
+    assert [x.source_id for x in store.search("改革")] == ["2"]
+    assert store.search("工会 改革") == []  # every term of the query
+    assert store.get_analysis(p1.id).tokens == ["工会会员", "福利", "发放", "太慢", "了"]
+
+
+@SEARCH
 def test_an_edit_after_analysis_needs_analysis_again_and_keeps_the_old_analysis(store) -> None:
     store.ingest("inbox", [post("1", "停车位太少了")], None)
     [v1] = store.posts_to_analyze(10)
