@@ -85,7 +85,17 @@ SCHEMA: dict[str, Any] = {
         "store": {
             "type": "object",
             "required": ["backend"],
-            "properties": {"backend": {"type": "string"}},
+            "additionalProperties": False,
+            "properties": {
+                "backend": {"type": "string"},  # sqlite | elasticsearch | opensearch (store.BACKENDS)
+                # the search-cluster backends (store/search, under construction): see _check_store
+                "hosts": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": "^https?://[^\\s/]+/?$"}},
+                "username_env": {"type": "string"},
+                "password_env": {"type": "string"},
+                "api_key_env": {"type": "string"},
+                "ca_certs": {"type": "string"},
+                "index_prefix": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,39}$"},
+            },
         },
         "rules": {"type": "string"},
         "intervals": {
@@ -288,6 +298,7 @@ def load_settings(
         raise ConfigError(file_label, "retention.pii_days",
                           f"取值 {pii_days!r} 大于 retention.posts_days（{posts_days!r}）：帖子删除前个人信息应已遮盖，"
                           "请把 pii_days 设为不大于 posts_days")
+    _check_store(data["store"], file_label)
     token_env = str(data["metrics"].get("token_env") or "")
     lease = data["lease"]
     if float(lease["renew_seconds"]) * 2 > float(lease["ttl_seconds"]):
@@ -326,6 +337,31 @@ def load_settings(
         lease_ttl=timedelta(seconds=float(lease["ttl_seconds"])),
         lease_renew=timedelta(seconds=float(lease["renew_seconds"])),
     )
+
+
+SEARCH_BACKENDS = ("elasticsearch", "opensearch")
+_CLUSTER_KEYS = ("hosts", "username_env", "password_env", "api_key_env", "ca_certs", "index_prefix")
+
+
+def _check_store(store: dict[str, Any], file: str) -> None:
+    """What the schema cannot say about the `store:` block: which keys go with which backend."""
+    backend = store.get("backend")
+    if backend not in SEARCH_BACKENDS:
+        extra = [k for k in _CLUSTER_KEYS if k in store]
+        if extra:
+            raise ConfigError(file, f"store.{extra[0]}",
+                              f"只用于 elasticsearch / opensearch 后端，当前后端是 {backend!r}：删掉它或换后端")
+        return
+    if not store.get("hosts"):
+        raise ConfigError(file, "store.hosts", f"{backend} 后端需要至少一个节点地址，例如 [https://127.0.0.1:9200]")
+    if backend == "opensearch" and store.get("api_key_env"):
+        raise ConfigError(file, "store.api_key_env", "OpenSearch 没有 Elasticsearch 式的 API 密钥：改用 username_env 和 password_env")
+    if bool(store.get("username_env")) != bool(store.get("password_env")):
+        missing = "password_env" if store.get("username_env") else "username_env"
+        raise ConfigError(file, f"store.{missing}", "username_env 和 password_env 要一起设置（各自写存放用户名、密码的环境变量名）")
+    ca = store.get("ca_certs")
+    if ca and not Path(ca).expanduser().is_file():
+        raise ConfigError(file, "store.ca_certs", f"文件 {ca} 不存在：写集群 CA 证书（PEM）的路径")
 
 
 def _set(data: dict[str, Any], dotted: str, value: Any) -> None:

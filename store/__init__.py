@@ -4,10 +4,13 @@ from __future__ import annotations
 from core.config import Settings
 from core.registry import Registry
 from store.base import Store
+from store.search import ElasticsearchStore, OpenSearchStore, SearchStore
 from store.sqlite import SqliteStore
 from store.sqlite.connection import BatchTokenizer, Tokenizer
 
-BACKENDS: Registry[Store] = Registry("存储后端", {"sqlite": SqliteStore})
+# elasticsearch / opensearch: under construction (store/search: only the post path is ported)
+BACKENDS: Registry[Store] = Registry("存储后端", {"sqlite": SqliteStore, "elasticsearch": ElasticsearchStore,
+                                               "opensearch": OpenSearchStore})
 
 
 def open_store(settings: Settings, tokenize: Tokenizer | None = None,
@@ -15,8 +18,13 @@ def open_store(settings: Settings, tokenize: Tokenizer | None = None,
     """Open (and migrate) the store named by `settings.store["backend"]`. `tokenize` cuts a text for
     the search index and for queries; `tokenize_many`, when given, does the same for a batch."""
     cls = BACKENDS.get(settings.store.get("backend", "sqlite"))
-    store = cls(settings.db_path, tokenize=tokenize, timezone=settings.timezone,  # type: ignore[call-arg]
-                tokenize_many=tokenize_many)
+    store: Store
+    if issubclass(cls, SearchStore):
+        store = cls.from_settings(settings.store, tokenize=tokenize, timezone=settings.timezone,
+                                  file=settings.config_file)
+    else:
+        store = cls(settings.db_path, tokenize=tokenize, timezone=settings.timezone,  # type: ignore[call-arg]
+                    tokenize_many=tokenize_many)
     store.migrate()
     return store
 

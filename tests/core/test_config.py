@@ -131,3 +131,30 @@ def test_retention_is_validated_naming_the_field(tmp_path):
     s = load_settings(cfg, env={})
     assert (s.retention_posts_days, s.retention_pii_days, s.intervals["retention"]) == (365.0, 0.0, 30.0)
     assert load_settings(env={}).retention_posts_days is None  # kept for ever unless configured
+
+
+@pytest.mark.parametrize("body,field,words", [
+    ("store: {backend: elasticsearch}\n", "store.hosts", "节点地址"),
+    ("store: {backend: opensearch, hosts: ['ftp://x']}\n", "store.hosts[0]", "格式"),
+    ("store: {backend: opensearch, hosts: ['http://127.0.0.1:9200'], api_key_env: K}\n", "store.api_key_env",
+     "username_env"),
+    ("store: {backend: elasticsearch, hosts: ['http://127.0.0.1:9200'], username_env: U}\n", "store.password_env",
+     "一起"),
+    ("store: {backend: elasticsearch, hosts: ['http://h:9200'], ca_certs: /nonexistent/ca.pem}\n", "store.ca_certs",
+     "不存在"),
+    ("store: {backend: elasticsearch, hosts: ['http://h:9200'], index_prefix: 'Bad Prefix'}\n",
+     "store.index_prefix", "格式"),
+    ("store: {backend: sqlite, hosts: ['http://127.0.0.1:9200']}\n", "store.hosts", "只用于"),
+    ("store: {backend: elasticsearch, hosts: ['http://h:9200'], host: x}\n", "store", "不认识"),
+])
+def test_the_store_block_is_checked_per_backend(tmp_path, body, field, words):
+    path = write(tmp_path, body)
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, env={})
+    assert err.value.file == str(path) and err.value.where == field and words in err.value.problem
+
+
+def test_a_search_cluster_store_block_loads(tmp_path):
+    s = load_settings(write(tmp_path, "store:\n  backend: opensearch\n  hosts: ['https://os1:9200', 'http://os2:9200/']\n"
+                                      "  username_env: U\n  password_env: P\n  index_prefix: yq\n"), env={})
+    assert s.store["backend"] == "opensearch" and s.store["hosts"] == ["https://os1:9200", "http://os2:9200/"]

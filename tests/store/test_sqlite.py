@@ -1,4 +1,5 @@
-"""The SQLite store against the contract in store/base.py, on real files."""
+"""The SQLite store against the contract in store/base.py, on real files. Tests marked @CONTRACT also run
+on the search-cluster stores (tests/store/conftest.py), as far as those are ported."""
 from __future__ import annotations
 
 import sqlite3
@@ -13,6 +14,7 @@ from core.domain import (
 )
 from store.base import DeadLetter, RuleResults
 from store.migrate import available
+from tests.store.conftest import CONTRACT
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=CST)
@@ -34,6 +36,7 @@ def test_migrate_is_versioned_and_idempotent(store, tmp_path):
     assert sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+@CONTRACT
 def test_ingest_same_post_twice_is_a_noop(store):
     first = store.ingest("inbox", [post("1", "食堂今天的红烧肉不错")], checkpoint="a")
     again = store.ingest("inbox", [post("1", "食堂今天的红烧肉不错")], checkpoint="b")
@@ -42,6 +45,7 @@ def test_ingest_same_post_twice_is_a_noop(store):
     assert store.checkpoint("inbox") == "b"
 
 
+@CONTRACT
 def test_edited_post_keeps_earlier_versions(store):
     store.ingest("inbox", [post("1", "停车位太少了")], None)
     result = store.ingest("inbox", [post("1", "停车位太少了，希望增加")], None)
@@ -53,6 +57,7 @@ def test_edited_post_keeps_earlier_versions(store):
     assert [p.version for p in store.posts_to_analyze(10)] == [2]
 
 
+@CONTRACT
 def test_a_post_the_database_refuses_becomes_a_dead_letter_and_the_rest_commits(store):
     bad = post("2", "x")
     bad.created_at = datetime(2026, 1, 1)  # naive: refused inside the transaction
@@ -84,12 +89,14 @@ def test_ingest_is_atomic_when_the_database_fails(store, monkeypatch):
     assert store.checkpoint("inbox") is None
 
 
+@CONTRACT
 def test_dead_letters_keep_reason(store):
     store.ingest("inbox", [], "cp", dead=[DeadLetter("inbox/a.jsonl:3", "{oops", "不是合法的 JSON")])
     [d] = store.dead_letters()
     assert (d.source, d.raw, d.error) == ("inbox/a.jsonl:3", "{oops", "不是合法的 JSON")
 
 
+@CONTRACT
 def test_analysis_round_trip_and_chinese_search(store):
     store.ingest("inbox", [post("1", "绩效工资改革方案什么时候公布"), post("2", "食堂的饭菜越来越贵", 5)], None)
     todo = store.posts_to_analyze(10)
@@ -212,6 +219,7 @@ def test_sentiment_series_buckets_in_local_time(store):
     assert len(hours) == 96 and sum(p.total for p in hours) == 3
 
 
+@CONTRACT
 def test_store_is_safe_across_threads(store):
     def worker(n: int) -> None:
         store.ingest(f"c{n}", [post(f"{n}-{i}", f"评论 {n} {i}") for i in range(50)], checkpoint=str(n))
@@ -236,6 +244,7 @@ def test_a_row_that_cannot_be_read_back_is_quarantined_not_blocking(store):
     assert "2" not in [p.source_id for p in store.posts_to_analyze(10, skip_after=3)]
 
 
+@CONTRACT
 def test_pushed_events_are_pruned_once_taken_and_a_day_old(store):
     t = datetime(2026, 3, 1, tzinfo=timezone.utc)
     old = store.push_inbound("qq", ['{"a":1}', '{"a":2}'], t)

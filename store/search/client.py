@@ -1,0 +1,287 @@
+"""Thin wrappers around the two official clients, so the store speaks to one interface.
+
+The official Elasticsearch client refuses servers that are not Elasticsearch, and opensearch-py is
+the one for OpenSearch; the bodies they send (store/search/bodies.py) are the same. Each wrapper
+only adapts call conventions and maps the clients' errors to `Conflict` / `NotFound`.
+
+Only what the Elasticsearch server itself serves is used: no _delete_by_query or _update_by_query
+(the reindex module), no scripts (lang-painless), no custom analyzers (analysis-common). That keeps
+one set of bodies for both engines, and the test cluster (tests/clusters) runs the server alone.
+"""
+from __future__ import annotations
+
+import abc
+import os
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+from core.errors import ConfigError, SentinelError
+
+
+class Conflict(Exception):
+    """409: the document changed since it was read (if_seq_no/if_primary_term), or already exists."""
+
+
+class NotFound(Exception):
+    """404: no such document or index."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach the cluster: from the `store:` block of the config (core/config.py checks it)."""
+
+    hosts: tuple[str, ...]
+    username: str | None = None
+    password: str | None = None
+    api_key: str | None = None
+    ca_certs: str | None = None
+    index_prefix: str = "sentinel"
+    request_timeout: float = 30.0
+
+    @classmethod
+    def from_settings(cls, block: dict[str, Any], file: str = "<配置>") -> "Connection":
+        def env(field: str) -> str | None:
+            name = block.get(field)
+            if not name:
+                return None
+            value = os.environ.get(name)
+            if not value:
+                raise ConfigError(file, f"store.{field}", f"环境变量 {name} 没有设置或为空：先设置它再启动")
+            return value
+
+        hosts = tuple(block.get("hosts") or ())
+        if not hosts:
+            raise ConfigError(file, "store.hosts", "搜索集群后端需要至少一个节点地址，例如 http://127.0.0.1:9200")
+        return cls(hosts=hosts, username=env("username_env"), password=env("password_env"), api_key=env("api_key_env"),
+                   ca_certs=block.get("ca_certs") or None, index_prefix=block.get("index_prefix") or "sentinel")
+
+
+class SearchClient(abc.ABC):
+    """What the store needs from a cluster client."""
+
+    engine: str = ""
+
+    @abc.abstractmethod
+    def info(self) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def put_index_template(self, name: str, body: dict[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def index_exists(self, name: str) -> bool: ...
+
+    @abc.abstractmethod
+    def create_index(self, name: str, body: dict[str, Any]) -> bool:
+        """Create the index; False if it already existed."""
+
+    @abc.abstractmethod
+    def bulk(self, operations: Sequence[dict[str, Any]], refresh: bool = False) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def mget(self, index: str, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The documents in order, each with `found`, `_source`, `_seq_no`, `_primary_term` (real time)."""
+
+    @abc.abstractmethod
+    def get(self, index: str, doc_id: str) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    def put(self, index: str, doc_id: str, doc: dict[str, Any], *, if_seq_no: int | None = None,
+            if_primary_term: int | None = None, create: bool = False, refresh: bool = False) -> dict[str, Any]:
+        """Index one document; `Conflict` when `create` and it exists, or the seq_no/term moved on."""
+
+    @abc.abstractmethod
+    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def count(self, index: str, body: dict[str, Any] | None = None) -> int: ...
+
+    @abc.abstractmethod
+    def delete_everything(self, prefix: str) -> None:
+        """Drop the store's indices and template (tests; `python -m store.search` does not offer it)."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+
+def _body(result: Any) -> dict[str, Any]:
+    return result.body if hasattr(result, "body") else result
+
+
+class ElasticsearchClient(SearchClient):
+    engine = "elasticsearch"
+
+    def __init__(self, conn: Connection) -> None:
+        import elasticsearch
+
+        self._errors = elasticsearch
+        kwargs: dict[str, Any] = {"request_timeout": conn.request_timeout, "max_retries": 3, "retry_on_timeout": True}
+        if conn.username is not None:
+            kwargs["basic_auth"] = (conn.username, conn.password or "")
+        if conn.api_key is not None:
+            kwargs["api_key"] = conn.api_key
+        if conn.ca_certs:
+            kwargs["ca_certs"] = conn.ca_certs
+        self._es = elasticsearch.Elasticsearch(list(conn.hosts), **kwargs)
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return _body(fn(*args, **kwargs))
+        except self._errors.ConflictError as e:
+            raise Conflict(str(e)) from None
+        except self._errors.NotFoundError as e:
+            raise NotFound(str(e)) from None
+
+    def info(self) -> dict[str, Any]:
+        return self._call(self._es.info)
+
+    def put_index_template(self, name: str, body: dict[str, Any]) -> None:
+        self._call(self._es.indices.put_index_template, name=name, body=body)
+
+    def index_exists(self, name: str) -> bool:
+        return bool(self._es.indices.exists(index=name))
+
+    def create_index(self, name: str, body: dict[str, Any]) -> bool:
+        try:
+            self._call(self._es.indices.create, index=name, body=body)
+            return True
+        except self._errors.BadRequestError as e:
+            if "resource_already_exists_exception" in str(e):
+                return False
+            raise
+
+    def bulk(self, operations: Sequence[dict[str, Any]], refresh: bool = False) -> dict[str, Any]:
+        return self._call(self._es.bulk, operations=list(operations), refresh="true" if refresh else "false")
+
+    def mget(self, index: str, ids: Sequence[str]) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        try:
+            return self._call(self._es.mget, index=index, ids=list(ids))["docs"]
+        except NotFound:
+            return [{"_id": i, "found": False} for i in ids]
+
+    def get(self, index: str, doc_id: str) -> dict[str, Any] | None:
+        try:
+            return self._call(self._es.get, index=index, id=doc_id)
+        except NotFound:
+            return None
+
+    def put(self, index: str, doc_id: str, doc: dict[str, Any], *, if_seq_no: int | None = None,
+            if_primary_term: int | None = None, create: bool = False, refresh: bool = False) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"index": index, "id": doc_id, "document": doc, "refresh": "true" if refresh else "false"}
+        if create:
+            kwargs["op_type"] = "create"
+        if if_seq_no is not None:
+            kwargs.update(if_seq_no=if_seq_no, if_primary_term=if_primary_term)
+        return self._call(self._es.index, **kwargs)
+
+    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call(self._es.search, index=index, body=body)
+
+    def count(self, index: str, body: dict[str, Any] | None = None) -> int:
+        return int(self._call(self._es.count, index=index, body=body)["count"])
+
+    def delete_everything(self, prefix: str) -> None:
+        names = list(_body(self._es.indices.get(index=f"{prefix}-*", expand_wildcards="all")))
+        for name in names:
+            self._es.indices.delete(index=name)
+        try:
+            self._es.indices.delete_index_template(name=f"{prefix}-posts")
+        except self._errors.NotFoundError:
+            pass
+
+    def close(self) -> None:
+        self._es.close()
+
+
+class OpenSearchClient(SearchClient):
+    engine = "opensearch"
+
+    def __init__(self, conn: Connection) -> None:
+        import opensearchpy
+
+        self._errors = opensearchpy.exceptions
+        if conn.api_key is not None:
+            raise SentinelError("OpenSearch 后端不支持 api_key_env（那是 Elasticsearch 的 API 密钥）："
+                                "请改用 username_env 和 password_env")
+        kwargs: dict[str, Any] = {"timeout": conn.request_timeout, "max_retries": 3, "retry_on_timeout": True}
+        if conn.username is not None:
+            kwargs["http_auth"] = (conn.username, conn.password or "")
+        if conn.ca_certs:
+            kwargs.update(ca_certs=conn.ca_certs, verify_certs=True)
+        self._os = opensearchpy.OpenSearch(list(conn.hosts), **kwargs)
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return _body(fn(*args, **kwargs))
+        except self._errors.ConflictError as e:
+            raise Conflict(str(e)) from None
+        except self._errors.NotFoundError as e:
+            raise NotFound(str(e)) from None
+
+    def info(self) -> dict[str, Any]:
+        return self._call(self._os.info)
+
+    def put_index_template(self, name: str, body: dict[str, Any]) -> None:
+        self._call(self._os.indices.put_index_template, name=name, body=body)
+
+    def index_exists(self, name: str) -> bool:
+        return bool(self._os.indices.exists(index=name))
+
+    def create_index(self, name: str, body: dict[str, Any]) -> bool:
+        try:
+            self._call(self._os.indices.create, index=name, body=body)
+            return True
+        except self._errors.RequestError as e:
+            if "resource_already_exists_exception" in str(e):
+                return False
+            raise
+
+    def bulk(self, operations: Sequence[dict[str, Any]], refresh: bool = False) -> dict[str, Any]:
+        return self._call(self._os.bulk, body=list(operations), refresh="true" if refresh else "false")
+
+    def mget(self, index: str, ids: Sequence[str]) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        try:
+            return self._call(self._os.mget, index=index, body={"ids": list(ids)})["docs"]
+        except NotFound:
+            return [{"_id": i, "found": False} for i in ids]
+
+    def get(self, index: str, doc_id: str) -> dict[str, Any] | None:
+        try:
+            return self._call(self._os.get, index=index, id=doc_id)
+        except NotFound:
+            return None
+
+    def put(self, index: str, doc_id: str, doc: dict[str, Any], *, if_seq_no: int | None = None,
+            if_primary_term: int | None = None, create: bool = False, refresh: bool = False) -> dict[str, Any]:
+        params: dict[str, Any] = {"refresh": "true" if refresh else "false"}
+        if create:
+            params["op_type"] = "create"
+        if if_seq_no is not None:
+            params.update(if_seq_no=if_seq_no, if_primary_term=if_primary_term)
+        return self._call(self._os.index, index=index, id=doc_id, body=doc, params=params)
+
+    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call(self._os.search, index=index, body=body)
+
+    def count(self, index: str, body: dict[str, Any] | None = None) -> int:
+        return int(self._call(self._os.count, index=index, body=body)["count"])
+
+    def delete_everything(self, prefix: str) -> None:
+        names = list(_body(self._os.indices.get(index=f"{prefix}-*", expand_wildcards="all")))
+        for name in names:
+            self._os.indices.delete(index=name)
+        try:
+            self._os.indices.delete_index_template(name=f"{prefix}-posts")
+        except self._errors.NotFoundError:
+            pass
+
+    def close(self) -> None:
+        self._os.close()
+
+
+def chunks(items: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
