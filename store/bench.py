@@ -13,6 +13,9 @@ for words of every frequency. Prints one JSON object with `--json`:
 
     {"backend", "n", "index_docs_per_s", "agg_p95_ms", "search_p95_ms", "agg_p50_ms", "search_p50_ms"}
 
+A backend still under construction (the search-cluster stores) times what it implements: the
+aggregations it lacks are listed under "not_implemented" and `agg_p95_ms` is null if it has none.
+
 SQLite runs in a temporary data directory (or `--data-dir`, which must not hold a store yet). A cluster
 backend writes under a fresh `--index-prefix` (default `bench-<random>-`) and removes those indices at
 the end unless `--keep` is given. Run it on an otherwise idle machine; `taskset -c 0` pins it to one core.
@@ -153,10 +156,31 @@ def measure(store: Any, args: argparse.Namespace, end: datetime) -> dict[str, An
     vocab, cum = vocabulary()
     words = rng.choices(vocab, cum_weights=cum, k=max(20, args.queries // 5))
     searches: list[Callable[[], Any]] = [lambda w=w: store.search(w, limit=50) for w in words]
-    agg_ms = timed(aggs, args.queries, rng)
+    aggs, missing = implemented(aggs)
+    out: dict[str, Any] = {"agg_p95_ms": None, "agg_p50_ms": None}
+    if aggs:
+        agg_ms = timed(aggs, args.queries, rng)
+        out.update(agg_p95_ms=round(p95(agg_ms), 2), agg_p50_ms=round(statistics.median(agg_ms), 2))
     search_ms = timed(searches, args.queries, rng)
-    return {"agg_p95_ms": round(p95(agg_ms), 2), "agg_p50_ms": round(statistics.median(agg_ms), 2),
-            "search_p95_ms": round(p95(search_ms), 2), "search_p50_ms": round(statistics.median(search_ms), 2)}
+    out.update(search_p95_ms=round(p95(search_ms), 2), search_p50_ms=round(statistics.median(search_ms), 2))
+    if missing:
+        out["not_implemented"] = missing  # the backend is under construction: these were not timed
+    return out
+
+
+def implemented(calls: list[Callable[[], Any]]) -> tuple[list[Callable[[], Any]], list[str]]:
+    """The calls the backend implements, and the store methods it does not yet (store/search)."""
+    from store.search import NotPortedError
+
+    ok, missing = [], []
+    for call in calls:
+        try:
+            call()
+        except NotPortedError as exc:
+            missing.append(exc.method)
+        else:
+            ok.append(call)
+    return ok, sorted(set(missing))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         if store is not None:
-            if args.backend != "sqlite" and not args.keep and hasattr(store, "drop_indices"):
+            if args.backend != "sqlite" and not args.keep:
                 store.drop_indices()
             store.close()
         if tmp is not None:
@@ -189,9 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
-        print(f"后端 {result['backend']}，{result['n']:,} 条：写入 {result['index_docs_per_s']:,.0f} 条/秒；"
-              f"聚合 p50 {result['agg_p50_ms']} ms / p95 {result['agg_p95_ms']} ms；"
+        aggs = (f"聚合 p50 {result['agg_p50_ms']} ms / p95 {result['agg_p95_ms']} ms" if result["agg_p95_ms"] is not None
+                else "聚合：该后端尚未实现，未测")
+        print(f"后端 {result['backend']}，{result['n']:,} 条：写入 {result['index_docs_per_s']:,.0f} 条/秒；{aggs}；"
               f"检索 p50 {result['search_p50_ms']} ms / p95 {result['search_p95_ms']} ms")
+        if result.get("not_implemented"):
+            print(f"（该后端仍在建设中，未实现：{'、'.join(result['not_implemented'])}）")
     return 0
 
 

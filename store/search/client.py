@@ -26,6 +26,10 @@ class NotFound(Exception):
     """404: no such document or index."""
 
 
+class ClusterWriteError(SentinelError):
+    """The cluster kept refusing writes that should succeed (unavailable shards, overload)."""
+
+
 @dataclass(frozen=True)
 class Connection:
     """How to reach the cluster: from the `store:` block of the config (core/config.py checks it)."""
@@ -97,7 +101,7 @@ class SearchClient(abc.ABC):
 
     @abc.abstractmethod
     def delete_everything(self, prefix: str) -> None:
-        """Drop the store's indices and template (tests; `python -m store.search` does not offer it)."""
+        """Drop the store's indices and template (tests and `store.bench` on a prefix of their own)."""
 
     @abc.abstractmethod
     def close(self) -> None: ...

@@ -41,7 +41,8 @@ from store.base import DeadLetter, IngestResult, PostVersion, Quarantined, Store
 from store.codec import analysis_fields, analysis_from_fields, dumps, parse_ts, ts
 from store.search import bodies
 from store.search.bodies import Names
-from store.search.client import (Conflict, Connection, ElasticsearchClient, OpenSearchClient, SearchClient,
+from store.search.leases import LeasesMixin
+from store.search.client import (ClusterWriteError, Conflict, Connection, ElasticsearchClient, OpenSearchClient, SearchClient,
                                  chunks)
 
 log = logging.getLogger("sentinel.store")
@@ -61,10 +62,6 @@ class NotPortedError(SentinelError):
         super().__init__(f"搜索集群存储（{backend}）还没有实现 {method}：这一后端仍在建设中，"
                          f"请暂用 sqlite 后端（store: {{backend: sqlite}}）")
         self.method = method
-
-
-class ClusterWriteError(SentinelError):
-    """The cluster kept refusing writes that should succeed (unavailable shards, overload)."""
 
 
 def _not_ported(name: str) -> Callable[..., Any]:
@@ -90,7 +87,7 @@ class _Pending:
     index: str = ""
 
 
-class SearchStore(_NotPorted, Store):  # type: ignore[misc, valid-type]
+class SearchStore(LeasesMixin, _NotPorted, Store):  # type: ignore[misc, valid-type]
     """`SearchStore(client, tokenize=search_tokens, timezone=...)`; `migrate()` makes the templates and indices."""
 
     backend = "search"
@@ -138,6 +135,10 @@ class SearchStore(_NotPorted, Store):  # type: ignore[misc, valid-type]
 
     def close(self) -> None:
         self.client.close()
+
+    def drop_indices(self) -> None:
+        """Remove every index and template under this store's prefix (`store.bench` cleans up with it)."""
+        self.client.delete_everything(self.names.prefix)
 
     # ------------------------------------------------------------------ ids and sequences
     def _allocate(self, sequence: str, n: int) -> list[int]:
