@@ -215,11 +215,11 @@ def _rx(kind: str, pattern: str, check: Callable[[str], bool] | None = None) -> 
 
 # in priority order: a later match that overlaps an earlier one is dropped
 _STRICT_NUMBERS = (
-    _rx("id_card", f"(?<![0-9])(?P<v>[1-9][0-9]{{16}}[0-9x])(?![0-9x])", _strict_id),
+    _rx("id_card", "(?<![0-9])(?P<v>[1-9][0-9]{16}[0-9x])(?![0-9x])", _strict_id),
     _rx("id_card", f"{_B_STRICT}(?P<v>{_ID_BODY}){_A_STRICT}", _strict_id),
     _rx("bank_card", "(?<![0-9])(?P<v>[0-9]{16,19})(?![0-9])", _strict_card),
     _rx("bank_card", f"{_B_STRICT}(?P<v>{_CARD_GROUPS}){_A_STRICT}", _strict_card),
-    _rx("phone", f"(?<![0-9])(?P<v>(?:(?:\\+|00)?86[ \\-]?|\\(\\+?86\\)\\s?)?1[3-9][0-9]{{9}})(?![0-9])"),
+    _rx("phone", "(?<![0-9])(?P<v>(?:(?:\\+|00)?86[ \\-]?|\\(\\+?86\\)\\s?)?1[3-9][0-9]{9})(?![0-9])"),
     _rx("phone", f"{_B_STRICT}(?P<v>{_CC_PREFIX}?{_MOBILE}){_A_STRICT}"),
 )
 # for a run of digits without separators: one value at most, whose length tells the kind (so the
