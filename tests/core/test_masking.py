@@ -470,7 +470,9 @@ def test_redact_is_linear(text: str) -> None:
         t0 = time.perf_counter()
         out = redact(text)
         best = min(best, time.perf_counter() - t0)
-    assert best < 0.05
+    # linear work on 20,000 characters takes a few ms; a quadratic pass would take seconds. The bound
+    # leaves room for a machine busy with other work (0.05 s was missed by 1 ms under a CI run's load).
+    assert best < 0.25
     assert redact(out) == out
 
 

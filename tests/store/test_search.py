@@ -25,7 +25,8 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=CST)
 # what store/search implements so far; everything else must say it is not ported
 PORTED = {"migrate", "close", "ingest", "checkpoint", "dead_letters", "get_post", "find_post", "posts_by_ids",
           "analyses_by_ids", "post_versions", "search", "posts_to_analyze", "save_analyses", "get_analysis",
-          "quarantine_failure", "quarantined", "counts", "push_inbound", "inbound", "prune_inbound"}
+          "quarantine_failure", "quarantined", "counts", "push_inbound", "inbound", "prune_inbound",
+          "take_lease", "release_lease", "lease"}
 
 
 def post(sid: str, text: str, minutes: int = 0, channel: str = "weibo", **kw) -> Post:
@@ -44,8 +45,10 @@ def test_methods_not_ported_yet_say_so_by_name() -> None:
         with pytest.raises(NotPortedError) as err:
             _call_anyhow(getattr(s, name))
         assert name in str(err.value) and "sqlite" in str(err.value) and err.value.method == name
-    for name in PORTED:
-        assert getattr(SearchStore, name).__qualname__.startswith("SearchStore."), name
+    from store.search.store import _NotPorted
+
+    for name in PORTED:  # implemented by the store or one of its mixins, not the not-ported stand-in
+        assert getattr(SearchStore, name) is not getattr(_NotPorted, name, None), name
 
 
 def _call_anyhow(method):
