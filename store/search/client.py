@@ -111,8 +111,88 @@ def _body(result: Any) -> dict[str, Any]:
     return result.body if hasattr(result, "body") else result
 
 
-class ElasticsearchClient(SearchClient):
+class _PythonClient(SearchClient):
+    """What both official Python clients do alike; each subclass opens its client (`self._c`) and
+    passes the few arguments the two spell differently (bodies of bulk, mget and index)."""
+
+    _c: Any  # the elasticsearch.Elasticsearch or opensearchpy.OpenSearch client
+    _errors: Any  # the module holding that client's exception classes
+    _bad_request: str  # its exception class for 400 answers
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return _body(fn(*args, **kwargs))
+        except self._errors.ConflictError as e:
+            raise Conflict(str(e)) from None
+        except self._errors.NotFoundError as e:
+            raise NotFound(str(e)) from None
+
+    def info(self) -> dict[str, Any]:
+        return self._call(self._c.info)
+
+    def put_index_template(self, name: str, body: dict[str, Any]) -> None:
+        self._call(self._c.indices.put_index_template, name=name, body=body)
+
+    def index_exists(self, name: str) -> bool:
+        return bool(self._c.indices.exists(index=name))
+
+    def create_index(self, name: str, body: dict[str, Any]) -> bool:
+        try:
+            self._call(self._c.indices.create, index=name, body=body)
+            return True
+        except getattr(self._errors, self._bad_request) as e:
+            if "resource_already_exists_exception" in str(e):
+                return False
+            raise
+
+    def _mget(self, index: str, ids: list[str]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def mget(self, index: str, ids: Sequence[str]) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        try:
+            return self._mget(index, list(ids))["docs"]
+        except NotFound:
+            return [{"_id": i, "found": False} for i in ids]
+
+    def get(self, index: str, doc_id: str) -> dict[str, Any] | None:
+        try:
+            return self._call(self._c.get, index=index, id=doc_id)
+        except NotFound:
+            return None
+
+    @staticmethod
+    def _put_params(if_seq_no: int | None, if_primary_term: int | None, create: bool, refresh: bool) -> dict[str, Any]:
+        params: dict[str, Any] = {"refresh": "true" if refresh else "false"}
+        if create:
+            params["op_type"] = "create"
+        if if_seq_no is not None:
+            params.update(if_seq_no=if_seq_no, if_primary_term=if_primary_term)
+        return params
+
+    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call(self._c.search, index=index, body=body)
+
+    def count(self, index: str, body: dict[str, Any] | None = None) -> int:
+        return int(self._call(self._c.count, index=index, body=body)["count"])
+
+    def delete_everything(self, prefix: str) -> None:
+        names = list(_body(self._c.indices.get(index=f"{prefix}-*", expand_wildcards="all")))
+        for name in names:
+            self._c.indices.delete(index=name)
+        try:
+            self._c.indices.delete_index_template(name=f"{prefix}-posts")
+        except self._errors.NotFoundError:
+            pass
+
+    def close(self) -> None:
+        self._c.close()
+
+
+class ElasticsearchClient(_PythonClient):
     engine = "elasticsearch"
+    _bad_request = "BadRequestError"
 
     def __init__(self, conn: Connection) -> None:
         import elasticsearch
@@ -125,81 +205,23 @@ class ElasticsearchClient(SearchClient):
             kwargs["api_key"] = conn.api_key
         if conn.ca_certs:
             kwargs["ca_certs"] = conn.ca_certs
-        self._es = elasticsearch.Elasticsearch(list(conn.hosts), **kwargs)
-
-    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        try:
-            return _body(fn(*args, **kwargs))
-        except self._errors.ConflictError as e:
-            raise Conflict(str(e)) from None
-        except self._errors.NotFoundError as e:
-            raise NotFound(str(e)) from None
-
-    def info(self) -> dict[str, Any]:
-        return self._call(self._es.info)
-
-    def put_index_template(self, name: str, body: dict[str, Any]) -> None:
-        self._call(self._es.indices.put_index_template, name=name, body=body)
-
-    def index_exists(self, name: str) -> bool:
-        return bool(self._es.indices.exists(index=name))
-
-    def create_index(self, name: str, body: dict[str, Any]) -> bool:
-        try:
-            self._call(self._es.indices.create, index=name, body=body)
-            return True
-        except self._errors.BadRequestError as e:
-            if "resource_already_exists_exception" in str(e):
-                return False
-            raise
+        self._c = elasticsearch.Elasticsearch(list(conn.hosts), **kwargs)
 
     def bulk(self, operations: Sequence[dict[str, Any]], refresh: bool = False) -> dict[str, Any]:
-        return self._call(self._es.bulk, operations=list(operations), refresh="true" if refresh else "false")
+        return self._call(self._c.bulk, operations=list(operations), refresh="true" if refresh else "false")
 
-    def mget(self, index: str, ids: Sequence[str]) -> list[dict[str, Any]]:
-        if not ids:
-            return []
-        try:
-            return self._call(self._es.mget, index=index, ids=list(ids))["docs"]
-        except NotFound:
-            return [{"_id": i, "found": False} for i in ids]
-
-    def get(self, index: str, doc_id: str) -> dict[str, Any] | None:
-        try:
-            return self._call(self._es.get, index=index, id=doc_id)
-        except NotFound:
-            return None
+    def _mget(self, index: str, ids: list[str]) -> dict[str, Any]:
+        return self._call(self._c.mget, index=index, ids=ids)
 
     def put(self, index: str, doc_id: str, doc: dict[str, Any], *, if_seq_no: int | None = None,
             if_primary_term: int | None = None, create: bool = False, refresh: bool = False) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"index": index, "id": doc_id, "document": doc, "refresh": "true" if refresh else "false"}
-        if create:
-            kwargs["op_type"] = "create"
-        if if_seq_no is not None:
-            kwargs.update(if_seq_no=if_seq_no, if_primary_term=if_primary_term)
-        return self._call(self._es.index, **kwargs)
-
-    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self._call(self._es.search, index=index, body=body)
-
-    def count(self, index: str, body: dict[str, Any] | None = None) -> int:
-        return int(self._call(self._es.count, index=index, body=body)["count"])
-
-    def delete_everything(self, prefix: str) -> None:
-        names = list(_body(self._es.indices.get(index=f"{prefix}-*", expand_wildcards="all")))
-        for name in names:
-            self._es.indices.delete(index=name)
-        try:
-            self._es.indices.delete_index_template(name=f"{prefix}-posts")
-        except self._errors.NotFoundError:
-            pass
-
-    def close(self) -> None:
-        self._es.close()
+        return self._call(self._c.index, index=index, id=doc_id, document=doc,
+                          **self._put_params(if_seq_no, if_primary_term, create, refresh))
 
 
-class OpenSearchClient(SearchClient):
+class OpenSearchClient(_PythonClient):
     engine = "opensearch"
+    _bad_request = "RequestError"
 
     def __init__(self, conn: Connection) -> None:
         import opensearchpy
@@ -213,77 +235,18 @@ class OpenSearchClient(SearchClient):
             kwargs["http_auth"] = (conn.username, conn.password or "")
         if conn.ca_certs:
             kwargs.update(ca_certs=conn.ca_certs, verify_certs=True)
-        self._os = opensearchpy.OpenSearch(list(conn.hosts), **kwargs)
-
-    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        try:
-            return _body(fn(*args, **kwargs))
-        except self._errors.ConflictError as e:
-            raise Conflict(str(e)) from None
-        except self._errors.NotFoundError as e:
-            raise NotFound(str(e)) from None
-
-    def info(self) -> dict[str, Any]:
-        return self._call(self._os.info)
-
-    def put_index_template(self, name: str, body: dict[str, Any]) -> None:
-        self._call(self._os.indices.put_index_template, name=name, body=body)
-
-    def index_exists(self, name: str) -> bool:
-        return bool(self._os.indices.exists(index=name))
-
-    def create_index(self, name: str, body: dict[str, Any]) -> bool:
-        try:
-            self._call(self._os.indices.create, index=name, body=body)
-            return True
-        except self._errors.RequestError as e:
-            if "resource_already_exists_exception" in str(e):
-                return False
-            raise
+        self._c = opensearchpy.OpenSearch(list(conn.hosts), **kwargs)
 
     def bulk(self, operations: Sequence[dict[str, Any]], refresh: bool = False) -> dict[str, Any]:
-        return self._call(self._os.bulk, body=list(operations), refresh="true" if refresh else "false")
+        return self._call(self._c.bulk, body=list(operations), refresh="true" if refresh else "false")
 
-    def mget(self, index: str, ids: Sequence[str]) -> list[dict[str, Any]]:
-        if not ids:
-            return []
-        try:
-            return self._call(self._os.mget, index=index, body={"ids": list(ids)})["docs"]
-        except NotFound:
-            return [{"_id": i, "found": False} for i in ids]
-
-    def get(self, index: str, doc_id: str) -> dict[str, Any] | None:
-        try:
-            return self._call(self._os.get, index=index, id=doc_id)
-        except NotFound:
-            return None
+    def _mget(self, index: str, ids: list[str]) -> dict[str, Any]:
+        return self._call(self._c.mget, index=index, body={"ids": ids})
 
     def put(self, index: str, doc_id: str, doc: dict[str, Any], *, if_seq_no: int | None = None,
             if_primary_term: int | None = None, create: bool = False, refresh: bool = False) -> dict[str, Any]:
-        params: dict[str, Any] = {"refresh": "true" if refresh else "false"}
-        if create:
-            params["op_type"] = "create"
-        if if_seq_no is not None:
-            params.update(if_seq_no=if_seq_no, if_primary_term=if_primary_term)
-        return self._call(self._os.index, index=index, id=doc_id, body=doc, params=params)
-
-    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self._call(self._os.search, index=index, body=body)
-
-    def count(self, index: str, body: dict[str, Any] | None = None) -> int:
-        return int(self._call(self._os.count, index=index, body=body)["count"])
-
-    def delete_everything(self, prefix: str) -> None:
-        names = list(_body(self._os.indices.get(index=f"{prefix}-*", expand_wildcards="all")))
-        for name in names:
-            self._os.indices.delete(index=name)
-        try:
-            self._os.indices.delete_index_template(name=f"{prefix}-posts")
-        except self._errors.NotFoundError:
-            pass
-
-    def close(self) -> None:
-        self._os.close()
+        return self._call(self._c.index, index=index, id=doc_id, body=doc,
+                          params=self._put_params(if_seq_no, if_primary_term, create, refresh))
 
 
 def chunks(items: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:
