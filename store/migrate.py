@@ -7,6 +7,7 @@ the previous version. Run by the service at start; by hand: `python -m store.mig
 from __future__ import annotations
 
 import logging
+import dataclasses
 import sqlite3
 import sys
 import time
@@ -115,11 +116,8 @@ def _copy_to_cluster(args) -> int:
             block["index_prefix"] = args.index_prefix
         if not block.get("hosts"):
             raise SentinelError("需要集群地址：用 --hosts http://主机:9200[,…]，或在 --config 的 store.hosts 中给出")
-        sqlite_settings = _settings(args)
-        sqlite_settings.store = {"backend": "sqlite"}
-        source = open_existing_store(sqlite_settings)
-        settings.store = block
-        target = open_store(settings, tokenize=search_tokens)
+        source = open_existing_store(dataclasses.replace(settings, store={"backend": "sqlite"}))
+        target = open_store(dataclasses.replace(settings, store=block), tokenize=search_tokens)
     except SentinelError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2

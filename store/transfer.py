@@ -14,7 +14,7 @@ the SQLite store until the search-cluster stores implement them (docs/scale-out.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -49,19 +49,23 @@ def copy_posts(source: Store, target: Store, *, source_name: str = "sqlite", bat
     name = collector_name(source_name)
     report = TransferReport(resumed_after=target.checkpoint(name))
     after = _cursor(report.resumed_after)
+    # posts already waiting for analysis in the target (copied without one) come first in its
+    # `posts_to_analyze`: a page's posts are found after them; counted once, then kept up to date
+    backlog = _backlog(target)
     while True:
         page = source.posts_page(EPOCH, after, batch)
         if not page:
             break
         posts = [p for p, _ in page]
-        target.ingest(name, [_without_id(p) for p in posts], None)
+        target.ingest(name, [replace(p, id=None) for p in posts], None)  # the target numbers its posts
         # an analysis of an earlier version (edited since, not analysed again yet) is left behind
         analysed = [(p, a) for p, a in page if a is not None and a.post_version == p.version]
         if analysed:
-            stored = {(p.channel, p.source_id): p for p in target.posts_to_analyze(len(posts) + _backlog(target))}
+            stored = {(p.channel, p.source_id): p for p in target.posts_to_analyze(len(posts) + backlog)}
             pairs = [(stored[(p.channel, p.source_id)], a) for p, a in analysed if (p.channel, p.source_id) in stored]
             target.save_analyses(pairs)
             report.analysed += len(pairs)
+        backlog += len(posts) - len(analysed)
         last = posts[-1]
         after = (last.created_at, int(last.id or 0))
         target.ingest(name, [], f"{after[0].isoformat()}|{after[1]}")  # the page is done: move the checkpoint
@@ -72,14 +76,7 @@ def copy_posts(source: Store, target: Store, *, source_name: str = "sqlite", bat
     return report
 
 
-def _without_id(post):  # the target numbers its posts itself
-    from dataclasses import replace
-
-    return replace(post, id=None)
-
-
 def _backlog(target: Store) -> int:
-    """Posts already waiting for analysis in the target (copied without one): they come first in
-    `posts_to_analyze`, so a page's posts are found after them."""
+    """Posts waiting for analysis in the target."""
     counts = target.counts()
     return max(0, int(counts.get("posts", 0)) - int(counts.get("analyzed", 0)))
