@@ -15,6 +15,12 @@ Layout, for an `index_prefix` P:
 - P-quarantine      post versions a stage failed on.
 - P-inbound         pushed events (webhooks) waiting for their collector, by collector and id.
 - P-meta            id sequences and collector checkpoints (changed with if_seq_no/if_primary_term).
+
+Every other part of the contract keeps its documents in indices of its own area (one module of
+store/search each, like store/sqlite): the area's mixin declares them in `INDICES` (name → create
+body), named `Names.of(name)` = P-name, and `SearchStore.migrate` creates them all. The layouts
+several areas write are here: flags and decisions (written by the rules pass and by moderators)
+and the audit log (written next to most changes).
 """
 from __future__ import annotations
 
@@ -123,6 +129,46 @@ INBOUND_MAPPING: dict[str, Any] = {
     },
 }
 
+FLAG_MAPPING: dict[str, Any] = {
+    # one document per flag, id = its store id; `post_id` joins it to the post
+    "dynamic": False,
+    "properties": {
+        "id": {"type": "long"},
+        "post_id": {"type": "long"},
+        "rule": {"type": "keyword"},
+        "reason": {"type": "text", "index": False},
+        "status": {"type": "keyword"},  # pending | approved | removed | escalated (as in SQLite)
+        "created_at": {"type": "date"},
+    },
+}
+
+DECISION_MAPPING: dict[str, Any] = {
+    # one document per decision, id = its store id
+    "dynamic": False,
+    "properties": {
+        "id": {"type": "long"},
+        "post_id": {"type": "long"},
+        "moderator": {"type": "keyword"},  # a person's username, or "auto:<rule>"
+        "action": {"type": "keyword"},
+        "reason_code": {"type": "keyword"},
+        "note": {"type": "text", "index": False},
+        "created_at": {"type": "date"},
+    },
+}
+
+AUDIT_MAPPING: dict[str, Any] = {
+    # append-only: one document per event, id = its store id (from the "audit" sequence)
+    "dynamic": False,
+    "properties": {
+        "id": {"type": "long"},
+        "at": {"type": "date"},
+        "actor": {"type": "keyword"},
+        "action": {"type": "keyword"},
+        "target": {"type": "keyword"},
+        "detail": {"type": "keyword", "index": False, "doc_values": False},  # JSON text
+    },
+}
+
 META_MAPPING: dict[str, Any] = {
     "dynamic": False,
     "properties": {"value": {"type": "keyword", "index": False}, "updated_at": {"type": "date"}},
@@ -174,15 +220,19 @@ class Names:
     def meta(self) -> str:
         return f"{self.prefix}-meta"
 
+    def of(self, area: str) -> str:
+        """The index of one of an area's `INDICES` (see the module docstring)."""
+        return f"{self.prefix}-{area}"
+
     def fixed_indices(self) -> dict[str, dict[str, Any]]:
         """The indices that are not time-based: name → create body."""
         return {
-            self.keys: _index_body(KEY_MAPPING, shards=3),
-            self.versions: _index_body(VERSION_MAPPING),
-            self.dead_letters: _index_body(DEAD_LETTER_MAPPING),
-            self.quarantine: _index_body(QUARANTINE_MAPPING),
-            self.inbound: _index_body(INBOUND_MAPPING),  # one shard: a pushed batch turns visible at once
-            self.meta: _index_body(META_MAPPING),
+            self.keys: index_body(KEY_MAPPING, shards=3),
+            self.versions: index_body(VERSION_MAPPING),
+            self.dead_letters: index_body(DEAD_LETTER_MAPPING),
+            self.quarantine: index_body(QUARANTINE_MAPPING),
+            self.inbound: index_body(INBOUND_MAPPING),  # one shard: a pushed batch turns visible at once
+            self.meta: index_body(META_MAPPING),
         }
 
     def posts_template_body(self) -> dict[str, Any]:
@@ -199,7 +249,8 @@ class Names:
         }
 
 
-def _index_body(mapping: dict[str, Any], shards: int = 1) -> dict[str, Any]:
+def index_body(mapping: dict[str, Any], shards: int = 1) -> dict[str, Any]:
+    """The create body of a non-time-based index."""
     return {"settings": {**_COMMON_SETTINGS, "index.number_of_shards": shards}, "mappings": mapping}
 
 

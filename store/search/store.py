@@ -41,6 +41,7 @@ from store.base import DeadLetter, IngestResult, PostVersion, Quarantined, Store
 from store.codec import analysis_fields, analysis_from_fields, dumps, parse_ts, ts
 from store.search import bodies
 from store.search.bodies import Names
+from store.search.audit import AuditMixin
 from store.search.leases import LeasesMixin
 from store.search.client import (ClusterWriteError, Conflict, Connection, ElasticsearchClient, OpenSearchClient, SearchClient,
                                  chunks)
@@ -87,10 +88,15 @@ class _Pending:
     index: str = ""
 
 
-class SearchStore(LeasesMixin, _NotPorted, Store):  # type: ignore[misc, valid-type]
-    """`SearchStore(client, tokenize=search_tokens, timezone=...)`; `migrate()` makes the templates and indices."""
+class SearchStore(AuditMixin, LeasesMixin, _NotPorted, Store):  # type: ignore[misc, valid-type]
+    """`SearchStore(client, tokenize=search_tokens, timezone=...)`; `migrate()` makes the templates and indices.
+
+    Each area of the contract is a mixin in its own module of store/search (as in store/sqlite),
+    listed in the bases above; it declares its indices in `INDICES`."""
 
     backend = "search"
+    # written by more than one area (the rules pass, moderators): layouts in bodies.py
+    INDICES = {"flags": bodies.index_body(bodies.FLAG_MAPPING), "decisions": bodies.index_body(bodies.DECISION_MAPPING)}
 
     def __init__(self, client: SearchClient, index_prefix: str = "sentinel", tokenize: Tokenizer | None = None,
                  timezone: str = "Asia/Shanghai") -> None:
@@ -124,7 +130,7 @@ class SearchStore(LeasesMixin, _NotPorted, Store):  # type: ignore[misc, valid-t
         """Put the posts template and create the fixed indices; returns what was new."""
         made = []
         self.client.put_index_template(self.names.posts_template, self.names.posts_template_body())
-        for name, body in self.names.fixed_indices().items():
+        for name, body in {**self.names.fixed_indices(), **self.area_indices()}.items():
             if self.client.create_index(name, body):
                 made.append(name)
         # this month's posts index, so the read alias exists before the first post
@@ -132,6 +138,14 @@ class SearchStore(LeasesMixin, _NotPorted, Store):  # type: ignore[misc, valid-t
         if not self.client.index_exists(current) and self.client.create_index(current, {}):
             made.append(current)
         return made
+
+    def area_indices(self) -> dict[str, dict[str, Any]]:
+        """The indices the area mixins declare in their `INDICES` (short name → create body), by full name."""
+        out: dict[str, dict[str, Any]] = {}
+        for cls in reversed(type(self).__mro__):
+            for area, body in cls.__dict__.get("INDICES", {}).items():
+                out[self.names.of(area)] = body
+        return out
 
     def close(self) -> None:
         self.client.close()

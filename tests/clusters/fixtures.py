@@ -4,20 +4,44 @@ with REQUIRE_SEARCH_CLUSTERS=1 (CI sets it) that is a failure instead.
 
 A cluster is stopped right after the last collected test that needs it (one marked `opensearch` /
 `elasticsearch` or asking for the fixture), so its JVMs do not idle through the rest of the suite:
-a test that uses a cluster must carry its marker."""
+a test that uses a cluster must carry its marker.
+
+While working on the cluster stores, several test runs can share clusters started once by hand
+(`python -m tests.clusters run ENGINE`): SENTINEL_TEST_OPENSEARCH_HOSTS / SENTINEL_TEST_ELASTICSEARCH_HOSTS
+(comma-separated URLs) make the fixtures use those instead of starting their own; tests that kill a
+node skip on them. CI never sets them."""
 from __future__ import annotations
 
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
 from tests.clusters.cluster import ENGINES, ClusterUnavailable, SearchCluster
 
 REQUIRE_ENV = "REQUIRE_SEARCH_CLUSTERS"
+
+
+def external_hosts_env(engine: str) -> str:
+    return f"SENTINEL_TEST_{engine.upper()}_HOSTS"
+
+
+class ExternalCluster:
+    """A cluster this test run did not start (see the module docstring): its hosts only."""
+
+    def __init__(self, engine: str, hosts: list[str]) -> None:
+        self.engine = engine
+        self.hosts = hosts
+        self.nodes: list[Any] = []
+
+    def __getattr__(self, name: str) -> Any:  # kill, wait_for, …: only for a cluster of the run's own
+        pytest.skip(f"{external_hosts_env(self.engine)} names a shared cluster: this test needs one of its own")
+
+    def stop(self) -> None:
+        pass
 
 
 class Lifetimes:
@@ -56,6 +80,10 @@ def clusters_required() -> bool:
 def running_cluster(engine: str, directory: Path, config: pytest.Config | None = None) -> Iterator[SearchCluster]:
     """Start the engine's three-node cluster for the session, then stop it (no JVM left behind);
     with `config`, it may be stopped earlier, after the last test that needs it."""
+    external = os.environ.get(external_hosts_env(engine), "").strip()
+    if external:
+        yield ExternalCluster(engine, [h.strip() for h in external.split(",") if h.strip()])  # type: ignore[misc]
+        return
     started = time.monotonic()
     try:
         cluster = SearchCluster.start(ENGINES[engine], directory)

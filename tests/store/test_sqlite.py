@@ -166,6 +166,19 @@ def test_decision_updates_queue_and_audits_in_one_go(store):
     assert [d.reason_code for d in store.decisions()] == [ReasonCode.SPAM]
 
 
+@CONTRACT
+def test_audit_log_reads_newest_first_by_actor_and_page(store):
+    for i in range(5):
+        store.audit(AuditEvent("admin" if i % 2 == 0 else "mod", f"act.{i}", f"post:{i}", {"n": i, "名": "张三"}))
+    events = store.audit_log()
+    assert [e.action for e in events] == [f"act.{i}" for i in reversed(range(5))]
+    assert [e.id for e in events] == sorted((e.id for e in events), reverse=True) and len({e.id for e in events}) == 5
+    assert events[0].detail == {"n": 4, "名": "张三"} and events[0].target == "post:4"
+    assert [e.action for e in store.audit_log(actor="mod")] == ["act.3", "act.1"]
+    assert [e.action for e in store.audit_log(limit=2, offset=1)] == ["act.3", "act.2"]
+    assert store.audit_log(actor="nobody") == []
+
+
 def test_audit_log_is_append_only(store):
     store.audit(AuditEvent("admin", "user.create", "user:x"))
     conn = sqlite3.connect(store.path)
