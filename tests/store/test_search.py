@@ -27,7 +27,8 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=CST)
 PORTED_BY_AREA: dict[str, set[str]] = {
     "store": {"migrate", "close", "ingest", "checkpoint", "dead_letters", "get_post", "find_post", "posts_by_ids",
               "analyses_by_ids", "post_versions", "search", "posts_to_analyze", "save_analyses", "get_analysis",
-              "quarantine_failure", "quarantined", "counts", "push_inbound", "inbound", "prune_inbound"},
+              "quarantine_failure", "quarantined", "counts", "push_inbound", "inbound", "prune_inbound",
+              "commit_rule_results"},  # each part in its area (see _AreaHooks)
 
     "leases": {"take_lease", "release_lease", "lease"},
 
