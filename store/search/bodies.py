@@ -52,6 +52,7 @@ POST_MAPPING: dict[str, Any] = {
         "needs_analysis": {"type": "boolean"},
         "ingested_at": {"type": "date"},
         "updated_at": {"type": "date"},
+        "redacted_at": {"type": "date"},  # when retention masked its personal data (store/search/privacy.py)
         "tokens": {"type": "text", "analyzer": "whitespace"},
         "analysis": {
             "dynamic": False,
@@ -81,6 +82,11 @@ KEY_MAPPING: dict[str, Any] = {
         "version": {"type": "integer"},
         "text_sha256": {"type": "keyword", "index": False},
         "written_at": {"type": "date"},
+        # a deleted post's key stays as a tombstone (store/search/privacy.py): why, and what it counted as
+        "gone": {"type": "keyword"},  # purged | erased
+        "gone_at": {"type": "date"},
+        "gone_analyzed": {"type": "boolean"},
+        "gone_flagged": {"type": "boolean"},
     },
 }
 

@@ -106,6 +106,9 @@ class SearchClient(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None: ...
 
+    @abc.abstractmethod
+    def expunge_deletes(self, index: str) -> None: ...
+
 
 def _body(result: Any) -> dict[str, Any]:
     return result.body if hasattr(result, "body") else result
@@ -188,6 +191,10 @@ class _PythonClient(SearchClient):
 
     def close(self) -> None:
         self._c.close()
+
+    def expunge_deletes(self, index: str) -> None:
+        """Rewrite the segments of `index` that hold deleted documents (their text leaves the files)."""
+        self._call(self._c.indices.forcemerge, index=index, only_expunge_deletes=True)
 
 
 class ElasticsearchClient(_PythonClient):

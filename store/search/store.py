@@ -43,6 +43,7 @@ from store.search import bodies
 from store.search.bodies import Names
 from store.search.audit import AuditMixin
 from store.search.leases import LeasesMixin
+from store.search.privacy import PrivacyMixin
 from store.search.client import (ClusterWriteError, Conflict, Connection, ElasticsearchClient, OpenSearchClient, SearchClient,
                                  chunks)
 
@@ -118,7 +119,7 @@ class _Pending:
     index: str = ""
 
 
-class SearchStore(AuditMixin, LeasesMixin, _AreaHooks, _NotPorted, Store):  # type: ignore[misc, valid-type]
+class SearchStore(PrivacyMixin, AuditMixin, LeasesMixin, _AreaHooks, _NotPorted, Store):  # type: ignore[misc, valid-type]
     """`SearchStore(client, tokenize=search_tokens, timezone=...)`; `migrate()` makes the templates and indices.
 
     Each area of the contract is a mixin in its own module of store/search (as in store/sqlite),
@@ -274,8 +275,10 @@ class SearchStore(AuditMixin, LeasesMixin, _AreaHooks, _NotPorted, Store):  # ty
             if n >= len(rounds):
                 rounds.append([])
             rounds[n].append(p)
+        got = self.client.get(self.names.meta, "purged_before")  # retention's horizon (store/search/privacy.py)
+        horizon = got["_source"]["value"] if got else None
         for batch in rounds:
-            self._ingest_round(collector, batch, result, refused)
+            self._ingest_round(collector, batch, result, refused, horizon)
         letters = [*dead, *refused]
         if letters:
             # the same batch sent again after a crash (from the same checkpoint) makes the same ids
@@ -286,12 +289,21 @@ class SearchStore(AuditMixin, LeasesMixin, _AreaHooks, _NotPorted, Store):  # ty
             self.client.put(self.names.meta, f"checkpoint:{collector}", {"value": checkpoint, "updated_at": ts(utcnow())})
         return result
 
-    def _ingest_round(self, collector: str, batch: list[Post], result: IngestResult, refused: list[DeadLetter]) -> None:
+    def _ingest_round(self, collector: str, batch: list[Post], result: IngestResult, refused: list[DeadLetter],
+                      horizon: str | None = None) -> None:
         todo = [_Pending(p, bodies.key_id(p.channel, p.source_id)) for p in batch]
         deadline = time.monotonic() + self.write_lease.total_seconds() + 60
         pause = 0.05
         while todo:
             keys = {d["_id"]: d for d in self.client.mget(self.names.keys, [t.key for t in todo])}
+            # erased on request or deleted by retention (the key is a tombstone), or older than what
+            # retention has deleted: not stored again
+            forgotten = [t for t in todo if (keys[t.key]["_source"].get("gone") if keys[t.key].get("found")
+                                             else horizon is not None and _older(t.post, horizon))]
+            if forgotten:
+                result.ignored += len(forgotten)
+                skip = {id(t) for t in forgotten}
+                todo = [t for t in todo if id(t) not in skip]
             fresh = [t for t in todo if not keys[t.key].get("found")]
             known = [t for t in todo if keys[t.key].get("found")]
             todo = self._create_posts(collector, fresh, result, refused)  # lost races come back
@@ -651,13 +663,16 @@ class SearchStore(AuditMixin, LeasesMixin, _AreaHooks, _NotPorted, Store):  # ty
 
     # ------------------------------------------------------------------ counts
     def counts(self) -> dict[str, int]:
-        return {
+        out = {
             "posts": self.client.count(self.names.posts),
             "analyzed": self.client.count(self.names.posts, bodies.analyzed()),
             **self._review_counts(),
             **self._alert_counts(),
             "dead_letters": self.client.count(self.names.dead_letters),
         }
+        for k, n in self._deleted_counts().items():  # deleted posts still count (their tombstones)
+            out[k] += n
+        return out
 
     # ------------------------------------------------------------------ the rules pass
     def commit_rule_results(self, results: RuleResults) -> list[Alert]:
@@ -685,6 +700,10 @@ class OpenSearchStore(SearchStore):
 
 
 # ---- documents <-> domain objects -------------------------------------------------------------------
+
+def _older(p: Post, horizon: str) -> bool:
+    return isinstance(p.created_at, datetime) and p.created_at.tzinfo is not None and ts(p.created_at) < horizon
+
 
 def _post_doc(p: Post, post_id: int, version: int, now: str) -> dict[str, Any]:
     return {

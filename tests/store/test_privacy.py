@@ -15,6 +15,7 @@ from core.privacy import REMOVED, RetentionPolicy, apply_retention
 from nlp.pii import find_personal_data
 from store.base import DeadLetter, RuleResults
 from store.sqlite import SqliteStore
+from tests.store.conftest import CONTRACT
 
 NOW = utcnow()
 PHONE = "13812345678"
@@ -158,6 +159,7 @@ def test_personal_data_is_redacted_in_place_once_analysed_and_ruled(store):
     assert apply_retention(store, RetentionPolicy(pii_days=0), NOW).redacted == 0
 
 
+@CONTRACT
 def test_dead_letters_are_redacted_and_then_deleted(store):
     store.ingest("t", [], None, dead=[DeadLetter("inbox/x.jsonl:1", f'{{"text": "{PHONE}"}}', "坏",
                                                  created_at=NOW - timedelta(days=10))])

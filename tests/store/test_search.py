@@ -33,6 +33,9 @@ PORTED_BY_AREA: dict[str, set[str]] = {
     "leases": {"take_lease", "release_lease", "lease"},
 
     "audit": {"audit", "audit_log"},
+
+    "privacy": {"redact_personal_data", "redact_dead_letters", "purge_posts", "purge_dead_letters", "purge_leftovers",
+                "erase_author", "backup"},
 }
 PORTED = set().union(*PORTED_BY_AREA.values())
 
