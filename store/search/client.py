@@ -237,7 +237,9 @@ class OpenSearchClient(_PythonClient):
         if conn.api_key is not None:
             raise SentinelError("OpenSearch 后端不支持 api_key_env（那是 Elasticsearch 的 API 密钥）："
                                 "请改用 username_env 和 password_env")
-        kwargs: dict[str, Any] = {"timeout": conn.request_timeout, "max_retries": 3, "retry_on_timeout": True}
+        # the dashboard's threads and the jobs share the client: a connection each, not one (urllib3's default)
+        kwargs: dict[str, Any] = {"timeout": conn.request_timeout, "max_retries": 3, "retry_on_timeout": True,
+                                  "pool_maxsize": 16}
         if conn.username is not None:
             kwargs["http_auth"] = (conn.username, conn.password or "")
         if conn.ca_certs:
