@@ -89,3 +89,14 @@ def _age_ingestion(store, post_id: int, at) -> None:
         return
     hit = store._docs_by_ids([post_id])[post_id]
     store.client.put(hit["_index"], hit["_id"], {**hit["_source"], "ingested_at": ts(at)}, refresh=True)
+
+
+@SEARCH
+def test_a_backup_of_a_cluster_store_is_refused_with_the_snapshot_advice(store, tmp_path):
+    import pytest
+
+    from core.errors import SentinelError
+
+    with pytest.raises(SentinelError, match="snapshot") as err:
+        store.backup(tmp_path / "x.db")
+    assert "docs/scale-out.md" in str(err.value) and not (tmp_path / "x.db").exists()
