@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 
-
 from core.domain import (Alert, AuditEvent, Case, CaseKind, CaseResponse, CaseState, DeliveryState, Level, Post,
                          utcnow)
 from store.base import RuleResults, Store
