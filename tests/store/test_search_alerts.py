@@ -4,8 +4,11 @@ have to: a rules pass committed again after a crash adds nothing, and writers ra
 (The rules pass here carries alerts and cases only; flags and the rules cursor are another area's.)"""
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import datetime, timedelta, timezone
+
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from core.domain import (Alert, AuditEvent, Case, CaseKind, CaseResponse, CaseState, DeliveryState, Level, Post,
                          utcnow)
@@ -188,6 +191,27 @@ def test_alerts_newest_first_by_level_and_page_and_the_feed_by_cursor(store):
         assert seen == ids[1:], size  # from `since` on, oldest first, ties by id, none twice
     assert store.alerts_page(T0 + timedelta(minutes=21), None, 10) == []
 
+
+_day = itertools.count(1)
+
+
+@CONTRACT
+@hsettings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seconds=st.lists(st.sampled_from([0, 0.000001, 0.001, 1, 1.000001]), min_size=1, max_size=7),
+       size=st.integers(1, 4))
+def test_the_alert_feed_pages_every_alert_once_in_time_then_id_order(store, seconds, size):
+    """Times that tie, or differ by a microsecond (below a date field's millisecond), page exactly as SQLite."""
+    start = T0 + timedelta(days=next(_day))  # each example on a day of its own: the feed from it is its alerts
+    made = store.commit_rule_results(RuleResults(alerts=[
+        Alert("surge", Level.RED, "激增", "…", f"k{i}", created_at=start + timedelta(seconds=s))
+        for i, s in enumerate(seconds)]))
+    expected = [a.id for a in sorted(made, key=lambda a: (a.created_at, a.id))]
+    seen, after = [], None
+    while page := store.alerts_page(start, after, size):
+        assert len(page) <= size
+        seen += [a.id for a in page]
+        after = (page[-1].created_at, page[-1].id)
+    assert seen == expected
 
 @CONTRACT
 def test_acknowledging_claiming_escalating_and_the_inbox(store):
