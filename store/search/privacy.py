@@ -235,14 +235,16 @@ class PrivacyMixin:
         Returns documents deleted per index (short names, as SQLite's tables)."""
         ids = [int(h["_id"]) for h in hits]
         now = ts(utcnow())
-        flagged = {int(h["_source"]["post_id"]) for h in self._scan(
-            self.names.of("flags"), {"terms": {"post_id": ids}}, source=["post_id"], sort=({"_doc": "asc"},))}  # type: ignore[attr-defined]
+        flags = [h["_source"] for h in self._scan(self.names.of("flags"), {"terms": {"post_id": ids}},  # type: ignore[attr-defined]
+                                                  source=["post_id", "status"], sort=({"_doc": "asc"},))]
+        flagged = {int(f["post_id"]) for f in flags}
+        removed = {int(f["post_id"]) for f in flags if f.get("status") == "removed"}
         keys = [({"update": {"_index": self.names.keys, "_id": bodies.key_id(h["_source"]["channel"],  # type: ignore[attr-defined]
                                                                              h["_source"]["source_id"])}},
                  {"doc": {"gone": why, "gone_at": now, "gone_flagged": int(h["_id"]) in flagged,
                           "gone_analyzed": int(h["_source"].get("analyzed_version") or 0) > 0}}) for h in hits]
         self._bulk(keys, refresh=True)  # type: ignore[attr-defined]
-        self._fold_deleted(hits)
+        self._fold_deleted(hits, flagged, removed)
         counts: dict[str, int] = {}
         prefix = f"{self.names.prefix}-"  # type: ignore[attr-defined]
         for index in self._post_reference_indices():
@@ -250,24 +252,15 @@ class PrivacyMixin:
             if n:
                 name = index[len(prefix):]
                 counts[name] = counts.get(name, 0) + n
-        self._forget_posts(ids)
         items = self._bulk([({"delete": {"_index": h["_index"], "_id": h["_id"]}}, None) for h in hits],  # type: ignore[attr-defined]
                            refresh=True)
         counts["posts"] = sum(1 for item in items if item.get("status") == 200)
         return counts
 
-    def _fold_deleted(self, hits: Sequence[dict[str, Any]]) -> None:
-        """The deleted posts' counts into the aggregates of deleted posts (the stats area)."""
-        fold = getattr(self, "_add_deleted_aggregates", None)
-        if fold is not None:
-            fold(hits)
-
-    def _forget_posts(self, ids: Sequence[int]) -> None:
-        """What other areas keep about posts besides a `post_id` field (alerts' post lists): scrubbed."""
-        for cls in type(self).__mro__:
-            forget = cls.__dict__.get("_forget_post_ids")
-            if forget is not None:
-                forget(self, ids)
+    def _fold_deleted(self, hits: Sequence[dict[str, Any]], flagged: set[int], removed: set[int]) -> None:
+        """The deleted posts' counts into the aggregates of deleted posts (the stats area), before
+        anything is deleted; the same set of posts again adds nothing."""
+        self._add_deleted_aggregates([h["_source"] for h in hits], flagged, removed)  # type: ignore[attr-defined]
 
     def purge_leftovers(self, now: datetime, every: timedelta | None = None) -> bool:
         """Expunge the deleted documents from the posts indices' segments (a force-merge that only

@@ -36,6 +36,12 @@ PORTED_BY_AREA: dict[str, set[str]] = {
 
     "privacy": {"redact_personal_data", "redact_dead_letters", "purge_posts", "purge_dead_letters", "purge_leftovers",
                 "erase_author", "backup"},
+
+    "alerts": {"last_alert_at", "get_case", "cases", "cases_assigned", "assign_case", "set_case_state",
+               "add_case_response", "case_responses", "case_alerts", "case_post_times", "cases_to_subside",
+               "cases_opened", "alerts", "get_alert", "alerts_notified", "alerts_to_escalate", "claim_alert",
+               "acknowledge_alert", "alerts_page", "add_deliveries", "deliveries", "due_deliveries", "delivery_sent",
+               "delivery_failed", "postpone_delivery", "digest_deliveries", "last_digest_at", "failing_notifiers"},
 }
 PORTED = set().union(*PORTED_BY_AREA.values())
 

@@ -188,6 +188,7 @@ def test_audit_log_is_append_only(store):
         conn.execute("DELETE FROM audit")
 
 
+@CONTRACT
 def test_outbox_backoff_and_sent(store):
     todo = _ruled_fixture(store)
     [alert] = store.commit_rule_results(RuleResults(
