@@ -24,9 +24,11 @@ How it stays correct without transactions:
   older state arriving late is refused by the cluster, so the flag documents end as the newest state.
   A process killed between the two leaves them behind until that post changes again (or the same
   rules results are committed again): the queue reads P-review, never P-flags.
-- Flags are keyed in P-review by (rule, time of the match, occurrence), and a rule's removal is a
-  decision with a deterministic document id: the same RuleResults committed again after a crash adds
-  no flag, decision or audit event.
+- Flags are keyed in P-review by (rule, time of the match, occurrence in the results), and a rule's
+  removal is a decision with a deterministic document id: the same RuleResults committed again after
+  a crash adds no flag, decision or audit event. (So a flag of the same post by the same rule at the
+  same match time in a later commit is taken for that repeat; SQLite would store it twice. The rules
+  only make one by evaluating the same match again.)
 - A decision, its audit event and its write-backs go in one bulk request (event first) before the
   flags change: a decide cut short after it leaves the decision recorded and the flags as they were;
   the moderator sees an error and decides again (two decisions, as two clicks would record).

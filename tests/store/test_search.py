@@ -33,6 +33,11 @@ PORTED_BY_AREA: dict[str, set[str]] = {
     "leases": {"take_lease", "release_lease", "lease"},
 
     "audit": {"audit", "audit_log"},
+
+    "review": {"posts_for_rules", "recent_analyzed", "author_history", "author_posts", "queue_count", "queue_item",
+               "queue_items", "queue_rules", "review_page", "review_queue", "rule_outcomes", "decide", "decisions",
+               "decisions_page", "request_removal", "removal_requests", "flag_times", "moderation_times",
+               "queue_writeback", "due_writebacks", "writeback_done", "writeback_failed", "writebacks_for"},
 }
 PORTED = set().union(*PORTED_BY_AREA.values())
 
