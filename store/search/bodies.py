@@ -50,6 +50,7 @@ POST_MAPPING: dict[str, Any] = {
         "analyzed_version": {"type": "integer"},
         "ruled_version": {"type": "integer"},
         "needs_analysis": {"type": "boolean"},
+        "needs_rules": {"type": "boolean"},  # analysed version ahead of the ruled one (store/search/review.py)
         "ingested_at": {"type": "date"},
         "updated_at": {"type": "date"},
         "redacted_at": {"type": "date"},  # when retention masked its personal data (store/search/privacy.py)
@@ -145,6 +146,7 @@ FLAG_MAPPING: dict[str, Any] = {
         "reason": {"type": "text", "index": False},
         "status": {"type": "keyword"},  # pending | approved | removed | escalated (as in SQLite)
         "created_at": {"type": "date"},
+        "channel": {"type": "keyword"},  # the post's: the dashboard's per-channel reads filter on it
     },
 }
 
@@ -159,6 +161,7 @@ DECISION_MAPPING: dict[str, Any] = {
         "reason_code": {"type": "keyword"},
         "note": {"type": "text", "index": False},
         "created_at": {"type": "date"},
+        "channel": {"type": "keyword"},  # the post's: the dashboard's per-channel reads filter on it
     },
 }
 

@@ -45,6 +45,7 @@ from store.search.alerts import AlertsMixin
 from store.search.audit import AuditMixin
 from store.search.leases import LeasesMixin
 from store.search.privacy import PrivacyMixin
+from store.search.review import ReviewMixin
 from store.search.client import (ClusterWriteError, Conflict, Connection, ElasticsearchClient, OpenSearchClient, SearchClient,
                                  chunks)
 
@@ -120,7 +121,7 @@ class _Pending:
     index: str = ""
 
 
-class SearchStore(AlertsMixin, PrivacyMixin, AuditMixin, LeasesMixin, _AreaHooks, _NotPorted, Store):  # type: ignore[misc, valid-type]
+class SearchStore(ReviewMixin, AlertsMixin, PrivacyMixin, AuditMixin, LeasesMixin, _AreaHooks, _NotPorted, Store):  # type: ignore[misc, valid-type]
     """`SearchStore(client, tokenize=search_tokens, timezone=...)`; `migrate()` makes the templates and indices.
 
     Each area of the contract is a mixin in its own module of store/search (as in store/sqlite),
@@ -452,6 +453,7 @@ class SearchStore(AlertsMixin, PrivacyMixin, AuditMixin, LeasesMixin, _AreaHooks
                     if field in current["_source"]:
                         doc[field] = current["_source"][field]
                 doc["needs_analysis"] = int(doc.get("analyzed_version") or 0) < int(doc["version"])
+                doc["needs_rules"] = int(doc.get("analyzed_version") or 0) > int(doc.get("ruled_version") or 0)
         raise ClusterWriteError(f"帖子 #{doc_id} 的并发写入冲突过多，请稍后重试")
 
     def _add_dead_letters(self, letters: Sequence[DeadLetter], batch: str) -> None:
@@ -559,6 +561,7 @@ class SearchStore(AlertsMixin, PrivacyMixin, AuditMixin, LeasesMixin, _AreaHooks
                 src["tokens"] = " ".join(self._index_terms(post, a))
                 src["analyzed_version"] = max(int(src.get("analyzed_version") or 0), post.version)
                 src["needs_analysis"] = src["analyzed_version"] < int(src["version"])
+                src["needs_rules"] = src["analyzed_version"] > int(src.get("ruled_version") or 0)
                 actions.append(({"index": {"_index": hit["_index"], "_id": hit["_id"], "if_seq_no": hit["_seq_no"],
                                            "if_primary_term": hit["_primary_term"]}}, src))
                 sent.append((post, a))
@@ -711,7 +714,7 @@ def _post_doc(p: Post, post_id: int, version: int, now: str) -> dict[str, Any]:
         "id": post_id, "channel": p.channel, "source_id": p.source_id, "thread": p.thread, "author": p.author,
         "author_name": p.author_name, "text": p.text, "created_at": ts(p.created_at), "url": p.url,
         "reply_to": p.reply_to, "raw": dumps(p.raw), "version": version, "analyzed_version": 0,
-        "ruled_version": 0, "needs_analysis": True, "ingested_at": now, "updated_at": now,
+        "ruled_version": 0, "needs_analysis": True, "needs_rules": False, "ingested_at": now, "updated_at": now,
     }
 
 

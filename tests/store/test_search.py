@@ -42,6 +42,11 @@ PORTED_BY_AREA: dict[str, set[str]] = {
                "cases_opened", "alerts", "get_alert", "alerts_notified", "alerts_to_escalate", "claim_alert",
                "acknowledge_alert", "alerts_page", "add_deliveries", "deliveries", "due_deliveries", "delivery_sent",
                "delivery_failed", "postpone_delivery", "digest_deliveries", "last_digest_at", "failing_notifiers"},
+
+    "review": {"posts_for_rules", "recent_analyzed", "author_history", "author_posts", "queue_count", "queue_item",
+               "queue_items", "queue_rules", "review_page", "review_queue", "rule_outcomes", "decide", "decisions",
+               "decisions_page", "request_removal", "removal_requests", "flag_times", "moderation_times",
+               "queue_writeback", "due_writebacks", "writeback_done", "writeback_failed", "writebacks_for"},
 }
 PORTED = set().union(*PORTED_BY_AREA.values())
 

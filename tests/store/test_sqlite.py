@@ -151,6 +151,7 @@ def test_rule_results_failure_leaves_cursor(store):
     assert store.counts()["flagged"] == 0
 
 
+@CONTRACT
 def test_decision_updates_queue_and_audits_in_one_go(store):
     todo = _ruled_fixture(store)
     store.commit_rule_results(RuleResults(seen=[(p.id, 1) for p in todo], flags=[Flag(todo[1].id, "spam", "疑似广告")]))
