@@ -261,6 +261,11 @@ def test_the_posts_feed_pages_oldest_first_with_ties_by_id_and_its_analyses(stor
         p.id: ("后勤" if p.id in {x.id for x in analysed} else None) for p, _ in seen}
     assert len(store.posts_page(T0 - timedelta(hours=1), None, 100)) == 7
     assert store.posts_page(T0 + timedelta(minutes=10), None, 5) == []
+    # `since` is exact to the microsecond, also inside one millisecond
+    edge = T0 + timedelta(hours=1, microseconds=500)
+    store.ingest("inbox", [_post("early", edge - timedelta(microseconds=400)), _post("late", edge + timedelta(microseconds=300))],
+                 None)
+    assert [p.source_id for p, _ in store.posts_page(edge, None, 5)] == ["late"]
 
 
 # ---- the report mail outbox ---------------------------------------------------------------------------------
