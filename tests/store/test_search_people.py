@@ -8,10 +8,12 @@ import threading
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.domain import Analysis, AuditEvent, Debunk, Level, Post, Role, Sentiment, User
 from store.base import ApiToken, SavedFilter, SessionRecord
-from tests.store.conftest import CONTRACT
+from tests.store.conftest import CONTRACT, SEARCH
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=CST)
@@ -322,3 +324,30 @@ def test_releasing_a_post_forgets_its_failures_in_that_stage_only(store):
     assert store.release_quarantine("analyze", p1)
     assert not store.release_quarantine("analyze", p1)
     assert sorted((q.stage, q.post_id) for q in store.quarantined()) == sorted([("rules", p1), ("analyze", p2)])
+
+
+# ---- only the search-cluster stores: what a crash leaves behind --------------------------------------------
+
+@SEARCH
+def test_a_client_name_claimed_by_an_add_that_was_killed_is_free_after_the_write_lease(store):
+    from store.codec import ts
+
+    guard = store._name_guard("bi")
+    # an add of "bi" that claimed the name and died before writing its token, just now
+    store.client.put(store.names.meta, guard, {"value": "never-written", "updated_at": ts(datetime.now(timezone.utc))})
+    with pytest.raises(ValueError):  # it may still be writing: the name is taken
+        store.add_api_token(ApiToken("bi", ["posts:read"], T0, "admin"), "h1", AuditEvent("admin", "x"))
+    long_ago = datetime.now(timezone.utc) - store.write_lease - timedelta(seconds=1)
+    store.client.put(store.names.meta, guard, {"value": "never-written", "updated_at": ts(long_ago)})
+    made = store.add_api_token(ApiToken("bi", ["posts:read"], T0, "admin"), "h1", AuditEvent("admin", "x"))
+    assert made.id is not None and [t.name for t in store.api_tokens()] == ["bi"]
+    assert store.revoke_api_token("bi", AuditEvent("admin", "api_token.revoke", "bi", at=T0))
+    assert store.api_token("h1").revoked_at == T0
+
+
+@given(st.tuples(st.text(max_size=6), st.text(max_size=6)), st.tuples(st.text(max_size=6), st.text(max_size=6)))
+def test_document_ids_of_different_parts_differ(a, b):
+    from store.search.people import digest_id
+
+    assert (digest_id(*a) == digest_id(*b)) == (a == b)
+    assert digest_id("a\x00b", "c") != digest_id("a", "\x00bc") and digest_id("ab") != digest_id("a", "b")
