@@ -191,13 +191,19 @@ class RewriteMixin:
             return new
         raise ClusterWriteError(f"{what}的并发修改冲突过多，请稍后重试")
 
+    def _own(self, index: str, doc_id: str, store_id: int) -> bool:
+        """Whether a create answered 409 met our own document (a first attempt answered 429 that
+        landed): it carries the store id we allocated."""
+        got = self.client.get(index, doc_id)
+        return got is not None and int(got["_source"].get("id", -1)) == store_id
+
     def _write_audited(self, actions: list[Action], audit: Sequence[AuditEvent], what: str,
                        refresh: bool = True) -> list[dict[str, Any]]:
         """The audit events, then `actions`, in one bulk; raises if an event or a change is refused
         (a 409 of a change is returned for the caller to judge)."""
         items = self._bulk([*self._audit_actions(audit), *actions], refresh=refresh)
         for item in items[:len(audit)]:
-            if not item_ok(item):
+            if not item_ok(item, 409):  # 409: our own event, landed on an attempt answered 429 (ids are unique)
                 raise ClusterWriteError(f"审计记录无法写入搜索集群（{reason(item)}），请检查集群后重试")
         changes = items[len(audit):]
         for item in changes:
@@ -282,9 +288,10 @@ class PeopleMixin(RewriteMixin):
             raise taken
         [user_id] = self._allocate("users", 1)
         [item] = self._bulk([({"create": {"_index": index, "_id": doc_id}}, _user_doc(user, user_id))], refresh=True)
-        if item.get("status") == 409:  # another admin created the same user meanwhile
-            raise taken
-        if not item_ok(item):
+        if item.get("status") == 409:
+            if not self._own(index, doc_id, user_id):
+                raise taken  # another admin created the same user meanwhile
+        elif not item_ok(item):
             raise ClusterWriteError(f"用户无法写入搜索集群（{reason(item)}），请检查集群后重试")
         user.id = user_id
         return user

@@ -351,3 +351,26 @@ def test_document_ids_of_different_parts_differ(a, b):
 
     assert (digest_id(*a) == digest_id(*b)) == (a == b)
     assert digest_id("a\x00b", "c") != digest_id("a", "\x00bc") and digest_id("ab") != digest_id("a", "b")
+
+
+@SEARCH
+def test_a_create_answered_429_that_landed_is_recognised_as_ones_own(store, monkeypatch):
+    """The cluster stored the document but answered 429 (a busy node, an answer lost on the way): the
+    store sends it again, meets its own document (409) and counts it as written, not as someone else's."""
+    real = store.client.bulk
+
+    def overloaded_once(operations, refresh=False):
+        response = real(operations, refresh)
+        last = next(iter(response["items"][-1]))
+        response["items"][-1][last] = {"status": 429, "error": {"type": "es_rejected_execution_exception"}}
+        store.client.bulk = real  # only the first answer is lost
+        return response
+
+    monkeypatch.setattr(store.client, "bulk", overloaded_once)
+    assert store.add_user(User("wang", Role.OFFICER, "h")).id is not None
+    assert [u.username for u in store.users()] == ["wang"]
+    monkeypatch.setattr(store.client, "bulk", overloaded_once)
+    assert store.enqueue_report_mails("weekly", date(2026, 3, 2), ["wang", "li"], T0) == 2
+    monkeypatch.setattr(store.client, "bulk", overloaded_once)
+    store.add_api_token(ApiToken("bi", ["posts:read"], T0, "admin"), "h1", AuditEvent("admin", "api_token.create"))
+    assert store.api_token("h1").name == "bi" and [e.action for e in store.audit_log()] == ["api_token.create"]
