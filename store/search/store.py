@@ -41,9 +41,11 @@ from store.base import DeadLetter, IngestResult, PostVersion, Quarantined, RuleR
 from store.codec import analysis_fields, analysis_from_fields, dumps, parse_ts, ts
 from store.search import bodies
 from store.search.bodies import Names
+from store.search.access import AccessMixin
 from store.search.alerts import AlertsMixin
 from store.search.audit import AuditMixin
 from store.search.leases import LeasesMixin
+from store.search.people import PeopleMixin
 from store.search.privacy import PrivacyMixin
 from store.search.review import ReviewMixin
 from store.search.client import (ClusterWriteError, Conflict, Connection, ElasticsearchClient, OpenSearchClient, SearchClient,
@@ -121,7 +123,7 @@ class _Pending:
     index: str = ""
 
 
-class SearchStore(ReviewMixin, AlertsMixin, PrivacyMixin, AuditMixin, LeasesMixin, _AreaHooks, _NotPorted, Store):  # type: ignore[misc, valid-type]
+class SearchStore(PeopleMixin, AccessMixin, ReviewMixin, AlertsMixin, PrivacyMixin, AuditMixin, LeasesMixin, _AreaHooks, _NotPorted, Store):  # type: ignore[misc, valid-type]
     """`SearchStore(client, tokenize=search_tokens, timezone=...)`; `migrate()` makes the templates and indices.
 
     Each area of the contract is a mixin in its own module of store/search (as in store/sqlite),

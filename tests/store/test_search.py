@@ -47,6 +47,13 @@ PORTED_BY_AREA: dict[str, set[str]] = {
                "queue_items", "queue_rules", "review_page", "review_queue", "rule_outcomes", "decide", "decisions",
                "decisions_page", "request_removal", "removal_requests", "flag_times", "moderation_times",
                "queue_writeback", "due_writebacks", "writeback_done", "writeback_failed", "writebacks_for"},
+
+    "people": {"add_user", "get_user", "users", "update_user", "set_password", "update_profile", "save_debunk",
+               "debunks", "get_debunk", "save_filter", "saved_filters", "delete_filter", "create_session",
+               "get_session", "touch_session", "revoke_session", "revoke_user_sessions", "release_quarantine",
+               "add_api_token", "api_token", "api_tokens", "revoke_api_token", "touch_api_token", "posts_page",
+               "enqueue_report_mails", "report_mails_exist", "report_mails", "due_report_mails", "report_mail_done",
+               "report_mail_failed"},
 }
 PORTED = set().union(*PORTED_BY_AREA.values())
 

@@ -205,6 +205,7 @@ def test_outbox_backoff_and_sent(store):
     assert store.deliveries(alert.id)[0].state.value == "sent"
 
 
+@CONTRACT
 def test_users_and_debunks(store):
     store.add_user(User("mod", Role.MODERATOR, "hash"))
     with pytest.raises(ValueError):
