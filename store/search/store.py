@@ -39,6 +39,7 @@ from core.errors import SentinelError
 from core.text import post_preview, printable, safe_str
 from store.base import DeadLetter, IngestResult, PostVersion, Quarantined, RuleResults, Store
 from store.codec import analysis_fields, analysis_from_fields, dumps, parse_ts, ts
+from store.index_terms import IndexTerms
 from store.search import bodies
 from store.search.bodies import Names
 from store.search.access import AccessMixin
@@ -148,7 +149,7 @@ class SearchStore(PeopleMixin, AccessMixin, ReviewMixin, AlertsMixin, PrivacyMix
         self._made: set[str] = set()  # monthly posts indices known to exist
         self._made_lock = threading.Lock()
         self._push_locks: dict[str, threading.Lock] = {}
-        self._terms_cache: dict[str, tuple[str, ...]] = {}
+        self.index_terms = IndexTerms(self.tokenize)
 
     client_class: type[SearchClient]  # set by each backend below
 
@@ -577,25 +578,11 @@ class SearchStore(PeopleMixin, AccessMixin, ReviewMixin, AlertsMixin, PrivacyMix
         raise ClusterWriteError("保存分析结果时并发冲突过多，请稍后重试")
 
     def _index_terms(self, post: Post, a: Analysis) -> list[str]:
-        """The terms a post is found by: the NLP step's tokens (not the text cut again), each with the
-        sub-words the store's tokenizer gives that one token (search mode: "工会会员" also yields 工会
-        and 会员), so a query cut the same way finds them. Without tokens, the text's."""
+        """The terms a post is found by: from the NLP step's tokens (store/index_terms.py, as on
+        SQLite); without tokens, the text's."""
         if not a.tokens:
             return _terms(self.tokenize(post.text))
-        out: dict[str, None] = {}
-        for token in a.tokens:
-            for term in self._token_terms(token):
-                out[term] = None
-        return list(out)
-
-    def _token_terms(self, token: str) -> tuple[str, ...]:
-        cached = self._terms_cache.get(token)
-        if cached is None:
-            cached = tuple(dict.fromkeys([*_terms(self.tokenize(token)), *_terms([token])]))
-            if len(self._terms_cache) >= 200_000:  # a bounded memo: the vocabulary repeats
-                self._terms_cache.clear()
-            self._terms_cache[token] = cached
-        return cached
+        return self.index_terms(a.tokens)
 
     # ------------------------------------------------------------------ quarantine
     def quarantine_failure(self, stage: str, post_id: int, version: int, error: str, at: datetime) -> int:

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 from zoneinfo import ZoneInfo
 
+from store.index_terms import IndexTerms
+
 from core.domain import Analysis
 
 
@@ -26,6 +28,7 @@ class Database:
         self.tokenize: Tokenizer = tokenize or _char_tokens
         # the index of a batch of posts; it must give what `tokenize` gives, text by text
         self.tokenize_many: BatchTokenizer = tokenize_many or (lambda texts: [self.tokenize(t) for t in texts])
+        self.index_terms = IndexTerms(self.tokenize)  # a post's search terms from its analysis' tokens
         self._local = threading.local()
         self._lock = threading.Lock()
         self._conns: list[sqlite3.Connection] = []

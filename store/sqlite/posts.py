@@ -306,8 +306,10 @@ class PostsMixin:
 
     def save_analyses(self, pairs: Sequence[tuple[Post, Analysis]]) -> None:
         now = ts(utcnow())  # also tells this save from any other of the same post version (see _fresh)
-        cut = self.tokenize_many([p.text for p, _ in pairs])  # the search index, for the whole batch at once
-        index = [(p.id, " ".join(tokens)) for (p, _), tokens in zip(pairs, cut)]
+        # the search index: from the NLP step's tokens (store/index_terms.py); a text without them is cut
+        untokenized = [p.text for p, a in pairs if not a.tokens]
+        cut = iter(self.tokenize_many(untokenized) if untokenized else ())
+        index = [(p.id, " ".join(self.index_terms(a.tokens) if a.tokens else next(cut))) for p, a in pairs]
         fields = []
         for post, a in pairs:
             a.post_version = post.version
