@@ -53,6 +53,17 @@ POST_MAPPING: dict[str, Any] = {
         "ingested_at": {"type": "date"},
         "updated_at": {"type": "date"},
         "tokens": {"type": "text", "analyzer": "whitespace"},
+        # what the dashboard's aggregations read (store/search/stats.py sets it with the analysis):
+        # the scores compared and summed, as doubles like SQLite's; the post's words in the word cloud
+        "stats": {
+            "dynamic": False,
+            "properties": {
+                "polarity": {"type": "double"},
+                "spam": {"type": "double"},
+                "grievance": {"type": "double"},
+                "cloud_words": {"type": "keyword"},
+            },
+        },
         "analysis": {
             "dynamic": False,
             "properties": {

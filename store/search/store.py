@@ -43,6 +43,7 @@ from store.search import bodies
 from store.search.bodies import Names
 from store.search.audit import AuditMixin
 from store.search.leases import LeasesMixin
+from store.search.stats import StatsMixin, stats_fields
 from store.search.client import (ClusterWriteError, Conflict, Connection, ElasticsearchClient, OpenSearchClient, SearchClient,
                                  chunks)
 
@@ -118,7 +119,7 @@ class _Pending:
     index: str = ""
 
 
-class SearchStore(AuditMixin, LeasesMixin, _AreaHooks, _NotPorted, Store):  # type: ignore[misc, valid-type]
+class SearchStore(StatsMixin, AuditMixin, LeasesMixin, _AreaHooks, _NotPorted, Store):  # type: ignore[misc, valid-type]
     """`SearchStore(client, tokenize=search_tokens, timezone=...)`; `migrate()` makes the templates and indices.
 
     Each area of the contract is a mixin in its own module of store/search (as in store/sqlite),
@@ -435,7 +436,7 @@ class SearchStore(AuditMixin, LeasesMixin, _AreaHooks, _NotPorted, Store):  # ty
                 return
             except Conflict:
                 current = self.client.get(index, doc_id) or current
-                for field in ("analysis", "tokens", "analyzed_version", "ruled_version"):
+                for field in ("analysis", "tokens", "stats", "analyzed_version", "ruled_version"):
                     if field in current["_source"]:
                         doc[field] = current["_source"][field]
                 doc["needs_analysis"] = int(doc.get("analyzed_version") or 0) < int(doc["version"])
@@ -544,6 +545,7 @@ class SearchStore(AuditMixin, LeasesMixin, _AreaHooks, _NotPorted, Store):  # ty
                 src = dict(hit["_source"])
                 src["analysis"] = {**analysis_fields(a), "version": post.version, "tokens": list(a.tokens)}
                 src["tokens"] = " ".join(self._index_terms(post, a))
+                src["stats"] = stats_fields(a)
                 src["analyzed_version"] = max(int(src.get("analyzed_version") or 0), post.version)
                 src["needs_analysis"] = src["analyzed_version"] < int(src["version"])
                 actions.append(({"index": {"_index": hit["_index"], "_id": hit["_id"], "if_seq_no": hit["_seq_no"],

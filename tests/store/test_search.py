@@ -33,6 +33,9 @@ PORTED_BY_AREA: dict[str, set[str]] = {
     "leases": {"take_lease", "release_lease", "lease"},
 
     "audit": {"audit", "audit_log"},
+
+    "stats": {"channel_counts", "sentiment_series", "topic_counts", "grievance_leads", "grievance_topics", "lead_states",
+              "set_lead_state", "daily_counts", "drill_posts", "rollup_channels", "top_words"},
 }
 PORTED = set().union(*PORTED_BY_AREA.values())
 
