@@ -47,7 +47,7 @@ from core.domain import Analysis, AuditEvent, Post
 from store.base import DayCount, SeriesPoint
 from store.codec import parse_ts, ts
 from store.search import bodies
-from store.search.client import ClusterWriteError, Conflict, chunks
+from store.search.client import ClusterWriteError, chunks
 from store.sqlite.rollups import SPAM_CUTOFF, cloud_words
 from store.sqlite.stats import _floor, _merged
 
