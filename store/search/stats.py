@@ -43,7 +43,7 @@ from datetime import date, datetime, time as dtime, timedelta, timezone
 from typing import Any, Collection, Sequence
 from zoneinfo import ZoneInfo
 
-from core.domain import Analysis, AuditEvent, Post
+from core.domain import AUTO_MODERATOR_PREFIX, Analysis, AuditEvent, Post, utcnow
 from store.base import DayCount, SeriesPoint
 from store.codec import parse_ts, ts
 from store.search import bodies
@@ -51,7 +51,7 @@ from store.search.client import ClusterWriteError, chunks
 from store.sqlite.rollups import SPAM_CUTOFF, cloud_words
 from store.sqlite.stats import _floor, _merged
 
-PAGE = 5000  # composite buckets per request
+PAGE = 10_000  # composite buckets per request (well under the cluster's 65,536 buckets per search)
 LEAD_ATTEMPTS = 20
 SENTIMENTS = ["pos", "neu", "neg"]
 
@@ -307,17 +307,19 @@ class StatsMixin:
 
     def _top_terms(self, filters: list[dict[str, Any]], limit: int) -> list[tuple[str, int]] | None:
         """The top cloud words by a terms aggregation, if its answer is provably exact: every count
-        listed exact, and no word left out could reach the last one. None: count them all instead."""
-        body = {"size": 0, "track_total_hits": False, "query": {"bool": {"filter": filters}}, "aggs": {"w": {"terms": {
-            "field": "stats.cloud_words", "size": limit, "shard_size": max(limit * 10, 1000),
-            "order": [{"_count": "desc"}, {"_key": "asc"}], "show_term_doc_count_error": True}}}}
-        agg = self.client.search(self.names.posts, body)["aggregations"]["w"]  # type: ignore[attr-defined]
-        buckets = agg["buckets"]
-        unseen = int(agg.get("doc_count_error_upper_bound") or 0)
-        if unseen and (any(int(x.get("doc_count_error_upper_bound") or 0) for x in buckets)
-                       or len(buckets) < limit or int(buckets[-1]["doc_count"]) <= unseen):
-            return None
-        return [(x["key"], int(x["doc_count"])) for x in buckets]
+        listed exact, and no word left out could reach the last one (a second try asks each shard for
+        ten times as many words). None: count them all instead."""
+        for shard_size in (max(limit * 30, 3000), max(limit * 300, 30_000)):
+            body = {"size": 0, "track_total_hits": False, "query": {"bool": {"filter": filters}}, "aggs": {"w": {"terms": {
+                "field": "stats.cloud_words", "size": limit, "shard_size": shard_size,
+                "order": [{"_count": "desc"}, {"_key": "asc"}], "show_term_doc_count_error": True}}}}
+            agg = self.client.search(self.names.posts, body)["aggregations"]["w"]  # type: ignore[attr-defined]
+            buckets = agg["buckets"]
+            unseen = int(agg.get("doc_count_error_upper_bound") or 0)
+            if not unseen or (len(buckets) == limit and int(buckets[-1]["doc_count"]) > unseen
+                              and not any(int(x.get("doc_count_error_upper_bound") or 0) for x in buckets)):
+                return [(x["key"], int(x["doc_count"])) for x in buckets]
+        return None
 
     def drill_posts(self, since: datetime, until: datetime, *, channel: str | None = None, topic: str | None = None,
                     word: str | None = None, sentiment: str | None = None, before: tuple[datetime, int] | None = None,
@@ -458,7 +460,105 @@ class StatsMixin:
             # 409: another officer changed this lead since it was read: read it again
         raise ClusterWriteError(f"线索 #{post_id} 的并发修改冲突过多，请稍后重试")
 
+    # ------------------------------------------------------------------ reports and /metrics
+    def period_stats(self, since: datetime, until: datetime) -> dict[str, Any]:
+        from store.search.store import NotPortedError
+
+        try:  # the alerts area's part first: without it there is no report to give
+            alerts = self._alerts_by_level(since, until)  # type: ignore[attr-defined]
+            cases = self._rumour_case_ids(since, until, 20)  # type: ignore[attr-defined]
+        except NotPortedError:
+            raise NotPortedError(self.backend, "period_stats") from None  # type: ignore[attr-defined]
+        a, b = ts(since), ts(until)
+        posts, gone_index = self.names.posts, self._gone()  # type: ignore[attr-defined]
+        period, hours = _range("created_at", a, b), _range("hour", a, b)
+        by_channel = _merged(self._by_sentiment(posts, [period], "channel", "analysis.sentiment"),
+                             self._by_sentiment(gone_index, [{"term": {"kind": "posts"}}, hours], "channel", "sentiment",
+                                                total="total"))
+        by_topic = _merged(
+            self._by_sentiment(posts, [period, {"exists": {"field": "analysis.sentiment"}}], "analysis.topic",
+                               "analysis.sentiment"),
+            self._by_sentiment(gone_index, [{"term": {"kind": "posts"}}, hours, {"terms": {"sentiment": SENTIMENTS}}],
+                               "topic", "sentiment", total="total"))
+        flags = self.names.of("flags")  # type: ignore[attr-defined]
+        flagged = len(self._groups(flags, [period], [("p", {"terms": {"field": "post_id"}})]))
+        removed = len(self._groups(flags, [period, {"term": {"status": "removed"}}], [("p", {"terms": {"field": "post_id"}})]))
+        gone = self.client.search(gone_index, {  # type: ignore[attr-defined]
+            "size": 0, "track_total_hits": False, "query": {"bool": {"filter": [{"term": {"kind": "posts"}}, hours]}},
+            "aggs": {k: {"sum": {"field": k}} for k in ("flagged", "removed", "grievance")}})["aggregations"]
+        leads = self.client.count(posts, {"query": {"bool": {"filter": [  # type: ignore[attr-defined]
+            period, {"range": {"stats.grievance": {"gte": 0.5}}}]}}})
+        decisions = self._decisions_with_first_flag(a, b)
+        auto = [mod.startswith(AUTO_MODERATOR_PREFIX) for mod, _, _ in decisions]
+        minutes = sorted((d - f).total_seconds() / 60 for (_, d, f), is_auto in zip(decisions, auto) if f and not is_auto)
+        return {
+            "by_channel": by_channel, "by_topic": by_topic,
+            "posts": sum(n for n, _ in by_channel.values()), "negative": sum(g for _, g in by_channel.values()),
+            "flagged": flagged + int(gone["flagged"]["value"] or 0),
+            "removed": removed + int(gone["removed"]["value"] or 0),
+            "alerts": alerts, "leads": leads + int(gone["grievance"]["value"] or 0),
+            "auto_removed": sum(auto), "response_minutes": minutes, "rumour_case_ids": cases,
+        }
+
+    def _decisions_with_first_flag(self, since: str, until: str) -> list[tuple[str, datetime, datetime | None]]:
+        """(moderator, decided at, the post's first flag at) of every decision made in the period (paged)."""
+        body: dict[str, Any] = {"size": 5000, "track_total_hits": False, "_source": ["moderator", "created_at", "post_id"],
+                                "query": {"bool": {"filter": [_range("created_at", since, until)]}},
+                                "sort": [{"id": "asc"}]}
+        out: list[tuple[str, datetime, datetime | None]] = []
+        while True:
+            hits = self.client.search(self.names.of("decisions"), body)["hits"]["hits"]  # type: ignore[attr-defined]
+            if not hits:
+                return out
+            ids = list({int(h["_source"]["post_id"]) for h in hits})
+            first: dict[int, datetime] = {}
+            for chunk in chunks(ids, 1000):
+                agg = self.client.search(self.names.of("flags"), {  # type: ignore[attr-defined]
+                    "size": 0, "track_total_hits": False, "query": {"terms": {"post_id": list(chunk)}},
+                    "aggs": {"p": {"terms": {"field": "post_id", "size": len(chunk)},
+                                   "aggs": {"t": {"min": {"field": "created_at"}}}}}})["aggregations"]["p"]
+                first.update((int(x["key"]), _ms(x["t"]["value"])) for x in agg["buckets"])
+            for h in hits:
+                src = h["_source"]
+                out.append((src["moderator"], parse_ts(src["created_at"]), first.get(int(src["post_id"]))))  # type: ignore[arg-type]
+            if len(hits) < body["size"]:
+                return out
+            body["search_after"] = hits[-1]["sort"]
+
+    def metrics_snapshot(self) -> dict[str, Any]:
+        from store.search.store import NotPortedError
+
+        try:
+            alerts = self._alerts_by_level(None, None)  # type: ignore[attr-defined]
+            deliveries = self._deliveries_by_state()  # type: ignore[attr-defined]
+        except NotPortedError:
+            raise NotPortedError(self.backend, "metrics_snapshot") from None  # type: ignore[attr-defined]
+        backlog = self.client.search(self.names.posts, {  # type: ignore[attr-defined]
+            "size": 0, "track_total_hits": True, "query": {"term": {"needs_analysis": True}},
+            "aggs": {"oldest": {"min": {"field": "ingested_at"}}}})
+        waiting = int(backlog["hits"]["total"]["value"])
+        oldest = backlog["aggregations"]["oldest"]["value"]
+        age = (utcnow() - _ms(oldest)).total_seconds() if waiting and oldest is not None else 0.0
+        queue = self.client.search(self.names.of("flags"), {  # type: ignore[attr-defined]
+            "size": 0, "track_total_hits": False, "aggs": {"s": {"terms": {"field": "status", "size": 100}, "aggs": {
+                "posts": {"cardinality": {"field": "post_id", "precision_threshold": 40_000}}}}}})["aggregations"]["s"]
+        return {
+            "posts_by_channel": dict(self.channel_counts()),
+            "dead_letters": self.client.count(self.names.dead_letters),  # type: ignore[attr-defined]
+            "review_queue": {x["key"]: int(x["posts"]["value"]) for x in queue["buckets"]},
+            "analysis_backlog": waiting, "analysis_backlog_age_seconds": max(age, 0.0),
+            "alerts_by_level": alerts, "deliveries": deliveries,
+        }
+
     # ------------------------------------------------------------------ deleted posts
+    def _deleted_counts(self) -> dict[str, int]:
+        """What `counts` adds for deleted posts: posts, analyzed, flagged (as SQLite's post_aggregate_totals)."""
+        body = {"size": 0, "track_total_hits": False, "query": {"term": {"kind": "posts"}},
+                "aggs": {k: {"sum": {"field": k}} for k in ("total", "analyzed", "flagged")}}
+        aggs = self.client.search(self._gone(), body)["aggregations"]  # type: ignore[attr-defined]
+        return {"posts": int(aggs["total"]["value"] or 0), "analyzed": int(aggs["analyzed"]["value"] or 0),
+                "flagged": int(aggs["flagged"]["value"] or 0)}
+
     def _add_deleted_aggregates(self, docs: Sequence[dict[str, Any]], flagged: Collection[int] = (),
                                 removed: Collection[int] = ()) -> None:
         """Count posts about to be deleted on in P-post-aggregates, BEFORE they are deleted. `docs`:

@@ -108,6 +108,20 @@ class _AreaHooks:
         """The alerts area: `alerts` and `outbox_pending` of `counts`."""
         return {"alerts": 0, "outbox_pending": 0}
 
+    def _alerts_by_level(self, since: datetime | None, until: datetime | None) -> dict[str, int]:
+        """The alerts area: alerts created in [since, until) (None: ever) per level (stats' period_stats,
+        metrics_snapshot)."""
+        raise NotPortedError(self.backend, "_alerts_by_level")
+
+    def _rumour_case_ids(self, since: datetime, until: datetime, limit: int) -> list[int]:
+        """The alerts area: ids of rumour cases active in the period (updated_at >= since and
+        created_at < until), most recently updated first (stats' period_stats)."""
+        raise NotPortedError(self.backend, "_rumour_case_ids")
+
+    def _deliveries_by_state(self) -> dict[tuple[str, str], int]:
+        """The alerts area: (notifier, state) -> deliveries (stats' metrics_snapshot)."""
+        raise NotPortedError(self.backend, "_deliveries_by_state")
+
 
 @dataclass
 class _Pending:
@@ -653,13 +667,16 @@ class SearchStore(StatsMixin, AuditMixin, LeasesMixin, _AreaHooks, _NotPorted, S
 
     # ------------------------------------------------------------------ counts
     def counts(self) -> dict[str, int]:
-        return {
+        out = {
             "posts": self.client.count(self.names.posts),
             "analyzed": self.client.count(self.names.posts, bodies.analyzed()),
             **self._review_counts(),
             **self._alert_counts(),
             "dead_letters": self.client.count(self.names.dead_letters),
         }
+        for k, n in self._deleted_counts().items():  # deleted posts still count (store/search/stats.py)
+            out[k] += n
+        return out
 
     # ------------------------------------------------------------------ the rules pass
     def commit_rule_results(self, results: RuleResults) -> list[Alert]:
