@@ -26,7 +26,14 @@ read-modify-write with if_seq_no/if_primary_term (a bounded retry: a concurrent 
 never overwritten unseen) sent in one bulk request after its audit event, whose id is fixed on the
 first attempt, so a retry never records the change twice.
 
+`period_stats` and `metrics_snapshot` read posts, flags and decisions (the shared layouts in bodies.py)
+here, and alerts, rumour cases and deliveries through three hooks the alerts area implements
+(`_alerts_by_level`, `_rumour_case_ids`, `_deliveries_by_state`, declared in store.py's _AreaHooks);
+until it does, both say they are not ported.
+
 Differences from SQLite, where matching is impossible or not worth it:
+- metrics_snapshot's review_queue counts distinct posts per flag status with a cardinality
+  aggregation: exact up to 40,000 posts per status, approximate (within about 1%) above.
 - Times are compared at millisecond precision (the `date` type); SQLite compares microseconds.
 - `top_words` counts are exact; SQLite trims closed days to their 200 top words per channel, so its
   counts are a lower bound where a day had a longer tail.
