@@ -736,3 +736,29 @@ class AlertsMixin:
                 self.client.put(hit["_index"], hit["_id"], {  # type: ignore[attr-defined]
                     **hit["_source"], "text": strip_quotes(hit["_source"].get("text") or "", sources)}, refresh=True)
             result.rows["cases"] = result.rows.get("cases", 0) + 1
+
+    # ------------------------------------------------------------------ for the stats area (_AreaHooks)
+    def _alerts_by_level(self, since: datetime | None, until: datetime | None) -> dict[str, int]:
+        bounds = {k: ts(v) for k, v in (("gte", since), ("lt", until)) if v is not None}
+        query: dict[str, Any] = {"range": {"created_at": bounds}} if bounds else {"match_all": {}}
+        agg = self.client.search(self._ix("alerts"), {  # type: ignore[attr-defined]
+            "size": 0, "query": query, "aggs": {"l": {"terms": {"field": "level", "size": 50}}}})
+        return {b["key"]: int(b["doc_count"]) for b in agg["aggregations"]["l"]["buckets"]}
+
+    def _rumour_case_ids(self, since: datetime, until: datetime, limit: int) -> list[int]:
+        query = {"bool": {"filter": [{"term": {"kind": CaseKind.RUMOUR.value}},
+                                     {"range": {"updated_at": {"gte": ts(since)}}},
+                                     {"range": {"created_at": {"lt": ts(until)}}}]}}
+        return [int(s["id"]) for s in self._sources("cases", query, [{"updated_at": "desc"}, {"id": "asc"}], limit=limit)]
+
+    def _deliveries_by_state(self) -> dict[tuple[str, str], int]:
+        body: dict[str, Any] = {"size": 0, "aggs": {"g": {"composite": {"size": 1000, "sources": [
+            {"n": {"terms": {"field": "notifier"}}}, {"s": {"terms": {"field": "state"}}}]}}}}
+        out: dict[tuple[str, str], int] = {}
+        while True:
+            agg = self.client.search(self._ix("deliveries"), body)["aggregations"]["g"]  # type: ignore[attr-defined]
+            for b in agg["buckets"]:
+                out[(b["key"]["n"], b["key"]["s"])] = int(b["doc_count"])
+            if not agg["buckets"] or not agg.get("after_key"):
+                return out
+            body["aggs"]["g"]["composite"]["after"] = agg["after_key"]

@@ -55,6 +55,17 @@ POST_MAPPING: dict[str, Any] = {
         "updated_at": {"type": "date"},
         "redacted_at": {"type": "date"},  # when retention masked its personal data (store/search/privacy.py)
         "tokens": {"type": "text", "analyzer": "whitespace"},
+        # what the dashboard's aggregations read (store/search/stats.py sets it with the analysis):
+        # the scores compared and summed, as doubles like SQLite's; the post's words in the word cloud
+        "stats": {
+            "dynamic": False,
+            "properties": {
+                "polarity": {"type": "double"},
+                "spam": {"type": "double"},
+                "grievance": {"type": "double"},
+                "cloud_words": {"type": "keyword"},
+            },
+        },
         "analysis": {
             "dynamic": False,
             "properties": {

@@ -108,17 +108,6 @@ class PrivacyMixin:
                 return
             after = hits[-1]["sort"]
 
-    def _deleted_counts(self) -> dict[str, int]:
-        """posts, analyzed and flagged among the deleted posts (their tombstones), for `counts`."""
-        body = {"size": 0, "query": {"exists": {"field": "gone"}}, "aggs": {
-            "analyzed": {"filter": {"term": {"gone_analyzed": True}}},
-            "flagged": {"filter": {"term": {"gone_flagged": True}}}}}
-        r = self.client.search(self.names.keys, body)  # type: ignore[attr-defined]
-        total = r["hits"]["total"]
-        return {"posts": int(total["value"] if isinstance(total, dict) else total),
-                "analyzed": int(r["aggregations"]["analyzed"]["doc_count"]),
-                "flagged": int(r["aggregations"]["flagged"]["doc_count"])}
-
     def _post_reference_indices(self) -> list[str]:
         """Every index of the store whose documents name one post in a `post_id` field."""
         out = []

@@ -49,6 +49,7 @@ from store.search.leases import LeasesMixin
 from store.search.people import PeopleMixin
 from store.search.privacy import PrivacyMixin
 from store.search.review import ReviewMixin
+from store.search.stats import StatsMixin, stats_fields
 from store.search.client import (ClusterWriteError, Conflict, Connection, ElasticsearchClient, OpenSearchClient, SearchClient,
                                  chunks)
 
@@ -113,6 +114,20 @@ class _AreaHooks:
         """The alerts area: `alerts` and `outbox_pending` of `counts`."""
         return {"alerts": 0, "outbox_pending": 0}
 
+    def _alerts_by_level(self, since: datetime | None, until: datetime | None) -> dict[str, int]:
+        """The alerts area: alerts created in [since, until) (None: ever) per level (stats' period_stats,
+        metrics_snapshot)."""
+        raise NotPortedError(self.backend, "_alerts_by_level")
+
+    def _rumour_case_ids(self, since: datetime, until: datetime, limit: int) -> list[int]:
+        """The alerts area: ids of rumour cases active in the period (updated_at >= since and
+        created_at < until), most recently updated first (stats' period_stats)."""
+        raise NotPortedError(self.backend, "_rumour_case_ids")
+
+    def _deliveries_by_state(self) -> dict[tuple[str, str], int]:
+        """The alerts area: (notifier, state) -> deliveries (stats' metrics_snapshot)."""
+        raise NotPortedError(self.backend, "_deliveries_by_state")
+
 
 @dataclass
 class _Pending:
@@ -124,7 +139,7 @@ class _Pending:
     index: str = ""
 
 
-class SearchStore(PeopleMixin, AccessMixin, ReviewMixin, AlertsMixin, PrivacyMixin, AuditMixin, LeasesMixin, _AreaHooks, _NotPorted, Store):  # type: ignore[misc, valid-type]
+class SearchStore(StatsMixin, PeopleMixin, AccessMixin, ReviewMixin, AlertsMixin, PrivacyMixin, AuditMixin, LeasesMixin, _AreaHooks, _NotPorted, Store):  # type: ignore[misc, valid-type]
     """`SearchStore(client, tokenize=search_tokens, timezone=...)`; `migrate()` makes the templates and indices.
 
     Each area of the contract is a mixin in its own module of store/search (as in store/sqlite),
@@ -452,7 +467,7 @@ class SearchStore(PeopleMixin, AccessMixin, ReviewMixin, AlertsMixin, PrivacyMix
                 return
             except Conflict:
                 current = self.client.get(index, doc_id) or current
-                for field in ("analysis", "tokens", "analyzed_version", "ruled_version"):
+                for field in ("analysis", "tokens", "stats", "analyzed_version", "ruled_version"):
                     if field in current["_source"]:
                         doc[field] = current["_source"][field]
                 doc["needs_analysis"] = int(doc.get("analyzed_version") or 0) < int(doc["version"])
@@ -562,6 +577,7 @@ class SearchStore(PeopleMixin, AccessMixin, ReviewMixin, AlertsMixin, PrivacyMix
                 src = dict(hit["_source"])
                 src["analysis"] = {**analysis_fields(a), "version": post.version, "tokens": list(a.tokens)}
                 src["tokens"] = " ".join(self._index_terms(post, a))
+                src["stats"] = stats_fields(a)
                 src["analyzed_version"] = max(int(src.get("analyzed_version") or 0), post.version)
                 src["needs_analysis"] = src["analyzed_version"] < int(src["version"])
                 src["needs_rules"] = src["analyzed_version"] > int(src.get("ruled_version") or 0)
@@ -663,7 +679,7 @@ class SearchStore(PeopleMixin, AccessMixin, ReviewMixin, AlertsMixin, PrivacyMix
             **self._alert_counts(),
             "dead_letters": self.client.count(self.names.dead_letters),
         }
-        for k, n in self._deleted_counts().items():  # deleted posts still count (their tombstones)
+        for k, n in self._deleted_counts().items():  # deleted posts still count (store/search/stats.py)
             out[k] += n
         return out
 

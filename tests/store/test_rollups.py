@@ -12,6 +12,7 @@ from core.domain import Action, Analysis, AuditEvent, Case, CaseKind, CaseRespon
 from store.base import RuleResults
 from store.sqlite import SqliteStore
 from store.sqlite.rollups import WORDS_KEPT, cloud_words
+from tests.store.conftest import CONTRACT
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=CST)
@@ -40,6 +41,7 @@ def counts(store, first: date, last: date, channel: str | None = None) -> Counte
     return +out
 
 
+@CONTRACT
 def test_counts_follow_saved_analyses_in_local_days(store):
     # 23:30 local on 2 March is 15:30 UTC the same day; 00:30 local on 3 March is 16:30 UTC on 2 March
     late = datetime(2026, 3, 2, 23, 30, tzinfo=CST)
@@ -55,6 +57,7 @@ def test_counts_follow_saved_analyses_in_local_days(store):
     assert store.rollup_channels(date(2026, 3, 3), date(2026, 3, 3)) == ["qq", "weibo"]
 
 
+@CONTRACT
 def test_a_post_analysed_again_moves_its_counts_and_words(store):
     p = save(store, post("a", T0), analysis(Sentiment.NEG, "食堂", ["饭菜", "涨价"]))
     edited = Post(channel=p.channel, source_id="a", author="u1", text="改过的帖子", created_at=T0)
@@ -83,6 +86,7 @@ def test_cloud_words_never_hold_what_redact_would_mask(words):
         assert cloud_words([w]) == [w]
 
 
+@CONTRACT
 def test_top_words_by_period_and_channel(store):
     for i, (ch, kws, days) in enumerate([("weibo", ["食堂", "涨价"], 0), ("weibo", ["食堂"], 0), ("qq", ["停车"], 0),
                                          ("qq", ["食堂"], 3)]):
@@ -160,6 +164,7 @@ def test_rollups_are_rebuilt_for_another_time_zone_and_match_counting_again(tmp_
     kept.close()
 
 
+@CONTRACT
 def test_drill_posts_filters_pages_and_stops_looking_after_the_scan_window(store):
     now = utcnow()
     ids = []

@@ -54,6 +54,10 @@ PORTED_BY_AREA: dict[str, set[str]] = {
                "add_api_token", "api_token", "api_tokens", "revoke_api_token", "touch_api_token", "posts_page",
                "enqueue_report_mails", "report_mails_exist", "report_mails", "due_report_mails", "report_mail_done",
                "report_mail_failed"},
+
+    "stats": {"channel_counts", "sentiment_series", "topic_counts", "grievance_leads", "grievance_topics", "lead_states",
+              "set_lead_state", "daily_counts", "drill_posts", "rollup_channels", "top_words", "period_stats",
+              "metrics_snapshot"},  # their alerts and cases through the alerts area's hooks
 }
 PORTED = set().union(*PORTED_BY_AREA.values())
 

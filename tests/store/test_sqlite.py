@@ -219,6 +219,7 @@ def test_users_and_debunks(store):
     assert [e.action for e in store.audit_log()] == ["debunk.update", "debunk.create"]
 
 
+@CONTRACT
 def test_sentiment_series_buckets_in_local_time(store):
     # 23:30 and 00:30 Beijing time fall into two different local days
     store.ingest("inbox", [post("1", "a", 14 * 60 + 30), post("2", "b", 15 * 60 + 30), post("3", "c", 15 * 60 + 40)],
