@@ -88,7 +88,7 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {
                 "backend": {"type": "string"},  # sqlite | elasticsearch | opensearch (store.BACKENDS)
-                # the search-cluster backends (store/search, under construction): see _check_store
+                # the search-cluster backends (store/search, docs/scale-out.md): see _check_store
                 "hosts": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": "^https?://[^\\s/]+/?$"}},
                 "username_env": {"type": "string"},
                 "password_env": {"type": "string"},

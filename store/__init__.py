@@ -8,7 +8,7 @@ from store.search import ElasticsearchStore, OpenSearchStore, SearchStore
 from store.sqlite import SqliteStore
 from store.sqlite.connection import BatchTokenizer, Tokenizer
 
-# elasticsearch / opensearch: under construction (store/search: only the post path is ported)
+# elasticsearch / opensearch: the whole contract on a search cluster (store/search, docs/scale-out.md)
 BACKENDS: Registry[Store] = Registry("存储后端", {"sqlite": SqliteStore, "elasticsearch": ElasticsearchStore,
                                                "opensearch": OpenSearchStore})
 

@@ -13,8 +13,8 @@ for words of every frequency. Prints one JSON object with `--json`:
 
     {"backend", "n", "index_docs_per_s", "agg_p95_ms", "search_p95_ms", "agg_p50_ms", "search_p50_ms"}
 
-A backend still under construction (the search-cluster stores) times what it implements: the
-aggregations it lacks are listed under "not_implemented" and `agg_p95_ms` is null if it has none.
+A backend that lacks one of the aggregations (a store contract method raising NotPortedError) times
+the others and lists it under "not_implemented"; `agg_p95_ms` is null if it has none.
 
 SQLite runs in a temporary data directory (or `--data-dir`, which must not hold a store yet). A cluster
 backend writes under a fresh `--index-prefix` (default `bench-<random>-`) and removes those indices at
@@ -164,7 +164,7 @@ def measure(store: Any, args: argparse.Namespace, end: datetime) -> dict[str, An
     search_ms = timed(searches, args.queries, rng)
     out.update(search_p95_ms=round(p95(search_ms), 2), search_p50_ms=round(statistics.median(search_ms), 2))
     if missing:
-        out["not_implemented"] = missing  # the backend is under construction: these were not timed
+        out["not_implemented"] = missing  # the backend lacks these: they were not timed
     return out
 
 
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"后端 {result['backend']}，{result['n']:,} 条：写入 {result['index_docs_per_s']:,.0f} 条/秒；{aggs}；"
               f"检索 p50 {result['search_p50_ms']} ms / p95 {result['search_p95_ms']} ms")
         if result.get("not_implemented"):
-            print(f"（该后端仍在建设中，未实现：{'、'.join(result['not_implemented'])}）")
+            print(f"（该后端未实现，未计时：{'、'.join(result['not_implemented'])}）")
     return 0
 
 

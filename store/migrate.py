@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", metavar="FILE", help="服务配置文件（与 scheduler.py 相同）：数据目录，以及 --to 时集群的账号和证书设置")
     parser.add_argument("--list", action="store_true", help="只列出各迁移及是否已应用，不做修改")
     parser.add_argument("--to", choices=["elasticsearch", "opensearch"],
-                        help="把帖子及其分析结果复制到这个集群后端（按帖子时间顺序，中断后再运行即从断点续传）")
+                        help="把帖子及其分析结果（视为已过规则）、看板用户和辟谣口径复制到这个集群后端（按帖子时间顺序，中断后再运行即从断点续传）；"
+                             "审核记录、事件、预警和审计日志不复制")
     parser.add_argument("--hosts", help="--to 的集群地址，逗号分隔，如 http://10.0.0.5:9200（默认取配置文件 store.hosts）")
     parser.add_argument("--index-prefix", help="--to 的索引名前缀（默认取配置文件 store.index_prefix）")
     parser.add_argument("--batch", type=int, default=1000, help="--to 每批复制的帖子数（默认 1000）")
@@ -101,7 +102,7 @@ def _copy_to_cluster(args) -> int:
     from core.errors import SentinelError
     from nlp.tokenizer import search_tokens
     from store import open_existing_store, open_store
-    from store.transfer import collector_name, copy_posts
+    from store.transfer import collector_name, copy_people, copy_posts
 
     if args.batch < 1:
         print("错误：--batch 须为正整数", file=sys.stderr)
@@ -133,6 +134,7 @@ def _copy_to_cluster(args) -> int:
 
     try:
         report = copy_posts(source, target, batch=args.batch, progress=progress)
+        copy_people(source, target, report)
     except KeyboardInterrupt:
         print("\n已中断：再次运行同一命令即从断点继续", file=sys.stderr)
         return 130
@@ -143,8 +145,10 @@ def _copy_to_cluster(args) -> int:
         source.close()
         target.close()
     print("", file=sys.stderr)
-    print(f"完成：本次复制 {report.copied:,} 条帖子（其中 {report.analysed:,} 条带分析结果），用时 {report.seconds:.1f} 秒。"
-          f"目前只复制帖子和分析结果；审核记录、事件、预警、用户和审计日志仍在 SQLite 中（见 docs/scale-out.md）。")
+    print(f"完成：本次复制 {report.copied:,} 条帖子（其中 {report.analysed:,} 条带分析结果，视为已过规则），"
+          f"{report.users} 个看板用户，{report.debunks} 条辟谣口径，用时 {report.seconds:.1f} 秒。"
+          "审核记录、事件、预警和审计日志不复制，请保留原 SQLite 文件作为切换前的档案；API 客户端请在新存储上重新签发"
+          "（见 docs/scale-out.md）。")
     return 0
 
 

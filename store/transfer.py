@@ -7,9 +7,13 @@ kill -9, a cluster node lost), the next run resumes after the last page whose an
 page done twice changes nothing (posts are keyed by channel and source id). Posts that were never
 analysed are copied as they are and analysed by the service on the target.
 
-What it copies today: posts (their current text) and their analyses, the part of the contract every
-backend implements. Moderation state (flags, decisions, cases, alerts), users and the audit log stay in
-the SQLite store until the search-cluster stores implement them (docs/scale-out.md).
+An analysed post is copied as already seen by the rules (its rules cursor moved to the copied
+version): the service on the target does not run the rules again over history, which would raise
+old alerts a second time. Dashboard users (with their password hashes, roles, contact routes and
+subscriptions) and the debunk registry are copied after the posts (`copy_people`; a user or debunk
+already in the target is left as it is). Moderation history (flags, decisions, cases, alerts and
+deliveries), API clients (their tokens are kept only as hashes: issue new ones) and the audit log
+are not copied: keep the SQLite file as the archive of what happened before the switch.
 """
 from __future__ import annotations
 
@@ -18,7 +22,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable
 
-from store.base import Store
+from core.domain import AuditEvent
+from store.base import RuleResults, Store
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -27,6 +32,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 class TransferReport:
     copied: int = 0  # posts written to the target in this run
     analysed: int = 0  # of which with their analysis
+    users: int = 0  # dashboard users copied (new in the target)
+    debunks: int = 0  # debunk registry entries copied (new in the target)
     resumed_after: str | None = None  # the checkpoint this run started from
     seconds: float = 0.0
 
@@ -64,6 +71,8 @@ def copy_posts(source: Store, target: Store, *, source_name: str = "sqlite", bat
             stored = {(p.channel, p.source_id): p for p in target.posts_to_analyze(len(posts) + backlog)}
             pairs = [(stored[(p.channel, p.source_id)], a) for p, a in analysed if (p.channel, p.source_id) in stored]
             target.save_analyses(pairs)
+            # seen by the rules in the source: not ruled again on the target (no second alert about history)
+            target.commit_rule_results(RuleResults(seen=[(p.id, p.version) for p, _ in pairs]))  # type: ignore[misc]
             report.analysed += len(pairs)
         backlog += len(posts) - len(analysed)
         last = posts[-1]
@@ -80,3 +89,21 @@ def _backlog(target: Store) -> int:
     """Posts waiting for analysis in the target."""
     counts = target.counts()
     return max(0, int(counts.get("posts", 0)) - int(counts.get("analyzed", 0)))
+
+
+def copy_people(source: Store, target: Store, report: TransferReport) -> None:
+    """Dashboard users and the debunk registry; what the target already has is left as it is."""
+    from dataclasses import replace as copy_of
+
+    for user in source.users():
+        if target.get_user(user.username) is None:
+            try:
+                target.add_user(copy_of(user, id=None))
+                report.users += 1
+            except ValueError:  # added meanwhile (another run): theirs stays
+                pass
+    known = {(d.claim, d.clarification) for d in target.debunks(active_only=False)}
+    for d in source.debunks(active_only=False):
+        if (d.claim, d.clarification) not in known:
+            target.save_debunk(copy_of(d, id=None), AuditEvent("system", "debunk.migrate", "", {"from": "sqlite"}))
+            report.debunks += 1

@@ -711,7 +711,7 @@ class AlertsMixin:
         from core.privacy import strip_quotes
 
         gone = set(post_ids)
-        for hit in self._scan(self.names.of("alerts"), {"terms": {"post_ids": list(gone)}}):  # type: ignore[attr-defined]
+        for hit in self._scan_hits(self.names.of("alerts"), {"terms": {"post_ids": list(gone)}}):  # type: ignore[attr-defined]
             src = hit["_source"]
             left = [i for i in src.get("post_ids") or [] if i not in gone]
             changed = {**src, "title": strip_quotes(src.get("title") or "", sources),
@@ -726,13 +726,13 @@ class AlertsMixin:
                 changed["recipients"] = sorted({d.get("recipient") or "" for d in kept})
             self.client.put(hit["_index"], hit["_id"], changed, refresh=True)  # type: ignore[attr-defined]
             result.rows["alerts"] = result.rows.get("alerts", 0) + 1
-        links = self._scan(self.names.of("case-posts"), {"terms": {"post_id": list(gone)}}, source=["case_id"],  # type: ignore[attr-defined]
+        links = self._scan_hits(self.names.of("case-posts"), {"terms": {"post_id": list(gone)}}, source=["case_id"],  # type: ignore[attr-defined]
                            sort=({"_doc": "asc"},))
         for case_id in sorted({int(h["_source"]["case_id"]) for h in links}):
-            for hit in self._scan(self.names.of("cases"), {"term": {"id": case_id}}):  # type: ignore[attr-defined]
+            for hit in self._scan_hits(self.names.of("cases"), {"term": {"id": case_id}}):  # type: ignore[attr-defined]
                 self.client.put(hit["_index"], hit["_id"], {  # type: ignore[attr-defined]
                     **hit["_source"], "title": strip_quotes(hit["_source"].get("title") or "", sources)}, refresh=True)
-            for hit in self._scan(self.names.of("case-responses"), {"term": {"case_id": case_id}}):  # type: ignore[attr-defined]
+            for hit in self._scan_hits(self.names.of("case-responses"), {"term": {"case_id": case_id}}):  # type: ignore[attr-defined]
                 self.client.put(hit["_index"], hit["_id"], {  # type: ignore[attr-defined]
                     **hit["_source"], "text": strip_quotes(hit["_source"].get("text") or "", sources)}, refresh=True)
             result.rows["cases"] = result.rows.get("cases", 0) + 1

@@ -109,6 +109,9 @@ class SearchClient(abc.ABC):
     @abc.abstractmethod
     def expunge_deletes(self, index: str) -> None: ...
 
+    @abc.abstractmethod
+    def refresh(self, index: str) -> None: ...
+
 
 def _body(result: Any) -> dict[str, Any]:
     return result.body if hasattr(result, "body") else result
@@ -195,6 +198,10 @@ class _PythonClient(SearchClient):
     def expunge_deletes(self, index: str) -> None:
         """Rewrite the segments of `index` that hold deleted documents (their text leaves the files)."""
         self._call(self._c.indices.forcemerge, index=index, only_expunge_deletes=True)
+
+    def refresh(self, index: str) -> None:
+        """Make every write to `index` (a name or pattern) visible to searches now."""
+        self._call(self._c.indices.refresh, index=index)
 
 
 class ElasticsearchClient(_PythonClient):

@@ -93,7 +93,7 @@ class PrivacyMixin:
         raise ClusterWriteError(f"元数据 {key} 的并发写入冲突过多，请稍后重试")
 
     # ------------------------------------------------------------------ paging
-    def _scan(self, index: str, query: dict[str, Any], source: Any = True, sort: Sequence[Any] = ({"id": "asc"},),
+    def _scan_hits(self, index: str, query: dict[str, Any], source: Any = True, sort: Sequence[Any] = ({"id": "asc"},),
               page: int = PAGE) -> Iterator[dict[str, Any]]:
         """Every hit of `query`, a page at a time (search_after on `sort`, which must be unique)."""
         after: list[Any] | None = None
@@ -138,7 +138,7 @@ class PrivacyMixin:
         query = {"bool": {"filter": [{"range": {"created_at": {"lt": ts(before)}}}],
                           "must_not": [{"exists": {"field": "redacted_at"}}]}}
         picked: list[dict[str, Any]] = []
-        for hit in self._scan(self.names.posts, query, sort=({"created_at": "asc"}, {"id": "asc"})):  # type: ignore[attr-defined]
+        for hit in self._scan_hits(self.names.posts, query, sort=({"created_at": "asc"}, {"id": "asc"})):  # type: ignore[attr-defined]
             s = hit["_source"]
             version = int(s["version"])
             done = int(s.get("analyzed_version") or 0) == version and int(s.get("ruled_version") or 0) >= version
@@ -186,7 +186,7 @@ class PrivacyMixin:
         """The earlier versions and quarantine errors of redacted posts."""
         for index, field in ((self.names.versions, "text"), (self.names.quarantine, "error")):  # type: ignore[attr-defined]
             actions: list[Action] = []
-            for hit in self._scan(index, {"terms": {"post_id": list(ids)}}, sort=({"_doc": "asc"},)):
+            for hit in self._scan_hits(index, {"terms": {"post_id": list(ids)}}, sort=({"_doc": "asc"},)):
                 s = hit["_source"]
                 new = redact(s.get(field) or "")
                 if new != s.get(field):
@@ -198,7 +198,7 @@ class PrivacyMixin:
         since = self._meta_value(DEAD_REDACTED_BEFORE) or "0000"
         query = {"range": {"created_at": {"gte": since, "lt": ts(before)}}}
         actions: list[Action] = []
-        for hit in self._scan(self.names.dead_letters, query):  # type: ignore[attr-defined]
+        for hit in self._scan_hits(self.names.dead_letters, query):  # type: ignore[attr-defined]
             s = hit["_source"]
             actions.append(({"index": {"_index": hit["_index"], "_id": hit["_id"]}},
                             {**s, "raw": redact(s.get("raw") or ""), "error": redact(s.get("error") or "")}))
@@ -224,7 +224,7 @@ class PrivacyMixin:
         Returns documents deleted per index (short names, as SQLite's tables)."""
         ids = [int(h["_id"]) for h in hits]
         now = ts(utcnow())
-        flags = [h["_source"] for h in self._scan(self.names.of("flags"), {"terms": {"post_id": ids}},  # type: ignore[attr-defined]
+        flags = [h["_source"] for h in self._scan_hits(self.names.of("flags"), {"terms": {"post_id": ids}},  # type: ignore[attr-defined]
                                                   source=["post_id", "status"], sort=({"_doc": "asc"},))]
         flagged = {int(f["post_id"]) for f in flags}
         removed = {int(f["post_id"]) for f in flags if f.get("status") == "removed"}
@@ -267,13 +267,13 @@ class PrivacyMixin:
         filters: list[dict[str, Any]] = [{"term": {"author": author}}]
         if channel:
             filters.append({"term": {"channel": channel}})
-        hits = list(self._scan(self.names.posts, {"bool": {"filter": filters}}))  # type: ignore[attr-defined]
+        hits = list(self._scan_hits(self.names.posts, {"bool": {"filter": filters}}))  # type: ignore[attr-defined]
         texts: list[tuple[str, list[PIISpan]]] = []
         for h in hits:
             s = h["_source"]
             a = s.get("analysis")
             texts.append((s["text"], [PIISpan(**x) for x in _load(a.get("pii"))] if a else []))
-            for v in self._scan(self.names.versions, {"term": {"post_id": int(h["_id"])}},  # type: ignore[attr-defined]
+            for v in self._scan_hits(self.names.versions, {"term": {"post_id": int(h["_id"])}},  # type: ignore[attr-defined]
                                 sort=({"version": "asc"},)):
                 texts.append((v["_source"]["text"], []))
         quoted = quote_sources(texts)
@@ -302,7 +302,7 @@ class PrivacyMixin:
     def _erase_raw(self, author: str, channel: str | None, texts: list[str], result: Erasure) -> None:
         """The author's dead letters, and pushed events carrying one of the erased texts."""
         dead = []
-        for hit in self._scan(self.names.dead_letters, {"match_all": {}}):  # type: ignore[attr-defined]
+        for hit in self._scan_hits(self.names.dead_letters, {"match_all": {}}):  # type: ignore[attr-defined]
             s = hit["_source"]
             try:
                 record = json.loads(s.get("raw") or "")
@@ -319,7 +319,7 @@ class PrivacyMixin:
             return
         exact, inside = set(texts), [t for t in texts if len(t) >= MIN_QUOTE]
         gone = []
-        for hit in self._scan(self.names.inbound, {"match_all": {}}, sort=({"_doc": "asc"},)):  # type: ignore[attr-defined]
+        for hit in self._scan_hits(self.names.inbound, {"match_all": {}}, sort=({"_doc": "asc"},)):  # type: ignore[attr-defined]
             payload = hit["_source"].get("payload") or ""
             try:
                 values = [" ".join(v.split()) for v in _strings(json.loads(payload))]

@@ -1,10 +1,14 @@
-"""The store on a search cluster (Elasticsearch or OpenSearch): the post path so far.
+"""The store on a search cluster (Elasticsearch or OpenSearch): the whole store contract.
 
-Ported: ingestion (exactly once per (channel, source_id), dead letters, checkpoints), pushed events
-(webhooks), reading posts and their versions, the analysis queue and analyses, search over
-Analysis.tokens, the quarantine and `counts`. Every other method of the contract raises
-`NotPortedError` naming itself, so a service configured with this backend stops with a clear
-message instead of doing something half right.
+This module holds the post path: ingestion (exactly once per (channel, source_id), dead letters,
+checkpoints), pushed events (webhooks), posts and their versions, the analysis queue and analyses,
+search, the quarantine, `counts` and the rules pass's commit. Every other area is a mixin in its own
+module, as in store/sqlite: review.py (rules cursor, flags, decisions, the review queue, removal
+requests, write-backs), alerts.py (cases, alerts, the outbox), people.py and access.py (users,
+sessions, debunks, saved filters, API clients, report mails), stats.py (dashboard and report
+aggregations, leads, the aggregates of deleted posts), privacy.py (retention, erasure), audit.py,
+leases.py. Each module's docstring says how its writes stay correct without transactions. A method
+of the contract no area implements raises `NotPortedError` naming itself (none today).
 
 How the contract's guarantees are kept without transactions:
 - Exactly once: a post's key document in P-keys is created with op_type=create before its post
@@ -18,10 +22,10 @@ How the contract's guarantees are kept without transactions:
   than `write_lease` (waited for), and a write a crash cut short after that (finished then).
 - Writes that later reads depend on refresh the shards they touched, so reads see them.
 
-Search: the `tokens` field holds the NLP step's Analysis.tokens (jieba's; the text is not cut again),
-each with the sub-words the store's tokenizer (search_tokens, search mode) gives that token alone;
-queries are cut with the same tokenizer and every query term must be among a post's terms, as in
-the SQLite store. An analysis without tokens is indexed by the text's.
+Search: the `tokens` field holds the terms store/index_terms.py makes from the NLP step's
+Analysis.tokens (the text is not cut again; the SQLite store indexes the same terms); queries are
+cut with the store's tokenizer and every query term must be among a post's terms, as on SQLite. An
+analysis without tokens is indexed by the text's.
 """
 from __future__ import annotations
 
@@ -173,7 +177,6 @@ class SearchStore(StatsMixin, PeopleMixin, AccessMixin, ReviewMixin, AlertsMixin
                       file: str = "<配置>") -> "SearchStore":
         """The store for the config's `store:` block (core/config.py has checked it)."""
         conn = Connection.from_settings(block, file)
-        log.warning("存储后端 %s 仍在建设中：只有帖子的收集、分析与搜索可用，其余功能会报错停止", cls.backend)
         return cls(cls.client_class(conn), conn.index_prefix, tokenize=tokenize, timezone=timezone)
 
     # ------------------------------------------------------------------ lifecycle

@@ -265,9 +265,12 @@ def test_a_post_stuck_before_analysis_is_redacted_after_a_day(store):
 
 
 def test_the_batched_index_is_the_per_text_index_before_and_after_redaction(tmp_path):
-    """The service indexes a batch at once (`search_tokens_many`); the index rows, and so every search,
-    are those `search_tokens` gives text by text — when the analyses are saved, and after retention
-    rewrites the index of redacted texts."""
+    """The index rows, and so every search, are the same whether the store cuts texts one by one or a
+    batch at once: when the analyses are saved (the terms of the NLP step's tokens, store/index_terms.py;
+    every query word jieba finds in a text finds its post), and after retention rewrites the index of
+    redacted texts (`search_tokens` on the redacted text)."""
+    from store.index_terms import IndexTerms
+
     from nlp.analyzer import Analyzer
     from nlp.tokenizer import search_tokens, search_tokens_many
 
@@ -295,8 +298,12 @@ def test_the_batched_index_is_the_per_text_index_before_and_after_redaction(tmp_
         return [[p.id for p in s.search(q, limit=100)] for q in queries]
 
     assert index(stores[0]) == index(stores[1]) and searches(stores[0]) == searches(stores[1])
-    assert index(stores[1]) == [(p.id, " ".join(search_tokens(p.text))) for p in posts]
+    terms = IndexTerms(search_tokens)
+    assert index(stores[1]) == [(p.id, " ".join(terms(a.tokens))) for p, a in zip(posts, analyses)]
     assert any(searches(stores[1]))
+    for p in posts:  # recall: each query word the text's own cut yields finds the post
+        words = set(search_tokens(p.text))
+        assert all(p.id in [x.id for x in stores[1].search(q, limit=100)] for q in queries if q in words), p.text
     for s in stores:
         assert apply_retention(s, RetentionPolicy(pii_days=0), NOW).redacted == len(posts)
     assert index(stores[0]) == index(stores[1]) and searches(stores[0]) == searches(stores[1])

@@ -372,3 +372,20 @@ def test_events_pushed_by_concurrent_requests_are_read_in_order_and_none_skipped
         if not batch:
             time.sleep(0.05)
     assert len(pushed) == 32 and seen == sorted(pushed) and len(set(seen)) == 32
+
+
+def test_no_two_areas_define_the_same_method() -> None:
+    """The areas are mixins of one class: a name two of them define would silently take one's place."""
+    from store.search.store import _AreaHooks, _NotPorted
+
+    areas = [c for c in SearchStore.__mro__ if c.__module__.startswith("store.search.") and c.__name__.endswith("Mixin")]
+    assert len(areas) >= 8
+    owners: dict[str, list[str]] = {}
+    for area in areas:
+        for name, value in vars(area).items():
+            if callable(value) or isinstance(value, (staticmethod, classmethod, property)):
+                owners.setdefault(name, []).append(area.__name__)
+    clashes = {n: o for n, o in owners.items() if len(o) > 1}
+    assert clashes == {}
+    own = {n for n in vars(SearchStore) if not n.startswith("__")} - set(vars(_AreaHooks)) - set(vars(_NotPorted))
+    assert own.isdisjoint(owners), own & set(owners)

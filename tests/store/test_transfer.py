@@ -95,3 +95,25 @@ def test_the_command_needs_hosts_and_a_store_to_copy(tmp_path, capsys):
     assert "还没有数据库" in capsys.readouterr().err
     assert main(["--data-dir", str(tmp_path / "d")]) == 0  # the schema migrations, as before
     assert "已是最新版本" in capsys.readouterr().out
+
+
+def test_the_copy_is_not_ruled_again_and_carries_users_and_debunks(tmp_path):
+    from core.domain import AuditEvent, Debunk, Role, User
+    from store.transfer import TransferReport, copy_people
+
+    source = source_store(tmp_path / "a.db", n=40)
+    source.add_user(User("zhang3", Role.MODERATOR, "hash-1", email="z@univ.edu.cn"))
+    source.save_debunk(Debunk("食堂要涨价", "价格不变", ["涨价"], created_by="admin"), AuditEvent("admin", "debunk.create"))
+    target = SqliteStore(tmp_path / "b.db")
+    target.migrate()
+    report = copy_posts(source, target, batch=7)
+    assert report.analysed > 0
+    assert target.posts_for_rules(1000) == []  # the analysed ones count as seen by the rules
+    waiting = target.posts_to_analyze(1000)
+    assert len(waiting) == report.copied - report.analysed  # the rest are analysed (then ruled) on the target
+    again = TransferReport()
+    copy_people(source, target, again)
+    copy_people(source, target, again)  # a second run adds nothing
+    assert (again.users, again.debunks) == (1, 1)
+    assert target.get_user("zhang3").password_hash == "hash-1" and target.get_user("zhang3").email == "z@univ.edu.cn"
+    assert [d.claim for d in target.debunks()] == ["食堂要涨价"]
