@@ -62,7 +62,7 @@ OPENSEARCH = Engine(
     java_min=17, java_max=21,
     main_class="sentinel.clusters.OpenSearchNodeMain",
     initial_masters_setting="cluster.initial_cluster_manager_nodes",
-    heap_mb=384,
+    heap_mb=512,
 )
 ELASTICSEARCH = Engine(
     name="elasticsearch",
