@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from core.domain import AuditEvent, PIISpan, utcnow
 from core.errors import SentinelError
@@ -31,6 +31,7 @@ from store.base import Erasure
 from store.codec import dumps, parse_ts, ts
 from store.search import bodies
 from store.search.client import ClusterWriteError, Conflict
+from store.sqlite.privacy import _redact_json, _strings  # the same rules on every backend
 
 PURGED_BEFORE = "purged_before"
 LEFTOVERS_AT = "leftovers_purged_at"
@@ -42,32 +43,11 @@ META_ATTEMPTS = 20
 Action = tuple[dict[str, Any], dict[str, Any] | None]
 
 
-def _redact_json(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, list):
-        return [_redact_json(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _redact_json(v) for k, v in value.items()}
-    return value
-
-
 def _load(value: Any) -> Any:
     """A list field of a stored analysis (a list, or JSON text)."""
     if isinstance(value, str):
         return json.loads(value or "[]")
     return value or []
-
-
-def _strings(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
 
 
 class PrivacyMixin:

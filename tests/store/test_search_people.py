@@ -251,7 +251,7 @@ def test_the_posts_feed_pages_oldest_first_with_ties_by_id_and_its_analyses(stor
     analysed = store.posts_to_analyze(2)
     store.save_analyses([(p, Analysis(normalized="x", tokens=[], sentiment=Sentiment.NEG, polarity=-0.5, spam=0.0,
                                       rumour=0.0, topic="后勤")) for p in analysed])
-    ids = {p.source_id: p.id for p in store.posts_by_ids(range(1, 100)).values()}
+    ids = {str(i): store.find_post("weibo", str(i)).id for i in range(len(times))}
     expected = sorted((at, ids[str(i)]) for i, at in enumerate(times) if at >= T0)
     seen, after = [], None
     while page := store.posts_page(T0, after, 2):
