@@ -737,7 +737,7 @@ class AlertsMixin:
                     **hit["_source"], "text": strip_quotes(hit["_source"].get("text") or "", sources)}, refresh=True)
             result.rows["cases"] = result.rows.get("cases", 0) + 1
 
-    # ------------------------------------------------------------------ for the stats area (_AreaHooks)
+    # ------------------------------------------------------------------ for the stats area's reports
     def _alerts_by_level(self, since: datetime | None, until: datetime | None) -> dict[str, int]:
         bounds = {k: ts(v) for k, v in (("gte", since), ("lt", until)) if v is not None}
         query: dict[str, Any] = {"range": {"created_at": bounds}} if bounds else {"match_all": {}}

@@ -29,6 +29,7 @@ from core.masking import mask_name, redact, redact_spans
 from core.privacy import MIN_QUOTE, quote_sources
 from store.base import Erasure
 from store.codec import dumps, parse_ts, ts
+from store.index_terms import clean_terms
 from store.search import bodies
 from store.search.client import ClusterWriteError, Conflict
 from store.sqlite.privacy import _redact_json, _strings  # the same rules on every backend
@@ -147,7 +148,7 @@ class PrivacyMixin:
                                  "reasons": reasons,
                                  "pii": [{"kind": x.kind, "start": x.start, "end": x.end} for x in moved],
                                  "tokens": []}
-                s["tokens"] = " ".join(bodies_terms(self.tokenize(text)))  # type: ignore[attr-defined]
+                s["tokens"] = " ".join(clean_terms(self.tokenize(text)))  # type: ignore[attr-defined]
             actions.append(({"index": {"_index": hit["_index"], "_id": hit["_id"], "if_seq_no": hit["_seq_no"],
                                        "if_primary_term": hit["_primary_term"]}}, s))
         done = 0
@@ -318,8 +319,3 @@ class PrivacyMixin:
             f"{self.backend} 存储的备份请用集群自带的快照功能（snapshot API，需要在集群上配置 path.repo 并注册快照仓库），"  # type: ignore[attr-defined]
             "python -m store.backup 只备份 SQLite 存储；做法见 docs/scale-out.md 的“备份”一节")
 
-
-def bodies_terms(tokens: Sequence[str]) -> list[str]:
-    from store.search.store import _terms
-
-    return _terms(tokens)

@@ -89,50 +89,6 @@ def _not_ported(name: str) -> Callable[..., Any]:
 _NotPorted = type("_NotPorted", (), {name: _not_ported(name) for name in sorted(Store.__abstractmethods__)})
 
 
-class _AreaHooks:
-    """What the store's own methods ask of the area mixins, until an area implements it. Each hook
-    is overridden by the mixin of its area (listed before this class in SearchStore's bases)."""
-
-    backend: str
-
-    def _commit_flags(self, results: RuleResults) -> None:
-        """The review area: flags and the rules' removals (decisions + audit) of a rules pass."""
-        if results.flags or results.removals:
-            raise NotPortedError(self.backend, "commit_rule_results")
-
-    def _commit_alerts(self, results: RuleResults) -> None:
-        """The alerts area: cases (upserted by kind and key), alerts with their case, deliveries."""
-        if results.alerts or results.cases:
-            raise NotPortedError(self.backend, "commit_rule_results")
-
-    def _mark_ruled(self, seen: Sequence[tuple[int, int]]) -> None:
-        """The review area: move the rules cursor, each post's ruled version, forward."""
-        if seen:
-            raise NotPortedError(self.backend, "commit_rule_results")
-
-    def _review_counts(self) -> dict[str, int]:
-        """The review area: `flagged` and `pending` of `counts`."""
-        return {"flagged": 0, "pending": 0}
-
-    def _alert_counts(self) -> dict[str, int]:
-        """The alerts area: `alerts` and `outbox_pending` of `counts`."""
-        return {"alerts": 0, "outbox_pending": 0}
-
-    def _alerts_by_level(self, since: datetime | None, until: datetime | None) -> dict[str, int]:
-        """The alerts area: alerts created in [since, until) (None: ever) per level (stats' period_stats,
-        metrics_snapshot)."""
-        raise NotPortedError(self.backend, "_alerts_by_level")
-
-    def _rumour_case_ids(self, since: datetime, until: datetime, limit: int) -> list[int]:
-        """The alerts area: ids of rumour cases active in the period (updated_at >= since and
-        created_at < until), most recently updated first (stats' period_stats)."""
-        raise NotPortedError(self.backend, "_rumour_case_ids")
-
-    def _deliveries_by_state(self) -> dict[tuple[str, str], int]:
-        """The alerts area: (notifier, state) -> deliveries (stats' metrics_snapshot)."""
-        raise NotPortedError(self.backend, "_deliveries_by_state")
-
-
 @dataclass
 class _Pending:
     """A post of an ingest batch on its way in."""
@@ -143,11 +99,16 @@ class _Pending:
     index: str = ""
 
 
-class SearchStore(StatsMixin, PeopleMixin, AccessMixin, ReviewMixin, AlertsMixin, PrivacyMixin, AuditMixin, LeasesMixin, _AreaHooks, _NotPorted, Store):  # type: ignore[misc, valid-type]
+class SearchStore(StatsMixin, PeopleMixin, AccessMixin, ReviewMixin, AlertsMixin, PrivacyMixin, AuditMixin, LeasesMixin, _NotPorted, Store):  # type: ignore[misc, valid-type]
     """`SearchStore(client, tokenize=search_tokens, timezone=...)`; `migrate()` makes the templates and indices.
 
     Each area of the contract is a mixin in its own module of store/search (as in store/sqlite),
-    listed in the bases above; it declares its indices in `INDICES`."""
+    listed in the bases above; it declares its indices in `INDICES`. What one area asks of another:
+    `commit_rule_results` calls review's `_commit_flags` and `_mark_ruled` and alerts' `_commit_alerts`;
+    `counts` adds review's `_review_counts`, alerts' `_alert_counts` and stats' `_deleted_counts`;
+    stats' reports read alerts' `_alerts_by_level`, `_rumour_case_ids` and `_deliveries_by_state`;
+    privacy folds deleted posts with stats' `_add_deleted_aggregates` and scrubs quotations with
+    alerts' `_scrub_erased`."""
 
     backend = "search"
     # written by more than one area (the rules pass, moderators): layouts in bodies.py

@@ -401,3 +401,30 @@ def test_reading_all_goes_past_the_clusters_result_window(store, monkeypatch):
     assert [a.id for a in store.alerts(limit=3, offset=1)] == [a.id for a in reversed(made)][1:4]
     assert len(store.deliveries(made[0].id)) == 5 and len(store.digest_deliveries("wecom", "u3")) == 4
     assert [a.id for a in store.alerts_notified("u1", limit=10)] == [a.id for a in reversed(made)]
+
+
+@CONTRACT
+def test_reports_and_metrics_count_alerts_cases_and_deliveries(store):
+    """What the stats area's reports read from this area (alerts per level, active rumour cases, the
+    outbox per notifier and state), on every backend the same."""
+    p1, p2, p3 = ingest(store, ("1", 0, "weibo"), ("2", 1, "weibo"), ("3", 2, "qq"))
+    results = RuleResults(
+        alerts=[alert("rumour:r1", 1, Level.RED, posts=[p1], routes=[("邮件", "", "规则"), ("wecom", "lead", "订阅")]),
+                alert("rumour:r2", 2, Level.ORANGE, posts=[p2], routes=[("邮件", "", "规则")]),
+                alert("flood:f1", 3, Level.ORANGE, posts=[p3], routes=[("邮件", "", "规则")])],
+        cases=[Case(CaseKind.RUMOUR, "r1", "传言一", [p1]), Case(CaseKind.RUMOUR, "r2", "传言二", [p2]),
+               Case(CaseKind.FLOOD, "f1", "广告", [p3])],
+        alert_case={0: ("rumour", "r1"), 1: ("rumour", "r2"), 2: ("flood", "f1")})
+    first, *_ = store.commit_rule_results(results)
+    [sent, _] = store.deliveries(first.id)
+    store.delivery_sent(sent.id, T0 + timedelta(minutes=5))
+    now = utcnow()
+    week = store.period_stats(now - timedelta(days=7), now + timedelta(days=1))  # the alerts' times are T0's
+    everything = store.period_stats(T0 - timedelta(days=1), now + timedelta(days=1))
+    assert week["alerts"] == {} and everything["alerts"] == {"red": 1, "orange": 2}
+    rumour_ids = sorted(cs.id for cs in results.cases if cs.kind is CaseKind.RUMOUR)
+    assert sorted(everything["rumour_case_ids"]) == rumour_ids and sorted(week["rumour_case_ids"]) == rumour_ids
+    assert store.period_stats(T0 - timedelta(days=3), T0 - timedelta(days=2))["rumour_case_ids"] == []
+    metrics = store.metrics_snapshot()
+    assert metrics["alerts_by_level"] == {"red": 1, "orange": 2}
+    assert metrics["deliveries"] == {("邮件", "sent"): 1, ("邮件", "pending"): 2, ("wecom", "pending"): 1}
