@@ -18,13 +18,13 @@ A post that fails any check becomes a dead letter with the reason (Chinese, sayi
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
+from core import jsontext
 from core.config import Settings
 from core.domain import Post, utcnow
 from core.errors import RecordError
@@ -127,7 +127,6 @@ class Boundary:
         return value
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # json.dumps makes one per call
 
 # --------------------------------------------------------------------------- field checks
 def _identifier(value: Any, name: str, limit: int, required: bool = True) -> str:
@@ -189,7 +188,7 @@ def _extras(raw: Any, lim: Limits) -> dict[str, Any]:
         raise RecordError(f"附加字段应为对象，实际是 {type(raw).__name__}")
     clean = _json_value(raw, lim, depth=1, path="")
     try:
-        size = len(_ENCODER.encode(clean).encode("utf-8"))
+        size = len(jsontext.dumps(clean).encode("utf-8"))
     except (TypeError, ValueError) as exc:  # not reachable for cleaned values; kept as a guard
         raise RecordError(f"附加字段无法保存：{exc}") from None
     if size > lim.extra_bytes:

@@ -5,6 +5,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+from core import jsontext
 from core.domain import Analysis, PIISpan, Reason, Sentiment
 
 
@@ -20,11 +21,9 @@ def parse_ts(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)  # json.dumps makes one per call
-
-
 def dumps(value: Any) -> str:
-    return _ENCODER.encode(value)
+    """Compact JSON text, non-ASCII kept, anything else as str (core/jsontext.py)."""
+    return jsontext.dumps(value)
 
 
 def analysis_fields(a: Analysis) -> dict[str, Any]:
@@ -45,6 +44,40 @@ def analysis_fields(a: Analysis) -> dict[str, Any]:
         "debunk_id": a.debunk_id,
         "model_version": a.model_version,
     }
+
+
+def stored_fields(a: Analysis) -> tuple[Any, ...]:
+    """The analysis as the SQLite columns normalized, sentiment, polarity, spam, rumour, grievance,
+    abuse, topic, keywords, pii, reasons, extra, debunk_id, model_version: `analysis_fields`, with
+    the lists and dicts as JSON text, written without building the field dicts first."""
+    return (a.normalized, a.sentiment.value, float(a.polarity), float(a.spam), float(a.rumour),
+            float(a.grievance), float(a.abuse), a.topic, jsontext.dumps(a.keywords),
+            jsontext.dumps_records(a.pii), jsontext.dumps_records(a.reasons), jsontext.dumps(a.extra),
+            a.debunk_id, a.model_version)
+
+
+def analysis_as_stored(a: Analysis, version: int) -> Analysis:
+    """`a` as `analysis_from_fields(analysis_fields(a))` reads it back (no tokens, fresh lists, the
+    saved post version), without building the field dicts again: its reason and PII span objects
+    are shared, not copied."""
+    return Analysis(
+        normalized=a.normalized,
+        tokens=[],
+        sentiment=a.sentiment if type(a.sentiment) is Sentiment else Sentiment(a.sentiment),
+        polarity=float(a.polarity),
+        spam=float(a.spam),
+        rumour=float(a.rumour),
+        topic=a.topic,
+        keywords=list(a.keywords),
+        pii=list(a.pii),
+        reasons=list(a.reasons),
+        extra=dict(a.extra),
+        debunk_id=a.debunk_id,
+        model_version=a.model_version or "",
+        post_version=int(version or 0),
+        grievance=float(a.grievance or 0.0),
+        abuse=float(a.abuse or 0.0),
+    )
 
 
 def analysis_from_fields(f: dict[str, Any], tokens: list[str] | None = None) -> Analysis:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from store.index_terms import IndexTerms
 
-from core.domain import Analysis
+from core.domain import Analysis, Post
 
 
 Tokenizer = Callable[[str], list[str]]
@@ -33,7 +33,9 @@ class Database:
         self._lock = threading.Lock()
         self._conns: list[sqlite3.Connection] = []
         # analyses this process just saved, for the rules pass that follows (store/sqlite/posts.py)
-        self._fresh: OrderedDict[int, tuple[int, str, Analysis]] = OrderedDict()
+        # (post version, analysed at, analysis, the post as read for analysis or None), by post id
+        self._fresh: OrderedDict[int, tuple[int, str, Analysis, Post | None]] = OrderedDict()
+        self._handed_out: dict[int, Post] = {}  # the posts the last posts_to_analyze returned
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

@@ -10,7 +10,7 @@ from typing import Sequence
 
 from core.domain import AUTO_MODERATOR_PREFIX, Alert, Analysis, AuditEvent, Case, Post, ReasonCode, utcnow
 from store.base import AuthorHistory, DeadLetter, IngestResult, PostVersion, RuleResults
-from store.codec import analysis_fields, analysis_from_fields, dumps, parse_ts, ts
+from store.codec import analysis_as_stored, analysis_from_fields, dumps, parse_ts, stored_fields, ts
 from store.sqlite.connection import placeholders
 from core.masking import redact
 from core.text import post_preview, printable, safe_str
@@ -301,8 +301,11 @@ class PostsMixin:
 
     # ------------------------------------------------------------------ analysis
     def posts_to_analyze(self, limit: int, skip_after: int | None = None) -> list[Post]:
-        return self._decode(self._pending("analyzed_version < version", "analyze", limit, skip_after),
-                            "analyze", skip_after)
+        posts = self._decode(self._pending("analyzed_version < version", "analyze", limit, skip_after),
+                             "analyze", skip_after)
+        with self._lock:  # these very objects, saved with their analyses, need not be read back (_fresh)
+            self._handed_out = {p.id: p for p in posts}
+        return posts
 
     def save_analyses(self, pairs: Sequence[tuple[Post, Analysis]]) -> None:
         now = ts(utcnow())  # also tells this save from any other of the same post version (see _fresh)
@@ -310,35 +313,37 @@ class PostsMixin:
         untokenized = [p.text for p, a in pairs if not a.tokens]
         cut = iter(self.tokenize_many(untokenized) if untokenized else ())
         index = [(p.id, " ".join(self.index_terms(a.tokens) if a.tokens else next(cut))) for p, a in pairs]
-        fields = []
-        for post, a in pairs:
+        rows, counted = [], []
+        for (post, a), (pid, _) in zip(pairs, index):
             a.post_version = post.version
-            fields.append(analysis_fields(a))
+            f = stored_fields(a)
+            rows.append((pid, post.version, *f, now))
+            counted.append((pid, {"topic": a.topic, "sentiment": f[1], "polarity": f[2], "spam": f[3],
+                                  "keywords": a.keywords}))
         with self._tx() as c:
-            self._rollup_swap(c, [(pid, f) for (pid, _), f in zip(index, fields)])  # before the old rows go
+            self._rollup_swap(c, counted)  # before the old rows go
             c.executemany(
                 "INSERT OR REPLACE INTO analyses (post_id, version, normalized, sentiment, polarity, spam,"
                 " rumour, grievance, abuse, topic, keywords, pii, reasons, extra, debunk_id, model_version,"
-                " analyzed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(pid, post.version, f["normalized"], f["sentiment"], f["polarity"], f["spam"], f["rumour"],
-                  f["grievance"], f["abuse"], f["topic"], dumps(f["keywords"]), dumps(f["pii"]),
-                  dumps(f["reasons"]), dumps(f["extra"]), f["debunk_id"], f["model_version"], now)
-                 for (post, _), (pid, _), f in zip(pairs, index, fields)])
+                " analyzed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             c.executemany("UPDATE posts SET analyzed_version = ? WHERE id = ? AND analyzed_version < ?",
                           [(post.version, pid, post.version) for (post, _), (pid, _) in zip(pairs, index)])
             fts = list(dict(index).items())  # one row per post (the last, should a post come twice)
             c.executemany("DELETE FROM posts_fts WHERE rowid = ?", [(pid,) for pid, _ in fts])
             c.executemany("INSERT INTO posts_fts (rowid, tokens) VALUES (?, ?)", fts)
-        self._remember_fresh(pairs, fields, now)
+        self._remember_fresh(pairs, now)
 
-    def _remember_fresh(self, pairs: Sequence[tuple[Post, Analysis]], fields: list[dict], at: str) -> None:
+    def _remember_fresh(self, pairs: Sequence[tuple[Post, Analysis]], at: str) -> None:
         """Keep the analyses just saved, as `posts_for_rules` would read them back, so the rules pass
         that follows takes them from memory (decoding the rows again was a fifth of the pipeline's
-        time). An entry is used only if the stored row is still this save (same version and time)."""
+        time). An entry is used only if the stored row is still this save (same version and time).
+        The post is kept too when it is the very object `posts_to_analyze` read from its row; it is
+        used only if the row still has that version and was not redacted since."""
         with self._lock:
-            for (post, _), f in zip(pairs, fields):
+            for post, a in pairs:
                 assert post.id is not None
-                self._fresh[post.id] = (post.version, at, analysis_from_fields({**f, "version": post.version}))
+                kept = post if self._handed_out.pop(post.id, None) is post else None
+                self._fresh[post.id] = (post.version, at, analysis_as_stored(a, post.version), kept)
                 self._fresh.move_to_end(post.id)
             while len(self._fresh) > FRESH_MAX:
                 self._fresh.popitem(last=False)
@@ -354,18 +359,28 @@ class PostsMixin:
 
     # ------------------------------------------------------------------ rules cursor
     def posts_for_rules(self, limit: int, skip_after: int | None = None) -> list[tuple[Post, Analysis]]:
-        rows = self._pending("ruled_version < analyzed_version", "rules", limit, skip_after)
-        posts = self._decode(rows, "rules", skip_after)
-        analyses: dict[int, Analysis] = {}
+        heads = self._pending("ruled_version < analyzed_version", "rules", limit, skip_after,
+                              columns="id, version, redacted_at")
         with self._lock:
-            fresh = {p.id: self._fresh.pop(p.id) for p in posts if p.id in self._fresh}
+            fresh = {r["id"]: self._fresh.pop(r["id"]) for r in heads if r["id"] in self._fresh}
+        kept: dict[int, Post] = {}
+        for r in heads:
+            entry = fresh.get(r["id"])
+            if entry is not None and entry[3] is not None and entry[0] == r["version"] and r["redacted_at"] is None:
+                kept[r["id"]] = entry[3]
+        unread = [r["id"] for r in heads if r["id"] not in kept]
+        for chunk in _chunks(unread, 500):
+            rows = self._rows(f"SELECT {POST_COLUMNS} FROM posts WHERE id IN ({placeholders(len(chunk))})", chunk)
+            kept.update((p.id, p) for p in self._decode(rows, "rules", skip_after))  # type: ignore[misc]
+        posts = [kept[r["id"]] for r in heads if r["id"] in kept]
+        analyses: dict[int, Analysis] = {}
         for chunk in _chunks([p.id for p in posts], 500):
             stale = []
             for r in self._rows(f"SELECT post_id, version, analyzed_at FROM analyses WHERE post_id IN"
                                 f" ({placeholders(len(chunk))})", chunk):
-                kept = fresh.get(r["post_id"])
-                if kept is not None and kept[:2] == (r["version"], r["analyzed_at"]):
-                    analyses[r["post_id"]] = kept[2]
+                entry = fresh.get(r["post_id"])
+                if entry is not None and entry[:2] == (r["version"], r["analyzed_at"]):
+                    analyses[r["post_id"]] = entry[2]
                 else:
                     stale.append(r["post_id"])
             for r in self._rows(f"SELECT * FROM analyses WHERE post_id IN ({placeholders(len(stale))})",
@@ -376,14 +391,15 @@ class PostsMixin:
                     self._undecodable(r["post_id"], "rules", exc, skip_after)
         return [(p, analyses[p.id]) for p in posts if p.id in analyses]
 
-    def _pending(self, condition: str, stage: str, limit: int, skip_after: int | None) -> list[sqlite3.Row]:
+    def _pending(self, condition: str, stage: str, limit: int, skip_after: int | None,
+                 columns: str = POST_COLUMNS) -> list[sqlite3.Row]:
         """Post rows waiting for `stage` (oldest first); with `skip_after`, minus the quarantined."""
         skip, params = "", [limit]
         if skip_after is not None:
             skip = (" AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.stage = ? AND q.post_id = posts.id"
                     " AND q.version = posts.version AND q.attempts >= ?)")
             params = [stage, skip_after, limit]
-        return self._rows(f"SELECT {POST_COLUMNS} FROM posts WHERE {condition}{skip} ORDER BY created_at, id LIMIT ?",
+        return self._rows(f"SELECT {columns} FROM posts WHERE {condition}{skip} ORDER BY created_at, id LIMIT ?",
                           params)
 
     def _decode(self, rows: list[sqlite3.Row], stage: str, skip_after: int | None) -> list[Post]:

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings, strategies as st
 
 from core.domain import Analysis, PIISpan, Post, Reason, Sentiment
+from store.codec import analysis_as_stored, analysis_fields, analysis_from_fields, dumps, stored_fields
 from store.sqlite import SqliteStore
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -23,7 +24,8 @@ analyses = st.builds(
                            end=st.integers(21, 40)), max_size=2),
     reasons=st.lists(st.builds(Reason, score=st.sampled_from(["spam", "rumour"]), code=st.text(max_size=6),
                                text=st.text(max_size=20), weight=st.floats(-1, 1)), max_size=3),
-    extra=st.dictionaries(st.text(max_size=5), st.one_of(st.integers(), st.text(max_size=5)), max_size=2),
+    extra=st.dictionaries(st.text(max_size=5), st.one_of(st.none(), st.integers(), st.floats(allow_nan=False),
+                                                     st.text(max_size=5)), max_size=2),
     model_version=st.text(max_size=8),
 )
 
@@ -65,3 +67,44 @@ def test_an_analysis_changed_after_the_save_is_read_from_its_row(tmp_path):
     assert a.normalized == "重新分析" and a.model_version == "v2"
     writer.close()
     store.close()
+
+
+def test_a_post_redacted_after_the_save_is_read_from_its_row(tmp_path):
+    store = SqliteStore(tmp_path / "s.db")
+    store.migrate()
+    store.ingest("t", [Post("qq", "1", "u", "电话 13800138000", T0)], None)
+    p = store.posts_to_analyze(10)[0]
+    store.save_analyses([(p, Analysis(normalized="电话 13800138000", tokens=[], sentiment=Sentiment.NEU,
+                                      polarity=0.0, spam=0.1, rumour=0.1, model_version="v1"))])
+    other = SqliteStore(tmp_path / "s.db")  # another process redacts the post (same version)
+    with other._tx() as c:
+        c.execute("UPDATE posts SET text = '电话 138****8000', redacted_at = '2026-03-03T00:00:00.000000+00:00'")
+    [(post, _)] = store.posts_for_rules(10)
+    assert post.text == "电话 138****8000"
+    other.close()
+    store.close()
+
+
+def test_posts_not_read_for_analysis_by_this_store_are_read_from_their_rows(tmp_path):
+    """A caller's own post object (not the one posts_to_analyze returned) is never taken for the row."""
+    store = SqliteStore(tmp_path / "s.db")
+    store.migrate()
+    mine = Post("qq", "1", "u", "原文", T0.astimezone(timezone(timedelta(hours=8))))
+    store.ingest("t", [mine], None)
+    store.save_analyses([(mine, Analysis(normalized="原文", tokens=[], sentiment=Sentiment.NEU, polarity=0.0,
+                                         spam=0.0, rumour=0.0, model_version="v1"))])
+    [(post, _)] = store.posts_for_rules(10)
+    assert post is not mine and post.created_at.utcoffset() == timedelta(0)
+    store.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(analyses)
+def test_stored_fields_are_the_analysis_fields_as_json(a):
+    f = analysis_fields(a)
+    assert stored_fields(a) == (
+        f["normalized"], f["sentiment"], f["polarity"], f["spam"], f["rumour"], f["grievance"], f["abuse"],
+        f["topic"], dumps(f["keywords"]), dumps(f["pii"]), dumps(f["reasons"]), dumps(f["extra"]),
+        f["debunk_id"], f["model_version"])
+    assert analysis_as_stored(a, 3) == analysis_from_fields({**f, "version": 3})
+
