@@ -11,11 +11,17 @@ one set of bodies for both engines, and the test cluster (tests/clusters) runs t
 from __future__ import annotations
 
 import abc
+import logging
 import os
+import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from core.errors import ConfigError, SentinelError
+
+
+log = logging.getLogger("sentinel.store")
+BUSY_DELAYS = (0.2, 0.4, 0.8, 1.6, 3.2)  # 6.2 s in all, as the bulk retries of store.py wait
 
 
 class Conflict(Exception):
@@ -24,6 +30,18 @@ class Conflict(Exception):
 
 class NotFound(Exception):
     """404: no such document or index."""
+
+
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status of either client's error (elasticsearch: `.meta.status`; opensearch-py:
+    `.status_code`), or None."""
+    meta = getattr(exc, "meta", None)
+    status = getattr(meta, "status", None) if meta is not None else getattr(exc, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+class ClusterBusyError(SentinelError):
+    """The cluster kept answering 429 (too many requests) to one request."""
 
 
 class ClusterWriteError(SentinelError):
@@ -125,13 +143,29 @@ class _PythonClient(SearchClient):
     _errors: Any  # the module holding that client's exception classes
     _bad_request: str  # its exception class for 400 answers
 
+    busy_delays: tuple[float, ...] = BUSY_DELAYS  # seconds between attempts of a request answered 429
+
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        try:
-            return _body(fn(*args, **kwargs))
-        except self._errors.ConflictError as e:
-            raise Conflict(str(e)) from None
-        except self._errors.NotFoundError as e:
-            raise NotFound(str(e)) from None
+        """One request. Answered 429 (the cluster's queues are full: nothing was done), it is sent
+        again after a growing pause, then fails with ClusterBusyError. Bulk items refused one by
+        one are retried by the store (store/search/store.py `_bulk`)."""
+        for delay in (*self.busy_delays, None):
+            try:
+                return _body(fn(*args, **kwargs))
+            except self._errors.ConflictError as e:
+                raise Conflict(str(e)) from None
+            except self._errors.NotFoundError as e:
+                raise NotFound(str(e)) from None
+            except Exception as e:
+                if status_of(e) != 429:
+                    raise
+                if delay is None:
+                    raise ClusterBusyError(
+                        f"搜索集群持续繁忙（HTTP 429，已重试 {len(self.busy_delays)} 次）：请稍后重试，"
+                        "或查看集群的写入队列与节点负载，必要时扩容") from e
+                log.warning("搜索集群繁忙（HTTP 429），%.1f 秒后重试", delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
 
     def info(self) -> dict[str, Any]:
         return self._call(self._c.info)
