@@ -8,10 +8,13 @@ the alerts area. The post's key document stays as a tombstone (`gone`), so the s
 again is ignored; posts older than the retention horizon (meta `purged_before`) are ignored too.
 
 Without transactions, every step is safe to repeat after a crash: the key turns into a tombstone
-first (so nothing re-ingests the post meanwhile), the post's counts go to the aggregates of deleted
-posts under the post's own id (a repeat writes the same document), the referring documents are
-deleted, the post document last — a purge or erasure interrupted half-way finds the post again and
-finishes it. Redaction rewrites a post with if_seq_no (an edit that lands meanwhile wins; the next
+first (so nothing re-ingests the post meanwhile) and names the batch its counts go into
+(`counted_in`); the batch's counts go to the aggregates of deleted posts (documents with ids from
+the batch), then the batch's marker document, which makes them final; the referring documents are
+deleted, the post document last. A purge or erasure interrupted half-way finds the post again and
+finishes it, whatever other posts it takes with it: a post whose batch has its marker is not counted
+again; a batch without its marker (cut while its counts were written) has its documents deleted and
+its posts counted afresh, before any of them was deleted. Redaction rewrites a post with if_seq_no (an edit that lands meanwhile wins; the next
 run takes the new version).
 
 Backups: a cluster is backed up with its own snapshot API into a repository the cluster is
@@ -20,6 +23,7 @@ configured for (`path.repo`); `python -m store.backup` refuses with that advice 
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime, timedelta
 from typing import Any, Iterator, Sequence
 
@@ -34,6 +38,7 @@ from store.search import bodies
 from store.search.client import ClusterWriteError, Conflict
 from store.sqlite.privacy import _redact_json, _strings  # the same rules on every backend
 
+log = logging.getLogger("sentinel.store")
 PURGED_BEFORE = "purged_before"
 LEFTOVERS_AT = "leftovers_purged_at"
 DEAD_REDACTED_BEFORE = "dead_letters_redacted_before"
@@ -209,12 +214,17 @@ class PrivacyMixin:
                                                   source=["post_id", "status"], sort=({"_doc": "asc"},))]
         flagged = {int(f["post_id"]) for f in flags}
         removed = {int(f["post_id"]) for f in flags if f.get("status") == "removed"}
-        keys = [({"update": {"_index": self.names.keys, "_id": bodies.key_id(h["_source"]["channel"],  # type: ignore[attr-defined]
-                                                                             h["_source"]["source_id"])}},
+        key_ids = [bodies.key_id(h["_source"]["channel"], h["_source"]["source_id"]) for h in hits]
+        counted = self._counted_keys(key_ids)
+        todo = [h["_source"] for h, k in zip(hits, key_ids) if k not in counted]
+        batch = self._deleted_batch(todo) if todo else None  # type: ignore[attr-defined]
+        keys = [({"update": {"_index": self.names.keys, "_id": k}},  # type: ignore[attr-defined]
                  {"doc": {"gone": why, "gone_at": now, "gone_flagged": int(h["_id"]) in flagged,
-                          "gone_analyzed": int(h["_source"].get("analyzed_version") or 0) > 0}}) for h in hits]
+                          "gone_analyzed": int(h["_source"].get("analyzed_version") or 0) > 0,
+                          **({} if k in counted else {"counted_in": batch})}}) for h, k in zip(hits, key_ids)]
         self._bulk(keys, refresh=True)  # type: ignore[attr-defined]
-        self._fold_deleted(hits, flagged, removed)
+        if todo:
+            self._add_deleted_aggregates(todo, flagged, removed)  # type: ignore[attr-defined]
         counts: dict[str, int] = {}
         prefix = f"{self.names.prefix}-"  # type: ignore[attr-defined]
         for index in self._post_reference_indices():
@@ -227,10 +237,25 @@ class PrivacyMixin:
         counts["posts"] = sum(1 for item in items if item.get("status") == 200)
         return counts
 
-    def _fold_deleted(self, hits: Sequence[dict[str, Any]], flagged: set[int], removed: set[int]) -> None:
-        """The deleted posts' counts into the aggregates of deleted posts (the stats area), before
-        anything is deleted; the same set of posts again adds nothing."""
-        self._add_deleted_aggregates([h["_source"] for h in hits], flagged, removed)  # type: ignore[attr-defined]
+    def _counted_keys(self, key_ids: Sequence[str]) -> set[str]:
+        """The keys whose posts are already in the aggregates of deleted posts: their key names a
+        batch whose marker is there. A named batch without its marker was cut while its counts were
+        written: its documents are deleted, and its posts count as not counted."""
+        named: dict[str, str] = {}
+        for doc in self.client.mget(self.names.keys, list(key_ids)):  # type: ignore[attr-defined]
+            batch = (doc.get("_source") or {}).get("counted_in") if doc.get("found") else None
+            if batch:
+                named[doc["_id"]] = batch
+        if not named:
+            return set()
+        batches = sorted(set(named.values()))
+        markers = self.client.mget(self._gone(), [self._batch_marker(b) for b in batches])  # type: ignore[attr-defined]
+        done = {b for b, m in zip(batches, markers) if m.get("found")}
+        for b in batches:
+            if b not in done:
+                n = self._delete_where(self._gone(), {"term": {"batch": b}})  # type: ignore[attr-defined]
+                log.warning("已删除帖子的统计：上次中断的批次 %s 只写了一部分（%d 条），已撤回重算", b[:12], n)
+        return {k for k, b in named.items() if b in done}
 
     def purge_leftovers(self, now: datetime, every: timedelta | None = None) -> bool:
         """Expunge the deleted documents from the posts indices' segments (a force-merge that only

@@ -16,9 +16,9 @@ SQLite's post_aggregates: documents of kind "posts" per UTC hour, channel, topic
 sentiment ('' never analysed) with the counts of store/migrations/0010_retention.sql, and of kind
 "word" per hour, channel and cloud word. `_add_deleted_aggregates` writes them (the privacy port calls
 it before deleting the posts); every count of posts here adds them. A batch's documents have ids
-derived from the batch (the set of post ids) and its group, created with op_type=create: calling it
-again with the same posts after a crash adds nothing. The caller must therefore repeat the SAME set
-until its deletes are done (not a new set that includes some of them).
+derived from the batch (the set of post ids) and its group, created with op_type=create, and a
+marker document (kind "batch") written last: the privacy area records each post's batch on its key
+and counts a post again only when its batch has no marker (store/search/privacy.py).
 
 Leads (what officers did with a 提案线索) are documents in P-leads, id = the post id, holding the
 post's `created_at` so the lead list filters by state without a join. `set_lead_state` is a
@@ -565,7 +565,7 @@ class StatsMixin:
         if not docs:
             return
         flagged, removed = set(flagged), set(removed)
-        batch = hashlib.sha256(",".join(str(i) for i in sorted(int(d["id"]) for d in docs)).encode()).hexdigest()
+        batch = self._deleted_batch(docs)
         groups: dict[tuple[str, str, str, str], Counter[str]] = {}
         words: Counter[tuple[str, str, str]] = Counter()
         for d in docs:
@@ -601,10 +601,22 @@ class StatsMixin:
                 "utf-8", "surrogatepass")).hexdigest()
             actions.append(({"create": {"_index": index, "_id": doc_id}}, {
                 "kind": "word", "batch": batch, "hour": hour, "channel": channel, "word": w, "total": n}))
-        failed = [item for item in self._bulk(actions, refresh=True)  # type: ignore[attr-defined]
-                  if item.get("status") not in (200, 201, 409)]  # 409: this batch was counted already
-        if failed:
-            raise ClusterWriteError(f"已删除帖子的统计无法写入搜索集群（{failed[0].get('error')}），帖子未删除，请重试")
+        # the marker last, in its own request: it makes the batch final (privacy's `_counted_keys`)
+        for part in (actions, [({"create": {"_index": index, "_id": self._batch_marker(batch)}},
+                                {"kind": "batch", "batch": batch, "posts": len(docs), "at": ts(utcnow())})]):
+            failed = [item for item in self._bulk(part, refresh=True)  # type: ignore[attr-defined]
+                      if item.get("status") not in (200, 201, 409)]  # 409: this batch was counted already
+            if failed:
+                raise ClusterWriteError(f"已删除帖子的统计无法写入搜索集群（{failed[0].get('error')}），帖子未删除，请重试")
+
+    @staticmethod
+    def _deleted_batch(docs: Sequence[dict[str, Any]]) -> str:
+        """The id of a batch of deleted posts: from the set of their ids."""
+        return hashlib.sha256(",".join(str(i) for i in sorted(int(d["id"]) for d in docs)).encode()).hexdigest()
+
+    @staticmethod
+    def _batch_marker(batch: str) -> str:
+        return f"batch:{batch}"
 
 
 def _before(before: tuple[datetime, int]) -> dict[str, Any]:

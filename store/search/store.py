@@ -107,8 +107,9 @@ class SearchStore(StatsMixin, PeopleMixin, AccessMixin, ReviewMixin, AlertsMixin
     `commit_rule_results` calls review's `_commit_flags` and `_mark_ruled` and alerts' `_commit_alerts`;
     `counts` adds review's `_review_counts`, alerts' `_alert_counts` and stats' `_deleted_counts`;
     stats' reports read alerts' `_alerts_by_level`, `_rumour_case_ids` and `_deliveries_by_state`;
-    privacy folds deleted posts with stats' `_add_deleted_aggregates` and scrubs quotations with
-    alerts' `_scrub_erased`."""
+    privacy folds deleted posts with stats' `_add_deleted_aggregates` (its batches named by
+    `_deleted_batch`, final with the document `_batch_marker` in `_gone`) and scrubs quotations
+    with alerts' `_scrub_erased`."""
 
     backend = "search"
     # written by more than one area (the rules pass, moderators): layouts in bodies.py

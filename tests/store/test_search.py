@@ -391,5 +391,6 @@ def test_no_two_areas_define_the_same_method() -> None:
     assert own.isdisjoint(owners), own & set(owners)
     # what one area asks of another (SearchStore's docstring) is there, each once
     hooks = ["_commit_flags", "_mark_ruled", "_commit_alerts", "_review_counts", "_alert_counts", "_deleted_counts",
-             "_alerts_by_level", "_rumour_case_ids", "_deliveries_by_state", "_add_deleted_aggregates", "_scrub_erased"]
+             "_alerts_by_level", "_rumour_case_ids", "_deliveries_by_state", "_add_deleted_aggregates", "_scrub_erased",
+             "_deleted_batch", "_batch_marker", "_gone"]
     assert all(len(owners.get(h, [])) == 1 for h in hooks), {h: owners.get(h) for h in hooks}

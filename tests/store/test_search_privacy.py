@@ -100,3 +100,63 @@ def test_a_backup_of_a_cluster_store_is_refused_with_the_snapshot_advice(store, 
     with pytest.raises(SentinelError, match="snapshot") as err:
         store.backup(tmp_path / "x.db")
     assert "docs/scale-out.md" in str(err.value) and not (tmp_path / "x.db").exists()
+
+
+def _old_posts(store, n: int) -> list[Post]:
+    posts = _ingest(store, *[post(f"c{i}", f"很久以前的第{i}条帖子，食堂涨价", 24 * 30 + i) for i in range(n)])
+    store.save_analyses([(p, analysis(p.text, keywords=["食堂", "涨价"])) for p in posts])
+    return posts
+
+
+def _counted(store) -> tuple[int, int, int]:
+    c = store.counts()
+    words = dict(store.top_words((NOW - timedelta(days=60)).date(), NOW.date(), limit=10))
+    return c["posts"], c["analyzed"], words.get("食堂", 0)
+
+
+@SEARCH
+def test_a_purge_cut_in_its_final_delete_counts_each_post_once(store, monkeypatch):
+    """Killed while deleting the posts (some gone, some not): the next purge takes the rest, a
+    different set, and counts none of them a second time."""
+    import pytest
+
+    _old_posts(store, 4)
+    assert _counted(store) == (4, 4, 4)
+    real = store._bulk
+
+    def killed(actions, refresh=False):
+        if actions and all("delete" in a and "-posts" in a["delete"]["_index"] for a, _ in actions):
+            real(actions[:2], refresh=refresh)
+            raise RuntimeError("kill -9")
+        return real(actions, refresh=refresh)
+
+    monkeypatch.setattr(store, "_bulk", killed)
+    with pytest.raises(RuntimeError):
+        store.purge_posts(NOW - timedelta(days=7))
+    monkeypatch.setattr(store, "_bulk", real)
+    assert store.purge_posts(NOW - timedelta(days=7)) == 2 and store.purge_posts(NOW - timedelta(days=7)) == 0
+    assert _counted(store) == (4, 4, 4)
+
+
+@SEARCH
+def test_a_purge_cut_while_writing_its_counts_counts_each_post_once(store, monkeypatch):
+    """Killed half-way through writing a batch's counts: the batch is withdrawn and its posts
+    counted afresh, within a different, larger batch."""
+    import pytest
+
+    _old_posts(store, 4)
+    real = store._bulk
+
+    def killed(actions, refresh=False):
+        if actions and all("create" in a and a["create"]["_index"] == store._gone() for a, _ in actions) \
+                and not any(a["create"]["_id"].startswith("batch:") for a, _ in actions):
+            real(actions[: max(1, len(actions) // 2)], refresh=refresh)
+            raise RuntimeError("kill -9")
+        return real(actions, refresh=refresh)
+
+    monkeypatch.setattr(store, "_bulk", killed)
+    with pytest.raises(RuntimeError):
+        store.purge_posts(NOW - timedelta(days=7), limit=3)
+    monkeypatch.setattr(store, "_bulk", real)
+    assert store.purge_posts(NOW - timedelta(days=7)) == 4
+    assert _counted(store) == (4, 4, 4)
