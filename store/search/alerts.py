@@ -30,13 +30,12 @@ How each write stays correct without transactions:
   without its deliveries, even though the repeated pass may now hold it back (last_alert_at).
   Two writers creating the same alert at once: the loser drops the deliveries it made under its
   own (unused) id and writes them under the winner's.
-- Claiming, acknowledging and a case move with `expect` are conditional: the document is read in
-  real time and written with if_seq_no, so of two moderators exactly one wins; the audit event is
-  written after the change landed (a lost race audits nothing). A crash between the two leaves the
-  change without its audit event: the one window where that can happen.
-- Unconditional changes (assigning leaders, answers, a case move without `expect`, escalation's
-  deliveries) send their audit event first in the same bulk request as the change; a change that
-  loses a race (409) is read again and sent again without a second event.
+- Every audited change sends its audit event first in the same bulk request as the change (the
+  server applies both even if the client dies after sending); a change that loses a race (409) is
+  read again and sent again without a second event. Claiming, acknowledging and a case move with
+  `expect` are conditional: of two moderators exactly one wins, and the loser's event is taken back.
+  A crash in that instant leaves an event for a claim that did not happen; a change is never left
+  without its event.
 - The outbox: only the worker lease holder delivers (core/lease.py). `delivery_sent`,
   `delivery_failed` and `postpone_delivery` are read-modify-writes with if_seq_no, retried, so a
   dashboard or second instance writing the same delivery loses nothing. A crash between sending and
@@ -227,36 +226,37 @@ class AlertsMixin:
         return self.client.get(self._ix(area), hits[0]["_id"])
 
     def _change(self, area: str, store_id: int, change: Callable[[dict[str, Any]], dict[str, Any] | None],
-                audit: AuditEvent | None = None, audit_first: bool = False) -> dict[str, Any] | None:
+                audit: AuditEvent | None = None) -> dict[str, Any] | None:
         """Read-modify-write of one document by store id with if_seq_no, retried on a conflict.
         `change` gets a copy of the source and returns the new one, or None (nothing to do: the
-        result is None and nothing is audited). With `audit_first` the event goes first in the same
-        bulk as the first write (for changes that cannot turn into None once the document exists);
-        otherwise it is written after the change landed."""
+        result is None and nothing is audited). The audit event goes first in the same bulk request
+        as the first write, so a change never lands without its event. When that write loses a race
+        (409) and the change, read again, has nothing left to do (another moderator claimed first),
+        the event is taken back; only a crash in that instant leaves an event for a change that did
+        not happen (never the reverse)."""
         index = self._ix(area)
-        audited = False
+        events: list[Action] = []
         for _ in range(CAS_ATTEMPTS):
             got = self._by_store_id(area, store_id)
-            if got is None:
-                return None
-            new = change(dict(got["_source"]))
+            new = change(dict(got["_source"])) if got is not None else None
             if new is None:
+                if events:
+                    self._bulk([({"delete": {"_index": events[0][0]["create"]["_index"],
+                                             "_id": events[0][0]["create"]["_id"]}}, None)], refresh=True)
                 return None
-            action: Action = ({"index": {"_index": index, "_id": got["_id"], "if_seq_no": got["_seq_no"],
-                                         "if_primary_term": got["_primary_term"]}}, new)
-            events = self._audit_actions([audit]) if audit is not None and audit_first and not audited else []
-            items = self._bulk([*events, action], refresh=True)
-            bad = _failed(items[:len(events)])
+            action: Action = ({"index": {"_index": index, "_id": got["_id"], "if_seq_no": got["_seq_no"],  # type: ignore[index]
+                                         "if_primary_term": got["_primary_term"]}}, new)  # type: ignore[index]
+            first = self._audit_actions([audit]) if audit is not None and not events else []
+            items = self._bulk([*first, action], refresh=True)
+            bad = _failed(items[:len(first)])
             if bad is not None:
                 raise ClusterWriteError(f"审计记录无法写入搜索集群（{_why(bad)}），请检查集群后重试")
-            audited = audited or bool(events)
+            events = events or first
             status = items[-1].get("status")
             if status == 409:
                 continue  # changed meanwhile: read again
             if status not in (200, 201):
                 raise ClusterWriteError(f"无法写入搜索集群（{_why(items[-1])}），请检查集群后重试")
-            if audit is not None and not audit_first:
-                self.audit(audit)
             return new
         raise ClusterWriteError("并发修改冲突过多，请稍后重试")
 
@@ -443,7 +443,7 @@ class AlertsMixin:
                 for u in dict.fromkeys(usernames) if u not in have)]
             return src
 
-        if self._change("cases", case_id, add, audit, audit_first=True) is None:
+        if self._change("cases", case_id, add, audit) is None:
             raise ValueError(f"没有编号为 {case_id} 的事件")
 
     def set_case_state(self, case_id: int, state: CaseState, audit: AuditEvent,
@@ -458,7 +458,7 @@ class AlertsMixin:
             src.update(state=state.value, status="closed" if closed else "open")
             return src
 
-        return self._change("cases", case_id, move, audit, audit_first=expect is None) is not None
+        return self._change("cases", case_id, move, audit) is not None
 
     def add_case_response(self, response: CaseResponse, audit: AuditEvent) -> CaseResponse:
         [response.id] = self._allocate("case_responses", 1)
@@ -568,7 +568,7 @@ class AlertsMixin:
                                                  limit=limit)]
 
     def _take_alert(self, alert_id: int, field: str, audit: AuditEvent) -> bool:
-        """The first person to claim (or acknowledge) wins: a write with if_seq_no, audited after."""
+        """The first person to claim (or acknowledge) wins: a write with if_seq_no (its event first)."""
         def take(src: dict[str, Any]) -> dict[str, Any] | None:
             if src.get(f"{field}_by"):
                 return None

@@ -278,6 +278,42 @@ def test_two_moderators_claiming_at_once_exactly_one_wins(store, request):
     assert [(e.actor, e.action) for e in store.audit_log()] == [(won[0], "alert.claim")]
 
 
+@SEARCH
+def test_a_claim_is_never_without_its_audit_event(store, request, monkeypatch):
+    """Killed right after sending, the claim and its event both land; losing the race to another
+    moderator between reading and writing, the loser's event is taken back."""
+    import pytest
+
+    [p] = ingest(store, ("1", 0, "weibo"))
+    a, b = store.commit_rule_results(RuleResults(alerts=[alert("k", 0, posts=[p]), alert("j", 1, posts=[p])]))
+    real = store._bulk
+
+    def killed(actions, refresh=False):
+        real(actions, refresh=refresh)  # sent and applied; the answer never arrives
+        raise RuntimeError("kill -9")
+
+    monkeypatch.setattr(store, "_bulk", killed)
+    with pytest.raises(RuntimeError):
+        store.claim_alert(a.id, AuditEvent("wang", "alert.claim", f"alert:{a.id}"))
+    monkeypatch.setattr(store, "_bulk", real)
+    assert store.get_alert(a.id).claimed_by == "wang"
+    assert [(e.actor, e.target) for e in store.audit_log()] == [("wang", f"alert:{a.id}")]
+
+    other = twin(store, request)
+
+    def overtaken(actions, refresh=False):
+        if any("index" in x and x["index"]["_id"] for x, _ in actions) and not other.get_alert(b.id).claimed_by:
+            assert other.claim_alert(b.id, AuditEvent("zhao", "alert.claim", f"alert:{b.id}"))
+        return real(actions, refresh=refresh)
+
+    monkeypatch.setattr(store, "_bulk", overtaken)
+    assert not store.claim_alert(b.id, AuditEvent("li", "alert.claim", f"alert:{b.id}"))
+    monkeypatch.setattr(store, "_bulk", real)
+    other.close()
+    assert store.get_alert(b.id).claimed_by == "zhao"
+    assert [(e.actor, e.target) for e in store.audit_log()] == [("zhao", f"alert:{b.id}"), ("wang", f"alert:{a.id}")]
+
+
 @CONTRACT
 def test_the_outbox_digests_postponing_and_failing_notifiers(store):
     [p] = ingest(store, ("1", 0, "weibo"))
