@@ -41,6 +41,7 @@ from core.privacy import RetentionPolicy, RetentionReport, apply_retention
 from dashboard.security import load_secret_key
 from core.text import printable
 from nlp import Analyzer
+from nlp.analyzer import gc_paused
 from nlp.tokenizer import search_tokens, search_tokens_many
 from rules import RuleEngine
 from store import Store, open_store
@@ -104,7 +105,8 @@ class Sentinel:
         service._warm()
         # The models, dictionaries and windows loaded above live as long as the process: keep them
         # out of the garbage collector's full passes, which otherwise walk millions of them again
-        # and again while posts are analysed (a tenth of the pipeline's time).
+        # and again while posts are analysed (a tenth of the pipeline's time). The collect and
+        # process jobs also pause the collector while they run (gc_paused).
         gc.freeze()
         log.info(
             "服务已就绪：数据目录 %s，渠道 %s，通知方式 %s，模型 %s（启动耗时 %.1f 秒）",
@@ -138,7 +140,7 @@ class Sentinel:
 
     # ------------------------------------------------------------------ jobs
     def collect(self, should_stop: StopCheck = lambda: False) -> int:
-        with self._job("collect"):
+        with self._job("collect"), gc_paused():  # bounded: the runner's time budget and batch count
             result = self.runner.run_once(should_stop)
         return result.new + result.updated
 
@@ -147,7 +149,7 @@ class Sentinel:
         the time budget is spent, or a stop is requested (the batch in flight always finishes)."""
         done = 0
         deadline = time.monotonic() + budget_s
-        with self._process_lock:
+        with self._process_lock, gc_paused():  # for the job's run, at most `budget_s` (nlp/analyzer.py)
             while not should_stop() and time.monotonic() < deadline:
                 with self._job("analyze"):
                     posts = self.store.posts_to_analyze(self.settings.batch_size,
