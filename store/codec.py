@@ -59,7 +59,8 @@ def stored_fields(a: Analysis) -> tuple[Any, ...]:
 def analysis_as_stored(a: Analysis, version: int) -> Analysis:
     """`a` as `analysis_from_fields(analysis_fields(a))` reads it back (no tokens, fresh lists, the
     saved post version), without building the field dicts again: its reason and PII span objects
-    are shared, not copied."""
+    are shared, not copied. (A NaN or infinity inside `extra` is read back from a row as None, JSON
+    having no such numbers; the analysers write none.)"""
     return Analysis(
         normalized=a.normalized,
         tokens=[],

@@ -24,7 +24,7 @@ analyses = st.builds(
                            end=st.integers(21, 40)), max_size=2),
     reasons=st.lists(st.builds(Reason, score=st.sampled_from(["spam", "rumour"]), code=st.text(max_size=6),
                                text=st.text(max_size=20), weight=st.floats(-1, 1)), max_size=3),
-    extra=st.dictionaries(st.text(max_size=5), st.one_of(st.none(), st.integers(), st.floats(allow_nan=False),
+    extra=st.dictionaries(st.text(max_size=5), st.one_of(st.none(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
                                                      st.text(max_size=5)), max_size=2),
     model_version=st.text(max_size=8),
 )
@@ -53,13 +53,19 @@ def test_rules_get_the_same_analyses_from_memory_as_from_the_rows(tmp_path_facto
     store.close()
 
 
-def test_an_analysis_changed_after_the_save_is_read_from_its_row(tmp_path):
+def _one_saved(tmp_path) -> tuple[SqliteStore, Post]:
+    """A store holding one post whose analysis this store object just saved (kept in memory)."""
     store = SqliteStore(tmp_path / "s.db")
     store.migrate()
     store.ingest("t", [Post("qq", "1", "u", "电话 13800138000", T0)], None)
     p = store.posts_to_analyze(10)[0]
     store.save_analyses([(p, Analysis(normalized="电话 13800138000", tokens=[], sentiment=Sentiment.NEU,
                                       polarity=0.0, spam=0.1, rumour=0.1, model_version="v1"))])
+    return store, p
+
+
+def test_an_analysis_changed_after_the_save_is_read_from_its_row(tmp_path):
+    store, p = _one_saved(tmp_path)
     writer = SqliteStore(tmp_path / "s.db")  # e.g. another instance re-analysed it
     writer.save_analyses([(p, Analysis(normalized="重新分析", tokens=[], sentiment=Sentiment.POS, polarity=0.5,
                                        spam=0.0, rumour=0.0, model_version="v2"))])
@@ -70,12 +76,7 @@ def test_an_analysis_changed_after_the_save_is_read_from_its_row(tmp_path):
 
 
 def test_a_post_redacted_after_the_save_is_read_from_its_row(tmp_path):
-    store = SqliteStore(tmp_path / "s.db")
-    store.migrate()
-    store.ingest("t", [Post("qq", "1", "u", "电话 13800138000", T0)], None)
-    p = store.posts_to_analyze(10)[0]
-    store.save_analyses([(p, Analysis(normalized="电话 13800138000", tokens=[], sentiment=Sentiment.NEU,
-                                      polarity=0.0, spam=0.1, rumour=0.1, model_version="v1"))])
+    store, _ = _one_saved(tmp_path)
     other = SqliteStore(tmp_path / "s.db")  # another process redacts the post (same version)
     with other._tx() as c:
         c.execute("UPDATE posts SET text = '电话 138****8000', redacted_at = '2026-03-03T00:00:00.000000+00:00'")
