@@ -186,7 +186,6 @@ class Value:
         """The most digits `mask_value` may keep of this value."""
         if self.kind in ("wechat", "email"):
             return sum(c.isdigit() for c in self.canonical)
-        n = len(self.canonical)
         kinds = {"phone": ("phone", "qq"), "landline": ("phone", "qq"), "id": ("id_card", "bank_card"),
                  "card": ("bank_card", "id_card"), "qq": ("qq", "phone")}[self.kind]
         return max(sum(c.isdigit() for c in mask_value(self.canonical, k)) for k in kinds) + self.prefix_digits
