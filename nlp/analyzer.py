@@ -226,7 +226,7 @@ def gc_paused():
     A batch allocates tens of thousands of small, acyclic objects (reasons, token lists, dicts): every
     700 allocations would start a young-generation collection, every tenth of those an older one that
     walks the recent window and the loaded resources again (a quarter of the batch time, measured;
-    paused for whole job runs, the pipeline runs 7% faster with the same peak memory, core.bench).
+    paused for whole job runs, the pipeline ran 4-7% faster with the same peak memory, core.bench).
     Reference counting frees these objects either way; the single `gc.collect(0)` at the end runs inside
     the batch (its cost is the batch's) and leaves the collector's normal schedule for everything else.
     The switch is process-wide, for the length of the pause; when the collector is already off (an

@@ -43,6 +43,7 @@ from store.base import SavedFilter, SessionRecord
 from store.codec import dumps, parse_ts, ts
 from store.search import bodies
 from store.search.client import ClusterWriteError, SearchClient
+from store.sqlite.people import _LIST_FIELDS, PROFILE_FIELDS  # the same profile fields on every backend
 
 Action = tuple[dict[str, Any], dict[str, Any] | None]
 REWRITE_ATTEMPTS = 50  # optimistic-concurrency retries of one document before giving up
@@ -109,9 +110,6 @@ SAVED_FILTER_MAPPING: dict[str, Any] = {
     },
 }
 
-PROFILE_FIELDS = ("email", "wecom_userid", "dingtalk_userid", "feishu_userid", "topics", "channels", "min_level",
-                  "reports", "review_channels")
-_LIST_FIELDS = ("topics", "channels", "reports", "review_channels")
 
 
 # ---- helpers shared with store/search/access.py ------------------------------------------------------

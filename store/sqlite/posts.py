@@ -316,10 +316,9 @@ class PostsMixin:
         rows, counted = [], []
         for (post, a), (pid, _) in zip(pairs, index):
             a.post_version = post.version
-            f = stored_fields(a)
-            rows.append((pid, post.version, *f, now))
-            counted.append((pid, {"topic": a.topic, "sentiment": f[1], "polarity": f[2], "spam": f[3],
-                                  "keywords": a.keywords}))
+            rows.append((pid, post.version, *stored_fields(a), now))
+            counted.append((pid, {"topic": a.topic, "sentiment": a.sentiment.value, "polarity": float(a.polarity),
+                                  "spam": float(a.spam), "keywords": a.keywords}))
         with self._tx() as c:
             self._rollup_swap(c, counted)  # before the old rows go
             c.executemany(

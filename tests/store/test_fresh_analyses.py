@@ -48,6 +48,8 @@ def test_rules_get_the_same_analyses_from_memory_as_from_the_rows(tmp_path_facto
     from_rows = other.posts_for_rules(100)
     from_memory = store.posts_for_rules(100)
     assert [(p, a) for p, a in from_memory] == [(p, a) for p, a in from_rows]
+    read = {id(p) for p in posts} | ({id(again[0])} if edit else set())
+    assert all(id(p) in read for p, _ in from_memory)  # the very posts read for analysis: not read again
     assert not store._fresh  # taken once
     other.close()
     store.close()
