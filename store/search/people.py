@@ -8,8 +8,9 @@ Indices (P = the store's index prefix):
                    The store id (`User.id`) comes from the "users" sequence.
 - P-sessions       one document per sign-in, id = the token's SHA-256 (read in real time by id).
 - P-debunks        one document per entry, id = its store id (the "debunks" sequence).
-- P-saved-filters  one document per (user, page, name), id = a digest of the three: saving the same
-                   name again replaces its query, as SQLite's UNIQUE (username, page, name) does.
+- P-filter-sets    one document per (user, page) holding that page's saved filters, id = a digest of
+                   the two: the per-page limit and the unique name (SQLite's UNIQUE (username, page,
+                   name)) are then checked and kept in one conditional write.
 
 How each write stays correct without transactions (a process killed half-way, two writers at once):
 - Changes to a user, a debunk, a session or a filter are read-modify-writes with
@@ -23,8 +24,9 @@ How each write stays correct without transactions (a process killed half-way, tw
   leaves the user signed out (never a stolen session alive with a new password), and a session
   opened with the old password meanwhile is ended by the second pass. Deactivation (`update_user`)
   likewise; a session left by a crash is refused anyway (dashboard/auth.py checks `active`).
-- `save_filter`'s per-page limit is checked before and after the write (refreshed): of two saves
-  racing past the limit, the one that finds itself over it removes its new filter and reports it.
+- `save_filter` and `delete_filter` rewrite the page's one filter-set document: of saves racing past
+  the limit, the first to write wins and the others read the full set again and are refused (a
+  check-then-undo across separate documents could refuse every one of them).
 - Writes a following search depends on (the user list, a user's open sessions, saved filters,
   debunks) refresh the index; `touch_session` does not (sessions are read by id, in real time).
 
@@ -98,15 +100,13 @@ DEBUNK_MAPPING: dict[str, Any] = {
     },
 }
 
-SAVED_FILTER_MAPPING: dict[str, Any] = {
+FILTER_SET_MAPPING: dict[str, Any] = {
     "dynamic": False,
     "properties": {
-        "id": {"type": "long"},
         "username": {"type": "keyword"},
         "page": {"type": "keyword"},
-        "name": {"type": "keyword"},
-        "query": _NOT_INDEXED,
-        "created_at": {"type": "date"},
+        "ids": {"type": "long"},  # the filters' store ids, for delete_filter's lookup
+        "filters": {"type": "object", "enabled": False},  # [{id, name, query, created_at}], by name
     },
 }
 
@@ -263,8 +263,8 @@ def _debunk(s: dict[str, Any]) -> Debunk:
                   created_at=parse_ts(s["created_at"]), id=int(s["id"]))  # type: ignore[arg-type]
 
 
-def _filter(s: dict[str, Any]) -> SavedFilter:
-    return SavedFilter(s["username"], s["page"], s["name"], s["query"], int(s["id"]))
+def _filters(s: dict[str, Any]) -> list[SavedFilter]:
+    return [SavedFilter(s["username"], s["page"], f["name"], f["query"], int(f["id"])) for f in s["filters"]]
 
 
 class PeopleMixin(RewriteMixin):
@@ -272,7 +272,7 @@ class PeopleMixin(RewriteMixin):
         "users": bodies.index_body(USER_MAPPING),
         "sessions": bodies.index_body(SESSION_MAPPING),
         "debunks": bodies.index_body(DEBUNK_MAPPING),
-        "saved-filters": bodies.index_body(SAVED_FILTER_MAPPING),
+        "filter-sets": bodies.index_body(FILTER_SET_MAPPING),
     }
 
     names: bodies.Names
@@ -455,48 +455,44 @@ class PeopleMixin(RewriteMixin):
 
     # ------------------------------------------------------------------ saved filters
     def saved_filters(self, username: str, page: str) -> list[SavedFilter]:
-        body = {"query": {"bool": {"filter": [{"term": {"username": username}}, {"term": {"page": page}}]}},
-                "sort": [{"name": "asc"}]}
-        return [_filter(h["_source"]) for h in scan(self.client, self.names.of("saved-filters"), body)]
-
-    def _other_filters(self, f: SavedFilter) -> int:
-        return self.client.count(self.names.of("saved-filters"), {"query": {"bool": {
-            "filter": [{"term": {"username": f.username}}, {"term": {"page": f.page}}],
-            "must_not": [{"term": {"name": f.name}}]}}})
+        got = self.client.get(self.names.of("filter-sets"), digest_id(username, page))  # real time
+        return _filters(got["_source"]) if got else []
 
     def save_filter(self, f: SavedFilter, limit: int) -> SavedFilter:
-        index, doc_id = self.names.of("saved-filters"), digest_id(f.username, f.page, f.name)
-        full = ValueError(f"最多保存 {limit} 个筛选，请先删除不用的")
-        if self._other_filters(f) >= limit:
-            raise full
-        new_id: list[int] = []
+        new_id: list[int] = []  # allocated once, kept across a lost race
 
         def change(current: dict[str, Any] | None) -> dict[str, Any]:
-            if current is not None:
-                return {**current, "query": f.query}  # the same name again: replace its query
-            if not new_id:
-                new_id.extend(self._allocate("saved_filters", 1))
-            return {"id": new_id[0], "username": f.username, "page": f.page, "name": f.name, "query": f.query,
-                    "created_at": ts(utcnow())}
+            s = current or {"username": f.username, "page": f.page, "ids": [], "filters": []}
+            same = [x for x in s["filters"] if x["name"] == f.name]
+            if same:  # the same name again: replace its query
+                kept = [{**x, "query": f.query} if x is same[0] else x for x in s["filters"]]
+                f.id = int(same[0]["id"])
+            elif len(s["filters"]) >= limit:
+                raise ValueError(f"最多保存 {limit} 个筛选，请先删除不用的")
+            else:
+                if not new_id:
+                    new_id.extend(self._allocate("saved_filters", 1))
+                kept = sorted([*s["filters"], {"id": new_id[0], "name": f.name, "query": f.query,
+                                               "created_at": ts(utcnow())}], key=lambda x: x["name"])
+                f.id = new_id[0]
+            return {**s, "filters": kept, "ids": [int(x["id"]) for x in kept]}
 
-        written = cast(dict[str, Any], self._rewrite(index, doc_id, change, what="筛选"))  # change always writes
-        f.id = int(written["id"])
-        if written["id"] in new_id and self._other_filters(f) >= limit:
-            # another save of this user and page raced past the limit: undo ours and say so
-            self._bulk([({"delete": {"_index": index, "_id": doc_id}}, None)], refresh=True)
-            f.id = None
-            raise full
+        self._rewrite(self.names.of("filter-sets"), digest_id(f.username, f.page), change, what="筛选")
         return f
 
     def delete_filter(self, username: str, filter_id: int) -> bool:
-        index = self.names.of("saved-filters")
+        index = self.names.of("filter-sets")
         body = {"size": 10, "_source": False, "query": {"bool": {"filter": [
-            {"term": {"id": filter_id}}, {"term": {"username": username}}]}}}
+            {"term": {"ids": filter_id}}, {"term": {"username": username}}]}}}
         hits = self.client.search(index, body)["hits"]["hits"]
-        if not hits:
-            return False
-        items = self._bulk([({"delete": {"_index": index, "_id": h["_id"]}}, None) for h in hits], refresh=True)
-        failed = [item for item in items if not item_ok(item, 404)]
-        if failed:
-            raise ClusterWriteError(f"筛选无法删除（{reason(failed[0])}），请检查集群后重试")
-        return any(item.get("status") == 200 for item in items)
+        removed = False
+        for h in hits:
+            def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
+                nonlocal removed
+                if current is None or filter_id not in current["ids"]:
+                    return None  # deleted meanwhile
+                removed = True
+                kept = [x for x in current["filters"] if int(x["id"]) != filter_id]
+                return {**current, "filters": kept, "ids": [int(x["id"]) for x in kept]}
+            self._rewrite(index, h["_id"], change, what="筛选")
+        return removed
