@@ -38,7 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator, Sequence, cast
+from typing import Any, Callable, Iterator, Sequence
 
 from core.domain import AuditEvent, Debunk, Level, Role, User, utcnow
 from store.base import SavedFilter, SessionRecord
