@@ -32,7 +32,6 @@ from typing import Any, Callable, Iterator
 
 from collectors.base import Batch, Collector
 from collectors.records import COLUMNS, REQUIRED, parse_time, post_from_record
-from core import jsontext
 from core.config import Settings
 from core.errors import RecordError
 from core.text import printable
@@ -375,7 +374,7 @@ def _load_checkpoint(checkpoint: str | None) -> dict[str, Any]:
 
 
 def _json_record(text: str) -> Any:
-    return jsontext.loads(text)
+    return json.loads(text)
 
 
 def explain(exc: BaseException) -> str:

@@ -7,16 +7,10 @@ bits, lone surrogates, nesting deeper than 254) are written by the standard enco
 differences: a float may be spelt differently (`5.96e-8` for `5.96e-08`; it reads back the same),
 and NaN and infinities become `null` (standard JSON) instead of the `NaN` literal the standard
 encoder writes and other parsers refuse.
-
-`loads(text)` reads what `json.loads` reads, to the same values, several times faster: orjson first,
-and the standard decoder for what orjson refuses (the `NaN`/`Infinity` literals, lone surrogates,
-very deep nesting, malformed text), so an error is the standard decoder's. A text with a run of 19
-digits or more goes to the standard decoder directly: orjson reads integers beyond 64 bits as floats.
 """
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import fields
 from typing import Any, Sequence
 
@@ -38,19 +32,6 @@ def dumps(value: Any) -> str:
         return orjson.dumps(value, default=_default, option=_OPTIONS).decode("utf-8")
     except (orjson.JSONEncodeError, RecursionError):
         return _STDLIB.encode(value)
-
-
-_LONG_NUMBER = re.compile(r"\d{19}")  # orjson reads integers beyond 64 bits as floats: not those texts
-_LONG_NUMBER_B = re.compile(rb"\d{19}")
-
-
-def loads(text: str | bytes) -> Any:
-    if (_LONG_NUMBER.search(text) if isinstance(text, str) else _LONG_NUMBER_B.search(text)):
-        return json.loads(text)
-    try:
-        return orjson.loads(text)
-    except (orjson.JSONDecodeError, RecursionError):
-        return json.loads(text)
 
 
 _RECORD_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME

@@ -1,6 +1,7 @@
 """Converting domain objects to and from plain JSON-able values. Shared by every backend."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -82,7 +83,7 @@ def analysis_as_stored(a: Analysis, version: int) -> Analysis:
 
 def analysis_from_fields(f: dict[str, Any], tokens: list[str] | None = None) -> Analysis:
     def load(v: Any) -> Any:
-        return jsontext.loads(v) if isinstance(v, str) else v
+        return json.loads(v) if isinstance(v, str) else v
 
     return Analysis(
         normalized=f["normalized"],

@@ -1,6 +1,7 @@
 """Ingestion, posts, analyses, search and the rules cursor (SQLite)."""
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sqlite3
@@ -8,7 +9,6 @@ from datetime import datetime
 from typing import Sequence
 
 from core.domain import AUTO_MODERATOR_PREFIX, Alert, Analysis, AuditEvent, Case, Post, ReasonCode, utcnow
-from core.jsontext import loads
 from store.base import AuthorHistory, DeadLetter, IngestResult, PostVersion, RuleResults
 from store.codec import analysis_as_stored, analysis_from_fields, dumps, parse_ts, stored_fields, ts
 from store.sqlite.connection import placeholders
@@ -36,7 +36,7 @@ def row_to_post(r: sqlite3.Row) -> Post:
         created_at=parse_ts(r["created_at"]),  # type: ignore[arg-type]
         url=r["url"],
         reply_to=r["reply_to"],
-        raw=loads(r["raw"] or "{}"),
+        raw=json.loads(r["raw"] or "{}"),
         version=r["version"],
     )
 

@@ -25,7 +25,6 @@ from typing import Any, Callable, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
 from core.domain import AUTO_MODERATOR_PREFIX, Analysis, Post, utcnow
-from core.jsontext import loads
 from core.masking import redact
 from store.base import CaseLine, DayCount
 from store.codec import parse_ts, ts
@@ -91,7 +90,7 @@ class _Deltas:
         self.polarity[key] += sign * float(f["polarity"])
         if float(f["spam"]) < SPAM_CUTOFF:
             kws = f["keywords"]
-            for w in cloud_words(loads(kws) if isinstance(kws, str) else kws):
+            for w in cloud_words(json.loads(kws) if isinstance(kws, str) else kws):
                 self.words[(day, channel, w)] += sign
 
 
