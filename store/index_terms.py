@@ -37,20 +37,27 @@ class IndexTerms:
 
     def __init__(self, tokenize: Tokenizer) -> None:
         self.tokenize = tokenize
-        self._memo: dict[str, tuple[str, ...]] = {}
+        self._memo: dict[str, tuple[tuple[str, ...], bool]] = {}
 
     def __call__(self, tokens: Sequence[str]) -> list[str]:
         out: dict[str, None] = {}
         run: list[str] = []
+        memo = self._memo  # the loop runs for every token of every post: kept lean
         for token in tokens:
-            for term in self._sub_words(token):
+            entry = memo.get(token)
+            if entry is None:
+                entry = self._learn(token)
+            terms, single_han = entry
+            for term in terms:
                 out[term] = None
-            if len(token) == 1 and _HAN.match(token):
+            if single_han:
                 run.append(token)
                 continue
-            self._joins(run, out)
+            if len(run) > 1:
+                self._joins(run, out)
             run = []
-        self._joins(run, out)
+        if len(run) > 1:
+            self._joins(run, out)
         return list(out)
 
     @staticmethod
@@ -59,11 +66,11 @@ class IndexTerms:
             for i in range(len(run) - n + 1):
                 out["".join(run[i : i + n])] = None
 
-    def _sub_words(self, token: str) -> tuple[str, ...]:
-        cached = self._memo.get(token)
-        if cached is None:
-            cached = tuple(dict.fromkeys(clean_terms([*self.tokenize(token), token])))
-            if len(self._memo) >= MEMO:  # bounded: cleared when full
-                self._memo.clear()
-            self._memo[token] = cached
-        return cached
+    def _learn(self, token: str) -> tuple[tuple[str, ...], bool]:
+        """A token's sub-words, and whether it is one Chinese character (joined with its neighbours)."""
+        entry = (tuple(dict.fromkeys(clean_terms([*self.tokenize(token), token]))),
+                 len(token) == 1 and _HAN.match(token) is not None)
+        if len(self._memo) >= MEMO:  # bounded: cleared when full
+            self._memo.clear()
+        self._memo[token] = entry
+        return entry
