@@ -11,7 +11,9 @@ Invariants:
 """
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -263,3 +265,42 @@ def test_parse_time_accepts_or_refuses_with_a_reason(text):
         assert "created_at" in str(exc)
     else:
         assert at.tzinfo is not None
+
+
+def test_a_checked_post_keeps_every_field_of_the_post():
+    """Boundary.check builds the clean Post field by field: a new Post field must be added there."""
+    assert [f.name for f in dataclasses.fields(Post)] == [
+        "channel", "source_id", "author", "text", "created_at", "thread", "url", "reply_to", "author_name",
+        "raw", "id", "version"], "Post changed: update Boundary.check, which builds the checked Post directly"
+    post = Post("qq", "m-1", "u-1", "食堂的菜\n又涨价了", datetime(2026, 3, 1, 8, tzinfo=CST), thread="教工群",
+                url="https://example.edu.cn/x", reply_to="m-0", author_name="张老师", raw={"likes": 3}, id=7, version=2)
+    clean = Boundary(clock=lambda: NOW).check(post)
+    assert clean is not post
+    assert [getattr(clean, f.name) for f in dataclasses.fields(Post)] == [
+        getattr(post, f.name) for f in dataclasses.fields(Post)]
+
+
+# controls, line breaks and lone surrogates are common here (st.characters leaves surrogates out by default)
+control_heavy = st.text(st.characters(max_codepoint=0xE000, exclude_categories=()) | st.sampled_from("\x00\x1f\x7f\x85\x9f\t\n\r\u2028\u2029\ud800\udfff"), max_size=80)
+
+
+@settings(max_examples=500)
+@given(st.one_of(any_text, control_heavy))
+def test_free_text_drops_controls_and_mends_surrogates_as_documented(text):
+    from collectors.boundary import _text
+
+    mended = re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", "", re.sub("[\ud800-\udfff]", "\ufffd", text))
+    assert _text(text, "text", 10**6, keep_lines=True) == mended
+    assert _text(text, "thread", 10**6) == re.sub("[\t\n\r\u2028\u2029]+", " ", mended).strip()
+
+
+@settings(max_examples=500)
+@given(st.one_of(st.text(min_size=1, max_size=30), control_heavy.filter(lambda t: t.strip())))
+def test_an_identifier_with_a_control_break_or_surrogate_is_refused(text):
+    from collectors.boundary import _identifier
+
+    bad = re.search("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]", text)
+    try:
+        assert _identifier(text, "source_id", 10**6) == text and not bad
+    except RecordError:
+        assert bad or not text.strip()
