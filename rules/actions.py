@@ -35,7 +35,7 @@ class ResultBuilder:
 
     def add(self, match: Match, type_fields: dict[str, Any]) -> None:
         spec = match.rule
-        fields = {**post_fields(match.trigger, spec.name, spec.title, self.debunks, self.tz), **type_fields}
+        fields = post_fields(match.trigger, spec.name, spec.title, self.debunks, self.tz, type_fields)
         if spec.flag:
             reason = render(spec.flag.reason, fields, match.trigger)
             self.results.flags.extend(
@@ -68,7 +68,7 @@ class ResultBuilder:
         self.results.cases = list(self._cases.values())
         return self.results
 
-    def _case(self, match: Match, fields: dict[str, Any]) -> Case:
+    def _case(self, match: Match, fields: Mapping[str, Any]) -> Case:
         """Upsert-by-key within the batch; the store merges it with the stored case."""
         spec = match.rule
         case_key = match.case_key or match.key

@@ -12,7 +12,7 @@ import re
 import string
 from collections import Counter
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any, Callable, Iterator, Mapping
 from zoneinfo import ZoneInfo
 
 from core.domain import Debunk, channel_label
@@ -88,7 +88,7 @@ def check_template(template: str, allowed: Mapping[str, tuple[str, Any]], file: 
 def render(template: str, fields: Mapping[str, Any], item: Item) -> str:
     """The rendered text, with the trigger post's personal values masked and then any other personal
     data `redact`ed (reasons and keywords may quote what they matched)."""
-    return redact(scrub(template.format_map(dict(fields)), item))
+    return redact(scrub(template.format_map(fields), item))
 
 
 def scrub(text: str, item: Item) -> str:
@@ -104,47 +104,82 @@ def local_time(at: datetime, tz: ZoneInfo) -> str:
     return format_local(at, tz)
 
 
-def post_fields(item: Item, rule_name: str, rule_title: str, debunks: Mapping[int, Debunk],
-                tz: ZoneInfo) -> dict[str, Any]:
-    """The POST_FIELDS values for the trigger post."""
+def _reasons(a: Any, score: str | None) -> str:
+    texts = [r.text for r in a.reasons if score is None or r.score == score]
+    return "；".join(dict.fromkeys(texts)) or "无"
+
+
+def _keywords(item: Item) -> str:
     a, p = item.analysis, item.post
     pii_values = [p.text[s.start:s.end] for s in a.pii]
     keywords = [k for k in a.keywords
                 if not _LONG_DIGITS.search(k) and "@" not in k and not any(k in v or v in k for v in pii_values)]
-    debunk = debunks.get(a.debunk_id) if a.debunk_id is not None else None
+    return "、".join(keywords[:5]) or "无"
 
-    def reasons(score: str | None) -> str:
-        texts = [r.text for r in a.reasons if score is None or r.score == score]
-        return "；".join(dict.fromkeys(texts)) or "无"
 
-    return {
-        "rule": rule_name,
-        "rule_title": rule_title,
-        "spam": float(a.spam),
-        "rumour": float(a.rumour),
-        "grievance": float(a.grievance),
-        "abuse": float(a.abuse),
-        "polarity": float(a.polarity),
-        "sentiment": a.sentiment.label_zh,
-        "channel": channel_label(p.channel),
-        "channel_id": p.channel,
-        "topic": a.topic or "未分类",
-        "keywords": "、".join(keywords[:5]) or "无",
-        "pii": "、".join(dict.fromkeys(s.label_zh for s in a.pii)) or "无",
-        "excerpt": masked_excerpt(p.text, a.pii),
-        "reasons": reasons(None),
-        "spam_reasons": reasons("spam"),
-        "rumour_reasons": reasons("rumour"),
-        "sentiment_reasons": reasons("sentiment"),
-        "abuse_reasons": reasons("abuse"),
-        "grievance_reasons": reasons("grievance"),
-        "claim": debunk.claim if debunk else "",
-        "clarification": debunk.clarification if debunk else "",
-        "cluster_size": int(a.extra.get("cluster_size") or 0),
-        "cluster_channels": int(a.extra.get("cluster_channels") or 0),
-        "cluster_authors": int(a.extra.get("cluster_authors") or 0),
-        "time": local_time(p.created_at, tz),
-    }
+# how each POST_FIELDS value is made from (fields object): one small function per placeholder
+_MAKERS: dict[str, Callable[["PostFields"], Any]] = {
+    "rule": lambda f: f.rule_name,
+    "rule_title": lambda f: f.rule_title,
+    "spam": lambda f: float(f.item.analysis.spam),
+    "rumour": lambda f: float(f.item.analysis.rumour),
+    "grievance": lambda f: float(f.item.analysis.grievance),
+    "abuse": lambda f: float(f.item.analysis.abuse),
+    "polarity": lambda f: float(f.item.analysis.polarity),
+    "sentiment": lambda f: f.item.analysis.sentiment.label_zh,
+    "channel": lambda f: channel_label(f.item.post.channel),
+    "channel_id": lambda f: f.item.post.channel,
+    "topic": lambda f: f.item.analysis.topic or "未分类",
+    "keywords": lambda f: _keywords(f.item),
+    "pii": lambda f: "、".join(dict.fromkeys(s.label_zh for s in f.item.analysis.pii)) or "无",
+    "excerpt": lambda f: masked_excerpt(f.item.post.text, f.item.analysis.pii),
+    "reasons": lambda f: _reasons(f.item.analysis, None),
+    "spam_reasons": lambda f: _reasons(f.item.analysis, "spam"),
+    "rumour_reasons": lambda f: _reasons(f.item.analysis, "rumour"),
+    "sentiment_reasons": lambda f: _reasons(f.item.analysis, "sentiment"),
+    "abuse_reasons": lambda f: _reasons(f.item.analysis, "abuse"),
+    "grievance_reasons": lambda f: _reasons(f.item.analysis, "grievance"),
+    "claim": lambda f: f.debunk.claim if f.debunk else "",
+    "clarification": lambda f: f.debunk.clarification if f.debunk else "",
+    "cluster_size": lambda f: int(f.item.analysis.extra.get("cluster_size") or 0),
+    "cluster_channels": lambda f: int(f.item.analysis.extra.get("cluster_channels") or 0),
+    "cluster_authors": lambda f: int(f.item.analysis.extra.get("cluster_authors") or 0),
+    "time": lambda f: local_time(f.item.post.created_at, f.tz),
+}
+assert list(_MAKERS) == list(POST_FIELDS), "every placeholder has its maker"
+
+
+class PostFields(Mapping[str, Any]):
+    """The POST_FIELDS values of a trigger post, and `extra` (a rule type's fields, which win), as
+    a mapping for `render`. A value is made when a template first asks for it: a rule's templates
+    use a few placeholders, and making all of them for every match was a tenth of the rules' time."""
+
+    def __init__(self, item: Item, rule_name: str, rule_title: str, debunks: Mapping[int, Debunk],
+                 tz: ZoneInfo, extra: Mapping[str, Any] | None = None) -> None:
+        self.item, self.rule_name, self.rule_title, self.tz = item, rule_name, rule_title, tz
+        debunk_id = item.analysis.debunk_id
+        self.debunk = debunks.get(debunk_id) if debunk_id is not None else None
+        self._values: dict[str, Any] = dict(extra or {})
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            make = _MAKERS[name]  # KeyError for an unknown name, as a dict would raise
+        value = self._values[name] = make(self)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*_MAKERS, *self._values]))
+
+    def __len__(self) -> int:
+        return len(set(_MAKERS) | set(self._values))
+
+
+def post_fields(item: Item, rule_name: str, rule_title: str, debunks: Mapping[int, Debunk],
+                tz: ZoneInfo, extra: Mapping[str, Any] | None = None) -> PostFields:
+    """The POST_FIELDS values for the trigger post (made on first use), with `extra` on top."""
+    return PostFields(item, rule_name, rule_title, debunks, tz, extra)
 
 
 def window_fields(match: Match, timeframe: timedelta, tz: ZoneInfo) -> dict[str, Any]:
