@@ -9,6 +9,7 @@ One match per term while it stays busy; realert de-duplicates alerts per term (t
 from __future__ import annotations
 
 import bisect
+import heapq
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,6 +47,10 @@ class NewTermRule(RuleType):
         self.events: dict[int, Event] = {}
         self.first: datetime | None = None
         self.busy: set[str] = set()  # terms reported and still above the threshold
+        # (a term's oldest time, term), so `expire` visits only the terms with something to drop; a term
+        # always has an entry for its current oldest time (stale entries are skipped when popped)
+        self._heads: list[tuple[datetime, str]] = []
+        self._held = 0  # (time, post id) entries in `seen`, for the clean-up of `events`
 
     @property
     def timeframe(self) -> timedelta:
@@ -62,11 +67,14 @@ class NewTermRule(RuleType):
         history_full = at - self.first >= self.reference
         for term in terms:
             times = self.seen.setdefault(term, [])
+            if not times or at < times[0][0]:  # a new oldest time (a new term, or a late post)
+                heapq.heappush(self._heads, (at, term))
             if times and times[-1][0] > at:  # a late post: keep the order
                 times.append((at, pid))
                 times.sort()
             else:
                 times.append((at, pid))
+            self._held += 1
             # counted by binary search on time (the list is in time order), not by a pass over it
             recent_from = bisect.bisect_right(times, at - self.current, key=_time)
             if len(times) - recent_from < self.threshold:
@@ -88,14 +96,21 @@ class NewTermRule(RuleType):
 
     def expire(self, now: datetime) -> None:
         cutoff = now - self.timeframe
-        for term in list(self.seen):
-            times = self.seen[term]
-            if times[0][0] <= cutoff:
-                del times[:bisect.bisect_right(times, cutoff, key=_time)]
-            if not times:
+        heads = self._heads
+        while heads and heads[0][0] <= cutoff:
+            oldest, term = heapq.heappop(heads)
+            times = self.seen.get(term)
+            if not times or times[0][0] != oldest:
+                continue  # a stale entry: the term's current oldest time has its own
+            drop = bisect.bisect_right(times, cutoff, key=_time)
+            del times[:drop]
+            self._held -= drop
+            if times:
+                heapq.heappush(heads, (times[0][0], term))
+            else:
                 del self.seen[term]
                 self.busy.discard(term)
-        if len(self.events) > 4 * sum(len(t) for t in self.seen.values()) + 1000:
+        if len(self.events) > 4 * self._held + 1000:
             live = {p for t in self.seen.values() for _, p in t}
             self.events = {p: e for p, e in self.events.items() if p in live}
 

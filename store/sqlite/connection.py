@@ -46,9 +46,12 @@ class Database:
             conn.execute("PRAGMA synchronous=NORMAL")  # with WAL: safe against process crash / kill -9
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=30000")
-            # checkpoint the WAL every 10,000 pages (40 MB), not 1,000: a tenth of the checkpoints'
-            # fsyncs, and pages written again and again (indexes, counts) are copied back once
-            conn.execute("PRAGMA wal_autocheckpoint=10000")
+            # checkpoint the WAL every 40,000 pages (160 MB), not 1,000: a fortieth of the checkpoints'
+            # fsyncs, and pages written again and again (indexes, counts) are copied back once per
+            # checkpoint (measured with core.bench: 10,000 -> 40,000 pages, 2-3% faster end to end);
+            # after a checkpoint the WAL file is cut back to 64 MB, so it does not keep its peak size
+            conn.execute("PRAGMA wal_autocheckpoint=40000")
+            conn.execute("PRAGMA journal_size_limit=67108864")
             # deleted and overwritten content is zeroed in the file, not left in free pages (erasure, retention)
             conn.execute("PRAGMA secure_delete=ON")
             self._local.conn = conn

@@ -83,15 +83,20 @@ class _Deltas:
         self.newest = ""
 
     def add(self, channel: str, created_at: str, f: dict[str, Any], sign: int) -> None:
+        # runs for every analysed post: plain dict updates (a Counter's += calls __missing__ per new key)
         day = local_day(datetime.fromisoformat(created_at), self.zone).isoformat()
-        self.newest = max(self.newest, day)
+        if day > self.newest:
+            self.newest = day
         key = (day, channel, f["topic"] or "", f["sentiment"])
-        self.counts[key] += sign
-        self.polarity[key] += sign * float(f["polarity"])
+        counts, polarity = self.counts, self.polarity
+        counts[key] = counts.get(key, 0) + sign
+        polarity[key] = polarity.get(key, 0) + sign * float(f["polarity"])
         if float(f["spam"]) < SPAM_CUTOFF:
             kws = f["keywords"]
+            words = self.words
             for w in cloud_words(json.loads(kws) if isinstance(kws, str) else kws):
-                self.words[(day, channel, w)] += sign
+                k = (day, channel, w)
+                words[k] = words.get(k, 0) + sign
 
 
 class RollupsMixin:
