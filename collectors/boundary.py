@@ -33,14 +33,16 @@ from store.base import DeadLetter
 
 CHANNEL_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 # C0/C1 controls and DEL; tab, newline and carriage return are allowed in `text` only
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_LINE_BREAKS = re.compile("[\t\n\r\u2028\u2029]+")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROLS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+_BREAKS = "\t\n\r\u2028\u2029"
+_SURROGATES = "\ud800-\udfff"
+_CONTROL = re.compile(f"[{_CONTROLS}]")
+_LINE_BREAKS = re.compile(f"[{_BREAKS}]+")
+_SURROGATE = re.compile(f"[{_SURROGATES}]")
 _URL_BAD = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
-# what an identifier must not hold, in one pass: controls, line breaks, lone surrogates
-_IDENTIFIER_BAD = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-# what a free text may hold that is changed: controls and lone surrogates (most texts have neither)
-_TEXT_CHANGED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# one pass each: what an identifier must not hold, and what makes `_text` change a text (most have neither)
+_IDENTIFIER_BAD = re.compile(f"[{_CONTROLS}{_BREAKS}{_SURROGATES}]")
+_TEXT_CHANGED = re.compile(f"[{_CONTROLS}{_SURROGATES}]")
 
 
 @dataclass(frozen=True)

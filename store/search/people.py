@@ -263,6 +263,11 @@ def _debunk(s: dict[str, Any]) -> Debunk:
                   created_at=parse_ts(s["created_at"]), id=int(s["id"]))  # type: ignore[arg-type]
 
 
+def _filter_set(s: dict[str, Any], filters: list[dict[str, Any]]) -> dict[str, Any]:
+    """A page's filter-set document with these filters (and their ids, indexed for delete_filter)."""
+    return {**s, "filters": filters, "ids": [int(x["id"]) for x in filters]}
+
+
 def _filters(s: dict[str, Any]) -> list[SavedFilter]:
     return [SavedFilter(s["username"], s["page"], f["name"], f["query"], int(f["id"])) for f in s["filters"]]
 
@@ -463,19 +468,17 @@ class PeopleMixin(RewriteMixin):
 
         def change(current: dict[str, Any] | None) -> dict[str, Any]:
             s = current or {"username": f.username, "page": f.page, "ids": [], "filters": []}
-            same = [x for x in s["filters"] if x["name"] == f.name]
-            if same:  # the same name again: replace its query
-                kept = [{**x, "query": f.query} if x is same[0] else x for x in s["filters"]]
-                f.id = int(same[0]["id"])
-            elif len(s["filters"]) >= limit:
+            same = next((x for x in s["filters"] if x["name"] == f.name), None)
+            if same is not None:  # the same name again: replace its query
+                f.id = int(same["id"])
+                return _filter_set(s, [{**x, "query": f.query} if x is same else x for x in s["filters"]])
+            if len(s["filters"]) >= limit:
                 raise ValueError(f"最多保存 {limit} 个筛选，请先删除不用的")
-            else:
-                if not new_id:
-                    new_id.extend(self._allocate("saved_filters", 1))
-                kept = sorted([*s["filters"], {"id": new_id[0], "name": f.name, "query": f.query,
-                                               "created_at": ts(utcnow())}], key=lambda x: x["name"])
-                f.id = new_id[0]
-            return {**s, "filters": kept, "ids": [int(x["id"]) for x in kept]}
+            if not new_id:
+                new_id.extend(self._allocate("saved_filters", 1))
+            f.id = new_id[0]
+            added = {"id": f.id, "name": f.name, "query": f.query, "created_at": ts(utcnow())}
+            return _filter_set(s, sorted([*s["filters"], added], key=lambda x: x["name"]))
 
         self._rewrite(self.names.of("filter-sets"), digest_id(f.username, f.page), change, what="筛选")
         return f
@@ -492,7 +495,6 @@ class PeopleMixin(RewriteMixin):
                 if current is None or filter_id not in current["ids"]:
                     return None  # deleted meanwhile
                 removed = True
-                kept = [x for x in current["filters"] if int(x["id"]) != filter_id]
-                return {**current, "filters": kept, "ids": [int(x["id"]) for x in kept]}
+                return _filter_set(current, [x for x in current["filters"] if int(x["id"]) != filter_id])
             self._rewrite(index, h["_id"], change, what="筛选")
         return removed
