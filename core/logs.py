@@ -15,6 +15,10 @@ from core.text import printable
 
 FORMAT = "%(asctime)s %(levelname)-5s %(name)s %(message)s"
 MAX_MESSAGE = 4000
+# The search clusters' client libraries log every request at INFO, and every failed attempt (a TLS
+# handshake refused, a node gone) with its traceback; the store raises one clear error for what it
+# could not do (store/search/client.py), so their records stay at WARNING and up, one line each.
+CLUSTER_CLIENT_LOGGERS = ("elastic_transport", "elasticsearch", "opensearch")
 
 
 class OneLineFormatter(logging.Formatter):
@@ -43,13 +47,27 @@ class OneLineFormatter(logging.Formatter):
             record.msg, record.args = msg, args
 
 
+class NoClientTracebacks(logging.Filter):
+    """A record of a search-cluster client library keeps its exception as a short note at the end
+    of its line instead of a traceback (the error that matters is raised to the store's caller)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.name.split(".")[0] in CLUSTER_CLIENT_LOGGERS:
+            exc = record.exc_info[1]
+            note = f"{type(exc).__name__}：{printable(exc, 300)}" if exc is not None else ""
+            record.msg, record.args = f"{record.getMessage()}（{note}）" if note else record.getMessage(), None
+            record.exc_info = record.exc_text = None
+        return True
+
+
 def setup_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(OneLineFormatter(FORMAT, datefmt="%Y-%m-%d %H:%M:%S", redact=True))
+    handler.addFilter(NoClientTracebacks())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("apscheduler", "waitress", "jieba", "urllib3", "werkzeug"):
+    for noisy in ("apscheduler", "waitress", "jieba", "urllib3", "werkzeug", *CLUSTER_CLIENT_LOGGERS):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # "skipped: maximum number of running instances reached" is the normal back-pressure of a busy
     # job, not news; job failures are logged by scheduler.py's own listener.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
@@ -48,6 +49,20 @@ class ClusterWriteError(SentinelError):
     """The cluster kept refusing writes that should succeed (unavailable shards, overload)."""
 
 
+class ClusterAccessError(SentinelError):
+    """The cluster cannot be used with the configured credentials or certificate: sending the
+    request again does not help, the `store:` settings (or the cluster's) must change."""
+
+
+class ClusterAuthError(ClusterAccessError):
+    """401 (the credentials were refused) or 403 (they lack the privileges for the request)."""
+
+
+class ClusterCertificateError(ClusterAccessError):
+    """The TLS connection failed: the cluster's certificate could not be verified, or TLS is not
+    spoken on the other side."""
+
+
 @dataclass(frozen=True)
 class Connection:
     """How to reach the cluster: from the `store:` block of the config (core/config.py checks it)."""
@@ -59,6 +74,10 @@ class Connection:
     ca_certs: str | None = None
     index_prefix: str = "sentinel"
     request_timeout: float = 30.0
+    # the config's names of the variables holding the credentials, for messages (never their values)
+    username_env: str | None = None
+    password_env: str | None = None
+    api_key_env: str | None = None
 
     @classmethod
     def from_settings(cls, block: dict[str, Any], file: str = "<配置>") -> "Connection":
@@ -75,7 +94,83 @@ class Connection:
         if not hosts:
             raise ConfigError(file, "store.hosts", "搜索集群后端需要至少一个节点地址，例如 http://127.0.0.1:9200")
         return cls(hosts=hosts, username=env("username_env"), password=env("password_env"), api_key=env("api_key_env"),
-                   ca_certs=block.get("ca_certs") or None, index_prefix=block.get("index_prefix") or "sentinel")
+                   ca_certs=block.get("ca_certs") or None, index_prefix=block.get("index_prefix") or "sentinel",
+                   username_env=block.get("username_env") or None, password_env=block.get("password_env") or None,
+                   api_key_env=block.get("api_key_env") or None)
+
+    @property
+    def shown_hosts(self) -> str:
+        """The hosts for a message: without any user:password@ written into a URL."""
+        return "、".join(_short(h) for h in self.hosts)
+
+
+# OpenSSL's reason, as the clients quote it: "... certificate verify failed: <reason> (_ssl.c:1006)"
+_VERIFY_FAILED = re.compile(r"certificate verify failed: (.+?)\.? \(_ssl\.c:\d+\)|certificate verify failed: ([^()]{1,150})")
+# urllib3 checks the name itself: "hostname '10.0.0.5' doesn't match either of 'es1', 'localhost'"
+_NAME_MISMATCH = re.compile(r"hostname '[^']*' doesn't match (?:either of )?'[^']*'(?:, '[^']*')*")
+
+
+def _server_reason(exc: BaseException) -> str:
+    """The cluster's own words for a refusal (its `error.reason`), or ""."""
+    info = getattr(exc, "body", None) if getattr(exc, "meta", None) is not None else getattr(exc, "info", None)
+    error = info.get("error") if isinstance(info, dict) else None
+    reason = error.get("reason") if isinstance(error, dict) else error
+    return _short(str(reason)) if reason else ""
+
+
+def refusal(exc: BaseException, conn: Connection, tls_failure: bool) -> ClusterAccessError | None:
+    """The clear error for a request the cluster refused because of the `store:` settings: wrong or
+    missing credentials (401), missing privileges (403), or (`tls_failure`: the client's TLS error)
+    a certificate that could not be verified. None for any other failure. Messages name the settings
+    to fix and the variables to check, never a credential's value."""
+    status = status_of(exc)
+    where = f"搜索集群（{conn.shown_hosts}）"
+    if status == 401:
+        if conn.api_key is not None:
+            return ClusterAuthError(
+                f"{where}拒绝了 API 密钥（HTTP 401）：请检查配置 store.api_key_env 所指的环境变量 {conn.api_key_env} "
+                "中的密钥（Elasticsearch 创建 API 密钥时返回的 encoded 值），以及它是否已过期或被作废")
+        if conn.username is not None:
+            return ClusterAuthError(
+                f"{where}拒绝了登录（HTTP 401，用户名或密码不对）：请检查配置 store.username_env、store.password_env "
+                f"所指的环境变量 {conn.username_env}、{conn.password_env} 中的用户名和密码")
+        return ClusterAuthError(
+            f"{where}要求身份验证（HTTP 401），但配置没有给出账号：在配置的 store 中用 username_env 和 password_env"
+            "（Elasticsearch 也可用 api_key_env）写存放账号的环境变量名，再设置这些环境变量")
+    if status == 403:
+        said = _server_reason(exc)
+        reason = f"：{said}" if said else ""
+        if conn.username is None and conn.api_key is None:
+            return ClusterAuthError(
+                f"{where}拒绝了请求（HTTP 403，匿名访问没有权限{reason}）：在配置的 store 中用 username_env 和 "
+                "password_env（Elasticsearch 也可用 api_key_env）写存放账号的环境变量名，再设置这些环境变量")
+        who = f"用户 {conn.username} " if conn.username is not None else "这个 API 密钥"
+        return ClusterAuthError(
+            f"{where}拒绝了请求（HTTP 403，{who}已通过验证但没有权限{reason}）：请在集群上给它授予索引 "
+            f"{conn.index_prefix}-* 的全部权限，以及索引模板 {conn.index_prefix}-posts 的管理权限")
+    if not tls_failure:
+        return None
+    m = _VERIFY_FAILED.search(str(exc))
+    reason = (m.group(1) or m.group(2)).strip() if m else ""
+    mismatch = _NAME_MISMATCH.search(str(exc))
+    if mismatch or "mismatch" in reason:
+        reason = mismatch.group(0) if mismatch else reason
+        return ClusterCertificateError(
+            f"无法验证{where}的 TLS 证书（{reason}）：证书上没有 store.hosts 中写的主机名或 IP。"
+            "请在 store.hosts 中使用证书上的主机名（或 IP），或给集群换一张包含这个地址的证书")
+    if m:
+        trusted = (f"不是由 store.ca_certs 指定的 CA（{conn.ca_certs}）签发的" if conn.ca_certs
+                   else "不是由系统信任的证书机构签发的（配置没有设置 store.ca_certs）")
+        return ClusterCertificateError(
+            f"无法验证{where}的 TLS 证书（{reason}）：证书{trusted}。请把 store.ca_certs 设为集群 CA 证书（PEM 文件）的路径")
+    return ClusterCertificateError(
+        f"与{where}建立 TLS 连接失败（{_short(str(exc))}）：请确认 store.hosts 中的 https:// 或 http:// 与集群实际使用的一致，"
+        "用 https 时把 store.ca_certs 设为集群 CA 证书（PEM 文件）的路径")
+
+
+def _short(text: str) -> str:
+    """A client's or the cluster's words for a message: one line, no user:password@ of a URL, cut."""
+    return re.sub(r"(\w+://)[^@/\s]*@", r"\1", re.sub(r"\s+", " ", text))[:300]
 
 
 class SearchClient(abc.ABC):
@@ -140,6 +235,7 @@ class _PythonClient(SearchClient):
     passes the few arguments the two spell differently (bodies of bulk, mget and index)."""
 
     _c: Any  # the elasticsearch.Elasticsearch or opensearchpy.OpenSearch client
+    conn: Connection  # what it was opened with (its messages name the settings)
     _errors: Any  # the module holding that client's exception classes
     _bad_request: str  # its exception class for 400 answers
 
@@ -157,6 +253,9 @@ class _PythonClient(SearchClient):
             except self._errors.NotFoundError as e:
                 raise NotFound(str(e)) from None
             except Exception as e:
+                refused = refusal(e, self.conn, isinstance(e, self._errors.SSLError))
+                if refused is not None:
+                    raise refused from None
                 if status_of(e) != 429:
                     raise
                 if delay is None:
@@ -174,7 +273,7 @@ class _PythonClient(SearchClient):
         self._call(self._c.indices.put_index_template, name=name, body=body)
 
     def index_exists(self, name: str) -> bool:
-        return bool(self._c.indices.exists(index=name))
+        return bool(self._call(self._c.indices.exists, index=name))
 
     def create_index(self, name: str, body: dict[str, Any]) -> bool:
         try:
@@ -218,12 +317,12 @@ class _PythonClient(SearchClient):
         return int(self._call(self._c.count, index=index, body=body)["count"])
 
     def delete_everything(self, prefix: str) -> None:
-        names = list(_body(self._c.indices.get(index=f"{prefix}-*", expand_wildcards="all")))
+        names = list(self._call(self._c.indices.get, index=f"{prefix}-*", expand_wildcards="all"))
         for name in names:
-            self._c.indices.delete(index=name)
+            self._call(self._c.indices.delete, index=name)
         try:
-            self._c.indices.delete_index_template(name=f"{prefix}-posts")
-        except self._errors.NotFoundError:
+            self._call(self._c.indices.delete_index_template, name=f"{prefix}-posts")
+        except NotFound:
             pass
 
     def close(self) -> None:
@@ -246,6 +345,7 @@ class ElasticsearchClient(_PythonClient):
         import elasticsearch
 
         self._errors = elasticsearch
+        self.conn = conn
         kwargs: dict[str, Any] = {"request_timeout": conn.request_timeout, "max_retries": 3, "retry_on_timeout": True}
         if conn.username is not None:
             kwargs["basic_auth"] = (conn.username, conn.password or "")
@@ -275,6 +375,7 @@ class OpenSearchClient(_PythonClient):
         import opensearchpy
 
         self._errors = opensearchpy.exceptions
+        self.conn = conn
         if conn.api_key is not None:
             raise SentinelError("OpenSearch 后端不支持 api_key_env（那是 Elasticsearch 的 API 密钥）："
                                 "请改用 username_env 和 password_env")

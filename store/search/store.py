@@ -54,8 +54,8 @@ from store.search.people import PeopleMixin
 from store.search.privacy import PrivacyMixin
 from store.search.review import ReviewMixin
 from store.search.stats import StatsMixin, stats_fields
-from store.search.client import (ClusterWriteError, Conflict, Connection, ElasticsearchClient, OpenSearchClient, SearchClient,
-                                 chunks)
+from store.search.client import (ClusterAccessError, ClusterWriteError, Conflict, Connection, ElasticsearchClient,
+                                 OpenSearchClient, SearchClient, chunks)
 
 log = logging.getLogger("sentinel.store")
 Tokenizer = Callable[[str], list[str]]
@@ -219,7 +219,7 @@ class SearchStore(StatsMixin, PeopleMixin, AccessMixin, ReviewMixin, AlertsMixin
                     ops.append(source)
             try:
                 response = self.client.bulk(ops, refresh=refresh)
-            except Conflict:
+            except (Conflict, ClusterAccessError):  # sending it again does not help
                 raise
             except Exception as exc:  # the whole request failed (a node went away): send it again
                 if attempt == BULK_ATTEMPTS - 1:
