@@ -36,9 +36,6 @@ class Database:
         # (post version, analysed at, analysis, the post as read for analysis or None), by post id
         self._fresh: OrderedDict[int, tuple[int, str, Analysis, Post | None]] = OrderedDict()
         self._handed_out: dict[int, Post] = {}  # the posts the last posts_to_analyze returned
-        # new posts this process just stored, as posts_to_analyze would read them back (store/sqlite/posts.py)
-        # (post version, updated_at as stored, the post as its row reads), by post id
-        self._ingested: OrderedDict[int, tuple[int, str, Post]] = OrderedDict()
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

@@ -82,8 +82,6 @@ class PostsMixin:
         result = IngestResult()
         now = ts(utcnow())
         refused: list[DeadLetter] = []
-        # the new posts as their rows read back, published once the transaction has committed
-        read_back: list[Post] | None = [] if not isolate else None
         with self._tx() as c:
             gone = self._forgotten(c, posts)
             stored = self._stored(c, posts) if not isolate else None
@@ -92,7 +90,7 @@ class PostsMixin:
                     result.ignored += 1
                     continue
                 if not isolate:
-                    outcome = self._upsert(c, post, now, stored, read_back)
+                    outcome = self._upsert(c, post, now, stored)
                 else:
                     c.execute("SAVEPOINT post")
                     try:
@@ -123,21 +121,7 @@ class PostsMixin:
                     "ON CONFLICT (collector) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                     (collector, checkpoint, now),
                 )
-        if read_back:
-            self._remember_ingested(read_back, now)
         return result
-
-    def _remember_ingested(self, posts: list[Post], at: str) -> None:
-        """Keep the new posts just committed, as `row_to_post` reads their rows, for the analysis pass
-        that follows (`posts_to_analyze`): reading and decoding them again was a thirtieth of the
-        pipeline's time. An entry is used only while its row is unchanged: same version, same
-        `updated_at` (this very write, not a later post that took the id of an erased one), not redacted."""
-        with self._lock:
-            for p in posts:
-                self._ingested[p.id] = (p.version, at, p)  # type: ignore[index]
-                self._ingested.move_to_end(p.id)  # type: ignore[arg-type]
-            while len(self._ingested) > FRESH_MAX:
-                self._ingested.popitem(last=False)
 
     @staticmethod
     def _forgotten(c: sqlite3.Connection, posts: Sequence[Post]) -> set[tuple[str, str]]:
@@ -178,12 +162,9 @@ class PostsMixin:
                 out.update(((channel, r["source_id"]), dict(r)) for r in rows)
         return out
 
-    def _upsert(self, c: sqlite3.Connection, p: Post, now: str, stored: dict | None = None,
-                read_back: list[Post] | None = None) -> str:
+    def _upsert(self, c: sqlite3.Connection, p: Post, now: str, stored: dict | None = None) -> str:
         """Store a new post, or a new version of a changed one. `stored` (from `_stored`) saves the
-        look-up and is kept up to date, so the same key twice in a batch is handled as before. A new
-        post is appended to `read_back` as `row_to_post` would read its row (built from the very
-        values written)."""
+        look-up and is kept up to date, so the same key twice in a batch is handled as before."""
         if stored is None:
             row = c.execute(
                 "SELECT id, text, version, updated_at, redacted_at FROM posts WHERE channel = ? AND source_id = ?",
@@ -192,19 +173,13 @@ class PostsMixin:
         else:
             row = stored.get((p.channel, p.source_id))
         if row is None:
-            created, raw = ts(p.created_at), dumps(p.raw)
             cur = c.execute(
                 "INSERT INTO posts (channel, source_id, thread, author, author_name, text, created_at, url,"
                 " reply_to, raw, version, ingested_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,1,?,?)",
-                (p.channel, p.source_id, p.thread, p.author, p.author_name, p.text, created,
-                 p.url, p.reply_to, raw, now, now),
+                (p.channel, p.source_id, p.thread, p.author, p.author_name, p.text, ts(p.created_at),
+                 p.url, p.reply_to, dumps(p.raw), now, now),
             )
             p.id, p.version = cur.lastrowid, 1
-            if read_back is not None:
-                read_back.append(Post(
-                    id=p.id, channel=p.channel, source_id=p.source_id, thread=p.thread, author=p.author,
-                    author_name=p.author_name, text=p.text, created_at=datetime.fromisoformat(created), url=p.url,
-                    reply_to=p.reply_to, raw=json.loads(raw) if raw != "{}" else {}, version=1))
             if stored is not None:
                 stored[(p.channel, p.source_id)] = {"id": p.id, "text": p.text, "version": 1, "updated_at": now,
                                                     "redacted_at": None}
@@ -326,20 +301,8 @@ class PostsMixin:
 
     # ------------------------------------------------------------------ analysis
     def posts_to_analyze(self, limit: int, skip_after: int | None = None) -> list[Post]:
-        heads = self._pending("analyzed_version < version", "analyze", limit, skip_after,
-                              columns="id, version, updated_at, redacted_at")
-        with self._lock:  # the posts this process just stored are taken from memory (_remember_ingested)
-            ingested = {r["id"]: self._ingested.pop(r["id"]) for r in heads if r["id"] in self._ingested}
-        kept: dict[int, Post] = {}
-        for r in heads:
-            entry = ingested.get(r["id"])
-            if entry is not None and entry[:2] == (r["version"], r["updated_at"]) and r["redacted_at"] is None:
-                kept[r["id"]] = entry[2]
-        unread = [r["id"] for r in heads if r["id"] not in kept]
-        for chunk in _chunks(unread, 500):
-            rows = self._rows(f"SELECT {POST_COLUMNS} FROM posts WHERE id IN ({placeholders(len(chunk))})", chunk)
-            kept.update((p.id, p) for p in self._decode(rows, "analyze", skip_after))  # type: ignore[misc]
-        posts = [kept[r["id"]] for r in heads if r["id"] in kept]
+        posts = self._decode(self._pending("analyzed_version < version", "analyze", limit, skip_after),
+                             "analyze", skip_after)
         with self._lock:  # these very objects, saved with their analyses, need not be read back (_fresh)
             self._handed_out = {p.id: p for p in posts}
         return posts
@@ -385,11 +348,9 @@ class PostsMixin:
                 self._fresh.popitem(last=False)
 
     def _forget_fresh(self) -> None:
-        """Posts and analyses were changed elsewhere than `ingest` and `save_analyses` (redaction,
-        erasure): read them from the rows."""
+        """Analyses were changed elsewhere than `save_analyses` (redaction, erasure): read them from the rows."""
         with self._lock:
             self._fresh.clear()
-            self._ingested.clear()
 
     def get_analysis(self, post_id: int) -> Analysis | None:
         r = self._one("SELECT * FROM analyses WHERE post_id = ?", (post_id,))
