@@ -1,8 +1,11 @@
 """Connections and transactions for the SQLite store: one connection per thread, WAL mode."""
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import threading
+import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +16,8 @@ from store.index_terms import IndexTerms
 
 from core.domain import Analysis, Post
 
+
+log = logging.getLogger("sentinel.store")
 
 Tokenizer = Callable[[str], list[str]]
 BatchTokenizer = Callable[[Sequence[str]], list[list[str]]]  # `[tokenize(t) for t in texts]`, faster
@@ -36,6 +41,7 @@ class Database:
         # (post version, analysed at, analysis, the post as read for analysis or None), by post id
         self._fresh: OrderedDict[int, tuple[int, str, Analysis, Post | None]] = OrderedDict()
         self._handed_out: dict[int, Post] = {}  # the posts the last posts_to_analyze returned
+        self._flusher: Flusher | None = None  # started by the first write (see Flusher)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -63,6 +69,8 @@ class Database:
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """A write transaction: everything inside commits together or not at all."""
         conn = self._conn()
+        if self._flusher is None:
+            self._start_flusher()
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -71,6 +79,14 @@ class Database:
             raise
         else:
             conn.execute("COMMIT")
+
+    def _start_flusher(self) -> None:
+        with self._lock:
+            if self._flusher is not None:
+                return
+            self._flusher = Flusher([Path(f"{self.path}-wal"), self.path])
+        # a store dropped without close() stops its flusher when it is collected
+        weakref.finalize(self, self._flusher.stop)
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return self._conn().execute(sql, params).fetchall()
@@ -95,6 +111,10 @@ class Database:
 
     def close(self) -> None:
         with self._lock:
+            flusher, self._flusher = self._flusher, None
+        if flusher is not None:
+            flusher.stop()
+        with self._lock:
             for conn in self._conns:
                 try:
                     conn.close()
@@ -102,6 +122,50 @@ class Database:
                     pass
             self._conns.clear()
         self._local = threading.local()
+
+
+class Flusher:
+    """Writes the database's files to disk in the background, every `every` seconds.
+
+    With WAL and `synchronous=NORMAL`, a commit only hands its pages to the operating system; the
+    writes reach the disk at a checkpoint, which first syncs the WAL (160 MB of it, see
+    wal_autocheckpoint) and then the database file, and the thread that committed waits for both
+    (0.1-0.2 s each here). Syncing the two files from a thread of its own, on a descriptor of its own
+    and with the GIL released, lets the disk take them in the background, so a checkpoint finds little
+    left to wait for (core.bench: wall time 0.17 s above CPU time without, 0.06 s with). It changes
+    nothing SQLite relies on: a sync only makes the kernel write what it would write anyway, and
+    SQLite still syncs at its own points."""
+
+    def __init__(self, paths: list[Path], every: float = 0.5) -> None:
+        self.paths = paths
+        self.every = every
+        self._stop = threading.Event()
+        # the thread holds the paths and the event, not the store (which can then be collected)
+        self._thread = threading.Thread(target=self._run, name="sqlite-flusher", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            for path in self.paths:
+                try:
+                    fd = os.open(path, os.O_RDONLY)
+                except OSError:  # no WAL at the moment, or the directory is gone
+                    continue
+                try:
+                    os.fdatasync(fd)
+                except OSError as exc:
+                    log.debug("后台写盘失败（%s）：%s", path.name, exc)
+                finally:
+                    os.close(fd)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
 
 def _char_tokens(text: str) -> list[str]:
