@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from core.errors import ConfigError, SentinelError
+from core.text import printable
 
 
 log = logging.getLogger("sentinel.store")
@@ -61,6 +62,18 @@ class ClusterAuthError(ClusterAccessError):
 class ClusterCertificateError(ClusterAccessError):
     """The TLS connection failed: the cluster's certificate could not be verified, or TLS is not
     spoken on the other side."""
+
+
+class ClusterUnreachableError(SentinelError):
+    """No node of `store.hosts` answered when the store was opened (after the client's own retries)."""
+
+
+def unreachable(exc: BaseException, conn: Connection) -> ClusterUnreachableError:
+    """The clear error for a cluster that could not be reached at all when the store was opened."""
+    reason = re.sub(r"//[^/@\s]+@", "//", printable(str(exc), 200))  # never a user:password@ of a URL
+    return ClusterUnreachableError(
+        f"无法连接搜索集群（{conn.shown_hosts}）：{reason}。请确认集群已启动，store.hosts 中的地址、端口和"
+        " http/https 与集群一致，并且本机能访问这些地址（防火墙、代理）")
 
 
 @dataclass(frozen=True)
@@ -178,6 +191,10 @@ class SearchClient(abc.ABC):
 
     engine: str = ""
 
+    def unreachable_error(self, exc: BaseException) -> SentinelError | None:
+        """The clear error when `exc` says no node could be reached (not a refusal, not an answer)."""
+        return None
+
     @abc.abstractmethod
     def info(self) -> dict[str, Any]: ...
 
@@ -268,6 +285,9 @@ class _PythonClient(SearchClient):
 
     def info(self) -> dict[str, Any]:
         return self._call(self._c.info)
+
+    def unreachable_error(self, exc: BaseException) -> SentinelError | None:
+        return unreachable(exc, self.conn) if isinstance(exc, self._errors.ConnectionError) else None
 
     def put_index_template(self, name: str, body: dict[str, Any]) -> None:
         self._call(self._c.indices.put_index_template, name=name, body=body)

@@ -145,7 +145,13 @@ class SearchStore(StatsMixin, PeopleMixin, AccessMixin, ReviewMixin, AlertsMixin
     def migrate(self, progress: Any = None) -> list[str]:
         """Put the posts template and create the fixed indices; returns what was new."""
         made = []
-        self.client.put_index_template(self.names.posts_template, self.names.posts_template_body())
+        try:  # the first request of a store: a cluster that cannot be reached at all is said so, in one line
+            self.client.put_index_template(self.names.posts_template, self.names.posts_template_body())
+        except Exception as exc:
+            clear = self.client.unreachable_error(exc)
+            if clear is not None:
+                raise clear from None
+            raise
         for name, body in {**self.names.fixed_indices(), **self.area_indices()}.items():
             if self.client.create_index(name, body):
                 made.append(name)
