@@ -70,9 +70,8 @@ class ClusterUnreachableError(SentinelError):
 
 def unreachable(exc: BaseException, conn: Connection) -> ClusterUnreachableError:
     """The clear error for a cluster that could not be reached at all when the store was opened."""
-    reason = re.sub(r"//[^/@\s]+@", "//", printable(str(exc), 200))  # never a user:password@ of a URL
     return ClusterUnreachableError(
-        f"无法连接搜索集群（{conn.shown_hosts}）：{reason}。请确认集群已启动，store.hosts 中的地址、端口和"
+        f"无法连接搜索集群（{conn.shown_hosts}）：{_short(printable(str(exc), 200))}。请确认集群已启动，store.hosts 中的地址、端口和"
         " http/https 与集群一致，并且本机能访问这些地址（防火墙、代理）")
 
 
