@@ -145,9 +145,10 @@ def _copy_to_cluster(args) -> int:
         source.close()
         target.close()
     print("", file=sys.stderr)
-    print(f"完成：本次复制 {report.copied:,} 条帖子（其中 {report.analysed:,} 条带分析结果，视为已过规则），"
+    print(f"完成：本次复制 {report.copied:,} 条帖子（其中 {report.analysed:,} 条带分析结果，视为已过规则；"
+          f"{report.flagged:,} 条带审核标记，{report.decisions:,} 条带审核决定），"
           f"{report.users} 个看板用户，{report.debunks} 条辟谣口径，用时 {report.seconds:.1f} 秒。"
-          "审核记录、事件、预警和审计日志不复制，请保留原 SQLite 文件作为切换前的档案；API 客户端请在新存储上重新签发"
+          "事件、预警和审计日志不复制，请保留原 SQLite 文件作为切换前的档案；API 客户端请在新存储上重新签发"
           "（见 docs/scale-out.md）。")
     return 0
 

@@ -9,11 +9,15 @@ analysed are copied as they are and analysed by the service on the target.
 
 An analysed post is copied as already seen by the rules (its rules cursor moved to the copied
 version): the service on the target does not run the rules again over history, which would raise
-old alerts a second time. Dashboard users (with their password hashes, roles, contact routes and
-subscriptions) and the debunk registry are copied after the posts (`copy_people`; a user or debunk
-already in the target is left as it is). Moderation history (flags, decisions, cases, alerts and
-deliveries), API clients (their tokens are kept only as hashes: issue new ones) and the audit log
-are not copied: keep the SQLite file as the archive of what happened before the switch.
+old alerts a second time. Its moderation comes along (`copy_moderation`), so the review queue is the
+same on the target: the rules' flags (with their times), the latest decision (moderator, action,
+reason and time kept; an audit event `decision.migrate` on the target says it was copied), and a
+pending removal request. A post analysed again on the target (edited after its last analysis) is
+flagged by the target's rules instead. Dashboard users (with their password hashes, roles, contact
+routes and subscriptions) and the debunk registry are copied after the posts (`copy_people`; a user
+or debunk already in the target is left as it is). Cases, alerts and their deliveries, API clients
+(their tokens are kept only as hashes: issue new ones) and the audit log are not copied: keep the
+SQLite file as the archive of what happened before the switch.
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable
 
-from core.domain import AuditEvent
+from core.domain import AuditEvent, Decision, Flag, Post
 from store.base import RuleResults, Store
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -32,6 +36,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 class TransferReport:
     copied: int = 0  # posts written to the target in this run
     analysed: int = 0  # of which with their analysis
+    flagged: int = 0  # posts whose flags were copied (the review queue)
+    decisions: int = 0  # decisions copied (the latest of each post)
     users: int = 0  # dashboard users copied (new in the target)
     debunks: int = 0  # debunk registry entries copied (new in the target)
     resumed_after: str | None = None  # the checkpoint this run started from
@@ -74,6 +80,8 @@ def copy_posts(source: Store, target: Store, *, source_name: str = "sqlite", bat
             # seen by the rules in the source: not ruled again on the target (no second alert about history)
             target.commit_rule_results(RuleResults(seen=[(p.id, p.version) for p, _ in pairs]))  # type: ignore[misc]
             report.analysed += len(pairs)
+        if analysed:  # again after a crash: what is already in the target is not copied twice
+            copy_moderation(source, target, [p for p, _ in analysed], report, source_name)
         backlog += len(posts) - len(analysed)
         last = posts[-1]
         after = (last.created_at, int(last.id or 0))
@@ -83,6 +91,49 @@ def copy_posts(source: Store, target: Store, *, source_name: str = "sqlite", bat
             progress(report.copied)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def copy_moderation(source: Store, target: Store, posts: list[Post], report: TransferReport,
+                    source_name: str = "sqlite") -> None:
+    """The flags, the latest decision and a pending removal request of these source posts, onto the
+    same posts in the target. Each step is skipped where the target already has it (flags, a decision),
+    so a page copied again after a crash adds nothing twice."""
+    items = source.queue_items([p.id for p in posts if p.id is not None])
+    if not items:
+        return
+    to_target: dict[int, int] = {}
+    for pid in items:
+        src = items[pid].post
+        found = target.find_post(src.channel, src.source_id)
+        if found is not None and found.id is not None:
+            to_target[pid] = found.id
+    have = target.queue_items(list(to_target.values()))
+    flags = [Flag(post_id=to_target[pid], rule=f.rule, reason=f.reason, created_at=f.created_at)
+             for pid, item in items.items() if pid in to_target and to_target[pid] not in have for f in item.flags]
+    if flags:
+        target.commit_rule_results(RuleResults(flags=flags))
+        report.flagged += len({f.post_id for f in flags})
+        have = target.queue_items(list(to_target.values()))
+    for pid, item in items.items():
+        tid = to_target.get(pid)
+        d = item.decision
+        if tid is None or d is None or tid not in have or have[tid].decision is not None:
+            continue
+        target.decide(Decision(post_id=tid, moderator=d.moderator, action=d.action, reason_code=d.reason_code,
+                               note=d.note, created_at=d.created_at),
+                      AuditEvent("system", "decision.migrate", f"post:{tid}",
+                                 {"from": source_name, "moderator": d.moderator, "action": d.action.value,
+                                  "decided_at": d.created_at.isoformat()}))
+        report.decisions += 1
+    requests = source.removal_requests(list(items))
+    if requests:
+        pending = target.removal_requests([to_target[pid] for pid in requests if pid in to_target])
+        for pid, (by, code, note, at) in requests.items():
+            tid = to_target.get(pid)
+            if tid is not None and tid not in pending:
+                target.request_removal(tid, by, code, note,
+                                       AuditEvent("system", "removal.migrate", f"post:{tid}",
+                                                  {"from": source_name, "requested_by": by}, at=at))
 
 
 def _backlog(target: Store) -> int:

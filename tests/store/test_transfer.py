@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from core.domain import Analysis, Post, Sentiment
+from core.domain import Action, Analysis, AuditEvent, Decision, Flag, Post, ReasonCode, Sentiment
+from store.base import RuleResults
 from store.sqlite import SqliteStore
 from store.transfer import collector_name, copy_posts
 
@@ -39,6 +40,47 @@ def snapshot(store) -> dict:
                                              None if a is None or a.post_version != p.version
                                              else (a.spam, a.sentiment, a.model_version))
         after = (page[-1][0].created_at, page[-1][0].id)
+    return out
+
+
+def moderate(store) -> None:
+    """Flags on a third of the analysed posts, a decision on half of those (both actions, by a person
+    and by a rule), and a removal request on one still pending. Times in whole seconds (a cluster
+    keeps milliseconds)."""
+    ids = sorted(p.id for p, a in _all(store) if a is not None and a.post_version == p.version)[::3]
+    flags = [Flag(pid, rule, f"规则 {rule} 命中", T0 + timedelta(hours=1, seconds=pid))
+             for pid in ids for rule in (["spam"] if pid % 2 else ["spam", "rumour"])]
+    store.commit_rule_results(RuleResults(flags=flags))
+    for n, pid in enumerate(ids[::2]):
+        store.decide(Decision(pid, "auto:spam" if n % 3 == 0 else f"mod{n % 2}",
+                              Action.REMOVE if n % 2 else Action.APPROVE,
+                              ReasonCode.SPAM if n % 2 else ReasonCode.FALSE_POSITIVE, note=f"备注{n}",
+                              created_at=T0 + timedelta(hours=2, seconds=pid)),
+                     AuditEvent(f"mod{n % 2}", "decision.remove", f"post:{pid}"))
+    store.request_removal(ids[1], "mod0", "spam", "请删除", AuditEvent("mod0", "removal.request", f"post:{ids[1]}",
+                                                                         at=T0 + timedelta(hours=3)))
+
+
+def _all(store) -> list:
+    out, after = [], None
+    while page := store.posts_page(datetime(1970, 1, 1, tzinfo=timezone.utc), after, 100):
+        out += page
+        after = (page[-1][0].created_at, page[-1][0].id)
+    return out
+
+
+def moderation(store) -> dict:
+    """By post key: review status, flags (rule, reason, time), the decision and a removal request."""
+    posts = {p.id: p for p, _ in _all(store)}
+    items = store.queue_items(list(posts))
+    requests = store.removal_requests(list(posts))
+    out = {}
+    for pid, item in items.items():
+        d = item.decision
+        out[posts[pid].key] = (
+            item.status, sorted((f.rule, f.reason, f.created_at) for f in item.flags),
+            None if d is None else (d.moderator, d.action, d.reason_code, d.note, d.created_at),
+            requests.get(pid))
     return out
 
 
@@ -117,3 +159,44 @@ def test_the_copy_is_not_ruled_again_and_carries_users_and_debunks(tmp_path):
     assert (again.users, again.debunks) == (1, 1)
     assert target.get_user("zhang3").password_hash == "hash-1" and target.get_user("zhang3").email == "z@univ.edu.cn"
     assert [d.claim for d in target.debunks()] == ["食堂要涨价"]
+
+
+def test_the_review_queue_and_decisions_come_along(tmp_path):
+    source, target = source_store(tmp_path / "a.db"), SqliteStore(tmp_path / "b.db")
+    moderate(source)
+    target.migrate()
+    expected = moderation(source)
+    assert len(expected) > 20 and any(v[2] for v in expected.values()) and any(v[3] for v in expected.values())
+    report = copy_posts(source, target, batch=40)
+    assert moderation(target) == expected
+    assert report.flagged == len(expected) and report.decisions == sum(1 for v in expected.values() if v[2])
+    copied = [e for e in target.audit_log(limit=1000) if e.action == "decision.migrate"]
+    assert len(copied) == report.decisions and all(e.actor == "system" for e in copied)
+    assert target.posts_for_rules(1000) == []  # still not ruled again
+    copy_posts(source, target, batch=40)  # a second run: nothing twice
+    assert moderation(target) == expected and len(target.decisions()) == report.decisions
+
+
+@pytest.mark.parametrize("fail_at,call", [("commit_rule_results", 2), ("commit_rule_results", 5), ("decide", 1),
+                                          ("decide", 4), ("request_removal", 1)])
+def test_a_crash_while_copying_moderation_resumes_without_duplicates(tmp_path, fail_at, call):
+    source, target = source_store(tmp_path / "a.db", n=150), SqliteStore(tmp_path / "b.db")
+    moderate(source)
+    target.migrate()
+    real = getattr(target, fail_at)
+    calls = []
+
+    def crash(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == call:
+            raise KeyboardInterrupt("killed")
+        return real(*args, **kwargs)
+
+    setattr(target, fail_at, crash)
+    with pytest.raises(KeyboardInterrupt):
+        copy_posts(source, target, batch=25)
+    setattr(target, fail_at, real)
+    copy_posts(source, target, batch=25)
+    assert moderation(target) == moderation(source)
+    assert snapshot(target) == snapshot(source)
+    assert len(target.decisions()) == len(source.decisions())
