@@ -46,6 +46,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from tests.fakes.server import Served
+
 log = logging.getLogger("tests.secure_proxy")
 
 # RFC 9110 7.6.1: meaningful for one connection only, never forwarded
@@ -321,7 +323,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.upstream.close()
 
 
-class SecureProxy:
+class SecureProxy(Served):
     """The TLS-terminating, credential-checking front of one node (see the module docstring).
     Use as a context manager, or `start()` then `stop()`."""
 
@@ -341,7 +343,7 @@ class SecureProxy:
         self.answered: list[tuple[str, str, int]] = []  # (method, path, status) of every answer
         self.handshake_failures: list[str] = []
         self._lock = threading.Lock()
-        self._server: _Server | None = None
+        self._server = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -357,18 +359,6 @@ class SecureProxy:
                                         name="secure-proxy", daemon=True)
         self._thread.start()
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "SecureProxy":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     def connect_upstream(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=60)

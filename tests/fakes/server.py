@@ -60,8 +60,28 @@ def reply(handler: BaseHTTPRequestHandler, status: int, answer: Any, headers: di
     handler.wfile.write(data)
 
 
-class LocalPlatform:
+class Served:
+    """`stop()` and the with-statement of a test server that `start()` runs on a thread (`_server`)."""
+
     _server: ThreadingHTTPServer | None = None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+class LocalPlatform(Served):
     _port: int = 0
 
     def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
@@ -89,18 +109,6 @@ class LocalPlatform:
         self._port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
