@@ -1,10 +1,13 @@
 """The SQLite store's background flusher (store/sqlite/connection.py `Flusher`): started by the first
-write, stopped by close or when the store is dropped, syncing the WAL and the database file."""
+write, stopped by close or when the store is dropped, syncing the WAL and never touching the
+database file (whose POSIX locks a closed descriptor would drop)."""
 from __future__ import annotations
 
 import gc
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from datetime import datetime, timezone
@@ -59,7 +62,7 @@ def test_a_store_dropped_without_close_stops_its_flusher(tmp_path):
     assert _wait(lambda: not flusher.running)
 
 
-def test_it_syncs_the_wal_and_the_database_file(tmp_path, monkeypatch):
+def test_it_syncs_the_wal(tmp_path, monkeypatch):
     store = SqliteStore(tmp_path / "s.db")
     store.migrate()
     store.ingest("t", [Post("qq", "1", "u", "第一条", T0)], None)
@@ -71,13 +74,35 @@ def test_it_syncs_the_wal_and_the_database_file(tmp_path, monkeypatch):
         real(fd)
 
     monkeypatch.setattr(os, "fdatasync", record)
-    flusher = Flusher([tmp_path / "s.db-wal", tmp_path / "s.db"], every=0.01)
+    flusher = Flusher(tmp_path / "s.db", every=0.01)
     try:
-        assert _wait(lambda: {str(tmp_path / "s.db-wal"), str(tmp_path / "s.db")} <= synced)
+        assert _wait(lambda: str(tmp_path / "s.db-wal") in synced)
     finally:
         flusher.stop()
     assert not flusher.running
+    assert synced == {str(tmp_path / "s.db-wal")}  # never the database file (see the next test)
     store.close()
+
+
+def test_the_locks_of_the_process_are_kept(tmp_path):
+    """Closing a descriptor of the database file would drop every POSIX lock this process holds on it.
+    Another process closing its last connection would then think it the last user of the database,
+    checkpoint and delete the WAL under this one (which then fails with "disk I/O error")."""
+    store = SqliteStore(tmp_path / "s.db")
+    store.migrate()
+    store.ingest("t", [Post("qq", "1", "u", "第一条", T0)], None)
+    flusher = Flusher(tmp_path / "s.db", every=0.01)
+    try:
+        time.sleep(0.2)  # many rounds
+        subprocess.run([sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]);"
+                        " c.execute('SELECT count(*) FROM posts').fetchall(); c.close()", str(tmp_path / "s.db")],
+                       check=True, timeout=60)
+        assert (tmp_path / "s.db-wal").exists()  # still this process's WAL
+        store.ingest("t", [Post("qq", "2", "u", "第二条", T0)], None)
+        assert store.counts()["posts"] == 2
+    finally:
+        flusher.stop()
+        store.close()
 
 
 def test_missing_files_are_skipped_and_it_still_stops(tmp_path, monkeypatch):
@@ -85,7 +110,7 @@ def test_missing_files_are_skipped_and_it_still_stops(tmp_path, monkeypatch):
     folder.mkdir()
     calls: list[int] = []
     monkeypatch.setattr(os, "fdatasync", lambda fd: calls.append(fd))
-    flusher = Flusher([folder / "s.db-wal", folder / "s.db"], every=0.01)
+    flusher = Flusher(folder / "s.db", every=0.01)
     shutil.rmtree(folder)
     time.sleep(0.1)
     assert flusher.running and not calls  # nothing to sync, no error
