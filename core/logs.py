@@ -60,9 +60,22 @@ class NoClientTracebacks(logging.Filter):
         return True
 
 
+class NoHandledClusterAnswers(logging.Filter):
+    """opensearch-py logs every answer that is not a success as a WARNING, 404 and 409 included. The
+    store asks for documents that may not exist (a checkpoint, a lease, a meta document) and writes
+    with optimistic concurrency, so both are answers it expects and handles (`NotFound`, `Conflict`
+    in store/search/client.py): they are not news in the service log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.split(".")[0] == "opensearch" and isinstance(record.args, tuple) and len(record.args) >= 3:
+            return record.args[2] not in (404, 409)
+        return True
+
+
 def setup_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(OneLineFormatter(FORMAT, datefmt="%Y-%m-%d %H:%M:%S", redact=True))
+    handler.addFilter(NoHandledClusterAnswers())
     handler.addFilter(NoClientTracebacks())
     root = logging.getLogger()
     root.handlers[:] = [handler]
