@@ -73,15 +73,17 @@ def copy_posts(source: Store, target: Store, *, source_name: str = "sqlite", bat
         target.ingest(name, [replace(p, id=None) for p in posts], None)  # the target numbers its posts
         # an analysis of an earlier version (edited since, not analysed again yet) is left behind
         analysed = [(p, a) for p, a in page if a is not None and a.post_version == p.version]
+        known: dict[tuple[str, str], int] = {}  # target ids by post key, as far as this page has read them
         if analysed:
             stored = {(p.channel, p.source_id): p for p in target.posts_to_analyze(len(posts) + backlog)}
             pairs = [(stored[(p.channel, p.source_id)], a) for p, a in analysed if (p.channel, p.source_id) in stored]
+            known = {p.key: p.id for p, _ in pairs if p.id is not None}
             target.save_analyses(pairs)
             # seen by the rules in the source: not ruled again on the target (no second alert about history)
             target.commit_rule_results(RuleResults(seen=[(p.id, p.version) for p, _ in pairs]))  # type: ignore[misc]
             report.analysed += len(pairs)
         if analysed:  # again after a crash: what is already in the target is not copied twice
-            copy_moderation(source, target, [p for p, _ in analysed], report, source_name)
+            copy_moderation(source, target, [p for p, _ in analysed], report, source_name, known)
         backlog += len(posts) - len(analysed)
         last = posts[-1]
         after = (last.created_at, int(last.id or 0))
@@ -94,19 +96,24 @@ def copy_posts(source: Store, target: Store, *, source_name: str = "sqlite", bat
 
 
 def copy_moderation(source: Store, target: Store, posts: list[Post], report: TransferReport,
-                    source_name: str = "sqlite") -> None:
+                    source_name: str = "sqlite", known: dict[tuple[str, str], int] | None = None) -> None:
     """The flags, the latest decision and a pending removal request of these source posts, onto the
-    same posts in the target. Each step is skipped where the target already has it (flags, a decision),
-    so a page copied again after a crash adds nothing twice."""
+    same posts in the target (`known`: target ids by post key already at hand; others are looked up).
+    Each step is skipped where the target already has it (flags, a decision), so a page copied again
+    after a crash adds nothing twice."""
     items = source.queue_items([p.id for p in posts if p.id is not None])
     if not items:
         return
+    known = known or {}
     to_target: dict[int, int] = {}
     for pid in items:
         src = items[pid].post
-        found = target.find_post(src.channel, src.source_id)
-        if found is not None and found.id is not None:
-            to_target[pid] = found.id
+        tid = known.get(src.key)
+        if tid is None:
+            found = target.find_post(src.channel, src.source_id)
+            tid = found.id if found is not None else None
+        if tid is not None:
+            to_target[pid] = tid
     have = target.queue_items(list(to_target.values()))
     flags = [Flag(post_id=to_target[pid], rule=f.rule, reason=f.reason, created_at=f.created_at)
              for pid, item in items.items() if pid in to_target and to_target[pid] not in have for f in item.flags]
