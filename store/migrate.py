@@ -102,7 +102,7 @@ def _copy_to_cluster(args) -> int:
     from core.errors import SentinelError
     from nlp.tokenizer import search_tokens
     from store import open_existing_store, open_store
-    from store.transfer import collector_name, copy_people, copy_posts
+    from store.transfer import collector_name, copy_open_cases, copy_people, copy_posts
 
     if args.batch < 1:
         print("错误：--batch 须为正整数", file=sys.stderr)
@@ -135,6 +135,7 @@ def _copy_to_cluster(args) -> int:
     try:
         report = copy_posts(source, target, batch=args.batch, progress=progress)
         copy_people(source, target, report)
+        copy_open_cases(source, target, report)
     except KeyboardInterrupt:
         print("\n已中断：再次运行同一命令即从断点继续", file=sys.stderr)
         return 130
@@ -147,8 +148,8 @@ def _copy_to_cluster(args) -> int:
     print("", file=sys.stderr)
     print(f"完成：本次复制 {report.copied:,} 条帖子（其中 {report.analysed:,} 条带分析结果，视为已过规则；"
           f"{report.flagged:,} 条带审核标记，{report.decisions:,} 条带审核决定），"
-          f"{report.users} 个看板用户，{report.debunks} 条辟谣口径，用时 {report.seconds:.1f} 秒。"
-          "事件、预警和审计日志不复制，请保留原 SQLite 文件作为切换前的档案；API 客户端请在新存储上重新签发"
+          f"{report.users} 个看板用户，{report.debunks} 条辟谣口径，{report.cases} 个未结事件，用时 {report.seconds:.1f} 秒。"
+          "已结事件、预警和审计日志不复制，请保留原 SQLite 文件作为切换前的档案；API 客户端请在新存储上重新签发"
           "（见 docs/scale-out.md）。")
     return 0
 

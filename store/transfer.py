@@ -15,9 +15,11 @@ reason and time kept; an audit event `decision.migrate` on the target says it wa
 pending removal request. A post analysed again on the target (edited after its last analysis) is
 flagged by the target's rules instead. Dashboard users (with their password hashes, roles, contact
 routes and subscriptions) and the debunk registry are copied after the posts (`copy_people`; a user
-or debunk already in the target is left as it is). Cases, alerts and their deliveries, API clients
-(their tokens are kept only as hashes: issue new ones) and the audit log are not copied: keep the
-SQLite file as the archive of what happened before the switch.
+or debunk already in the target is left as it is), then the open cases (`copy_open_cases`: their
+posts, state, assigned leaders and the leaders' responses), so the leaders' work goes on. Closed
+cases, alerts and their deliveries, API clients (their tokens are kept only as hashes: issue new
+ones) and the audit log are not copied: keep the SQLite file as the archive of what happened before
+the switch.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable
 
-from core.domain import AuditEvent, Decision, Flag, Post
+from core.domain import AuditEvent, Case, CaseState, Decision, Flag, Post
 from store.base import RuleResults, Store
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -38,6 +40,7 @@ class TransferReport:
     analysed: int = 0  # of which with their analysis
     flagged: int = 0  # posts whose flags were copied (the review queue)
     decisions: int = 0  # decisions copied (the latest of each post)
+    cases: int = 0  # open cases copied (new in the target)
     users: int = 0  # dashboard users copied (new in the target)
     debunks: int = 0  # debunk registry entries copied (new in the target)
     resumed_after: str | None = None  # the checkpoint this run started from
@@ -165,3 +168,39 @@ def copy_people(source: Store, target: Store, report: TransferReport) -> None:
         if (d.claim, d.clarification) not in known:
             target.save_debunk(copy_of(d, id=None), AuditEvent("system", "debunk.migrate", "", {"from": "sqlite"}))
             report.debunks += 1
+
+
+def copy_open_cases(source: Store, target: Store, report: TransferReport, source_name: str = "sqlite") -> None:
+    """The source's open cases, onto the copied posts: created in the target where it has no case of
+    that kind and key, then brought to the source's state, leaders and responses, each step only where
+    the target lacks it (a run cut half-way is completed by the next, nothing is added twice). Run
+    after `copy_posts`: a post not copied yet is left out of its case."""
+    def audit(action: str, case_id: int, at: datetime | None = None, **detail: str) -> AuditEvent:
+        return AuditEvent("system", action, f"case:{case_id}", {"from": source_name, **detail},
+                          **({"at": at} if at is not None else {}))
+
+    existing = {(c.kind, c.key): c for c in target.cases(status=None, limit=1_000_000)}
+    for cs in reversed(source.cases(status="open", limit=1_000_000)):  # oldest first
+        mine = existing.get((cs.kind, cs.key))
+        if mine is None:
+            posts = source.posts_by_ids(cs.post_ids)
+            found = (target.find_post(p.channel, p.source_id) for p in posts.values())
+            new = Case(kind=cs.kind, key=cs.key, title=cs.title, post_ids=[p.id for p in found if p and p.id],
+                       created_at=cs.created_at)
+            target.commit_rule_results(RuleResults(cases=[new]))
+            report.cases += 1
+            mine = target.get_case(new.id) if new.id is not None else None
+            if mine is None:
+                continue
+        assert mine.id is not None and cs.id is not None
+        if cs.state is not CaseState.SUSPECTED and mine.state is CaseState.SUSPECTED:
+            target.set_case_state(mine.id, cs.state, audit("case.migrate", mine.id, cs.clarified_at or cs.updated_at,
+                                                           state=cs.state.value))
+        missing = [u for u in cs.assignees if u not in mine.assignees]
+        if missing:
+            target.assign_case(mine.id, missing, audit("case.assign.migrate", mine.id, assignees="、".join(missing)))
+        have = {(r.username, r.created_at, r.text) for r in target.case_responses(mine.id)}
+        for r in source.case_responses(cs.id):
+            if (r.username, r.created_at, r.text) not in have:
+                target.add_case_response(replace(r, id=None, case_id=mine.id),
+                                         audit("case.respond.migrate", mine.id, r.created_at, username=r.username))

@@ -6,10 +6,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from core.domain import Action, Analysis, AuditEvent, Decision, Flag, Post, ReasonCode, Sentiment
+from core.domain import (Action, Analysis, AuditEvent, Case, CaseKind, CaseResponse, CaseState, Decision, Flag, Post,
+                         ReasonCode, Sentiment)
 from store.base import RuleResults
 from store.sqlite import SqliteStore
-from store.transfer import collector_name, copy_posts
+from store.transfer import TransferReport, collector_name, copy_open_cases, copy_posts
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -204,3 +205,71 @@ def test_a_crash_while_copying_moderation_resumes_without_duplicates(tmp_path, f
     assert moderation(target) == moderation(source)
     assert snapshot(target) == snapshot(source)
     assert len(target.decisions()) == len(source.decisions())
+
+
+def open_cases(store) -> None:
+    """Three open cases at different points of the rumour loop, and a closed one."""
+    ids = sorted(p.id for p, _ in _all(store))
+    at = T0 + timedelta(hours=5)
+    for n, (key, state) in enumerate([("c1", CaseState.SUSPECTED), ("c2", CaseState.VERIFYING),
+                                       ("c3", CaseState.CLARIFIED), ("c4", CaseState.SUBSIDED)]):
+        cs = Case(CaseKind.RUMOUR, key, f"传言{n}", post_ids=ids[n * 5:n * 5 + 4], created_at=at + timedelta(minutes=n))
+        store.commit_rule_results(RuleResults(cases=[cs]))
+        if state is not CaseState.SUSPECTED:
+            store.set_case_state(cs.id, state, AuditEvent("lead1", "case.state", f"case:{cs.id}",
+                                                          at=at + timedelta(hours=1, minutes=n)))
+        if n:
+            store.assign_case(cs.id, ["lead1", f"lead{n + 1}"], AuditEvent("admin", "case.assign", f"case:{cs.id}"))
+            for k in range(n):
+                store.add_case_response(CaseResponse(cs.id, "lead1", "教职工QQ群", f"第{k}次回应：以通知为准",
+                                                     created_at=at + timedelta(hours=2, minutes=k)),
+                                        AuditEvent("lead1", "case.respond", f"case:{cs.id}"))
+
+
+def cases_of(store) -> dict:
+    posts = {p.id: p.key for p, _ in _all(store)}
+    return {(c.kind, c.key): (c.title, sorted(posts[i] for i in c.post_ids), c.state, c.status, c.created_at,
+                              c.clarified_at, sorted(c.assignees),
+                              sorted((r.username, r.where, r.text, r.url, r.created_at)
+                                     for r in store.case_responses(c.id)))
+            for c in store.cases(status="open", limit=1000)}
+
+
+def test_open_cases_come_along_with_their_leaders_and_responses(tmp_path):
+    source, target = source_store(tmp_path / "a.db"), SqliteStore(tmp_path / "b.db")
+    open_cases(source)
+    target.migrate()
+    copy_posts(source, target, batch=40)
+    report = TransferReport()
+    copy_open_cases(source, target, report)
+    expected = cases_of(source)
+    assert len(expected) == 3 and report.cases == 3  # the closed case stays in the archive
+    assert cases_of(target) == expected
+    copy_open_cases(source, target, TransferReport())  # again: nothing twice
+    assert cases_of(target) == expected
+    assert {e.action for e in target.audit_log(limit=100)} >= {"case.migrate", "case.assign.migrate",
+                                                                "case.respond.migrate"}
+
+
+@pytest.mark.parametrize("fail_at,call", [("commit_rule_results", 2), ("set_case_state", 1), ("assign_case", 2),
+                                          ("add_case_response", 2)])
+def test_a_cut_copy_of_cases_is_completed_by_the_next_run(tmp_path, fail_at, call):
+    source, target = source_store(tmp_path / "a.db", n=60), SqliteStore(tmp_path / "b.db")
+    open_cases(source)
+    target.migrate()
+    copy_posts(source, target, batch=40)
+    real = getattr(target, fail_at)
+    calls = []
+
+    def crash(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == call:
+            raise KeyboardInterrupt("killed")
+        return real(*args, **kwargs)
+
+    setattr(target, fail_at, crash)
+    with pytest.raises(KeyboardInterrupt):
+        copy_open_cases(source, target, TransferReport())
+    setattr(target, fail_at, real)
+    copy_open_cases(source, target, TransferReport())
+    assert cases_of(target) == cases_of(source)
