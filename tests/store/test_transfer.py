@@ -2,7 +2,9 @@
 once, with its analysis, resumable after a crash at any point."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from typing import Iterator
 
 import pytest
 
@@ -42,6 +44,25 @@ def snapshot(store) -> dict:
                                              else (a.spam, a.sentiment, a.model_version))
         after = (page[-1][0].created_at, page[-1][0].id)
     return out
+
+
+@contextmanager
+def killed_at(store, method: str, call: int) -> Iterator[None]:
+    """The `call`-th call of `store.method` raises KeyboardInterrupt (a kill) instead of running."""
+    real = getattr(store, method)
+    calls = []
+
+    def crash(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == call:
+            raise KeyboardInterrupt("killed")
+        return real(*args, **kwargs)
+
+    setattr(store, method, crash)
+    try:
+        yield
+    finally:
+        setattr(store, method, real)
 
 
 def moderate(store) -> None:
@@ -188,19 +209,8 @@ def test_a_crash_while_copying_moderation_resumes_without_duplicates(tmp_path, f
     source, target = source_store(tmp_path / "a.db", n=150), SqliteStore(tmp_path / "b.db")
     moderate(source)
     target.migrate()
-    real = getattr(target, fail_at)
-    calls = []
-
-    def crash(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == call:
-            raise KeyboardInterrupt("killed")
-        return real(*args, **kwargs)
-
-    setattr(target, fail_at, crash)
-    with pytest.raises(KeyboardInterrupt):
+    with killed_at(target, fail_at, call), pytest.raises(KeyboardInterrupt):
         copy_posts(source, target, batch=25)
-    setattr(target, fail_at, real)
     copy_posts(source, target, batch=25)
     assert moderation(target) == moderation(source)
     assert snapshot(target) == snapshot(source)
@@ -258,18 +268,7 @@ def test_a_cut_copy_of_cases_is_completed_by_the_next_run(tmp_path, fail_at, cal
     open_cases(source)
     target.migrate()
     copy_posts(source, target, batch=40)
-    real = getattr(target, fail_at)
-    calls = []
-
-    def crash(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == call:
-            raise KeyboardInterrupt("killed")
-        return real(*args, **kwargs)
-
-    setattr(target, fail_at, crash)
-    with pytest.raises(KeyboardInterrupt):
+    with killed_at(target, fail_at, call), pytest.raises(KeyboardInterrupt):
         copy_open_cases(source, target, TransferReport())
-    setattr(target, fail_at, real)
     copy_open_cases(source, target, TransferReport())
     assert cases_of(target) == cases_of(source)
