@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable
 
-from core.domain import AuditEvent, Case, CaseState, Decision, Flag, Post
+from core.domain import AuditEvent, Case, CaseState, Decision, Flag, Post, utcnow
 from store.base import RuleResults, Store
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -76,16 +76,15 @@ def copy_posts(source: Store, target: Store, *, source_name: str = "sqlite", bat
         target.ingest(name, [replace(p, id=None) for p in posts], None)  # the target numbers its posts
         # an analysis of an earlier version (edited since, not analysed again yet) is left behind
         analysed = [(p, a) for p, a in page if a is not None and a.post_version == p.version]
-        known: dict[tuple[str, str], int] = {}  # target ids by post key, as far as this page has read them
         if analysed:
             stored = {(p.channel, p.source_id): p for p in target.posts_to_analyze(len(posts) + backlog)}
             pairs = [(stored[(p.channel, p.source_id)], a) for p, a in analysed if (p.channel, p.source_id) in stored]
-            known = {p.key: p.id for p, _ in pairs if p.id is not None}
+            known = {p.key: p.id for p, _ in pairs if p.id is not None}  # target ids the page has read
             target.save_analyses(pairs)
             # seen by the rules in the source: not ruled again on the target (no second alert about history)
             target.commit_rule_results(RuleResults(seen=[(p.id, p.version) for p, _ in pairs]))  # type: ignore[misc]
             report.analysed += len(pairs)
-        if analysed:  # again after a crash: what is already in the target is not copied twice
+            # also after a resume (pairs then empty): what the target already has is not copied twice
             copy_moderation(source, target, [p for p, _ in analysed], report, source_name, known)
         backlog += len(posts) - len(analysed)
         last = posts[-1]
@@ -176,8 +175,7 @@ def copy_open_cases(source: Store, target: Store, report: TransferReport, source
     the target lacks it (a run cut half-way is completed by the next, nothing is added twice). Run
     after `copy_posts`: a post not copied yet is left out of its case."""
     def audit(action: str, case_id: int, at: datetime | None = None, **detail: str) -> AuditEvent:
-        return AuditEvent("system", action, f"case:{case_id}", {"from": source_name, **detail},
-                          **({"at": at} if at is not None else {}))
+        return AuditEvent("system", action, f"case:{case_id}", {"from": source_name, **detail}, at=at or utcnow())
 
     existing = {(c.kind, c.key): c for c in target.cases(status=None, limit=1_000_000)}
     for cs in reversed(source.cases(status="open", limit=1_000_000)):  # oldest first

@@ -132,8 +132,8 @@ class Flusher:
     wal_autocheckpoint), and the thread that committed waits for that (0.1-0.2 s each here). Syncing
     the WAL from a thread of its own, with the GIL released, lets the disk take it in the background,
     so a checkpoint finds little left to wait for (core.bench, medians of 4 interleaved runs: wall
-    time 0.17 s above CPU time without, 0.08 s with). It changes nothing SQLite relies on: a sync only makes the kernel write
-    what it would write anyway, and SQLite still syncs at its own points.
+    time 0.17 s above CPU time without, 0.08 s with). It changes nothing SQLite relies on: a sync
+    only makes the kernel write what it would write anyway, and SQLite still syncs at its own points.
 
     Only the WAL, never the database file: closing any descriptor of a file drops every POSIX lock
     the process holds on it, and SQLite's locks are on the database file (sqlite.org/howtocorrupt.html,
