@@ -190,7 +190,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=float, default=0,
                    help="把帖子压缩到最近这么多天里（默认 0 = 按演示数据原有的密度，约每天 80 条；"
                         "例如 --days 30 即每天约 1700 条，规则的时间窗口更满）")
-    p.add_argument("--batch-size", type=int, default=0, help="每批处理条数（默认 0 = 配置默认值 500）")
+    p.add_argument("--batch-size", type=int, default=0, help="每批处理条数（默认 0 = 配置默认值 1000）")
     p.add_argument("--data-dir", type=Path, help="在此（空）目录建库并保留，便于事后查看；默认用临时目录，结束后删除")
     p.add_argument("--seed", type=int, default=20260101, help="演示数据的随机种子（默认 20260101）")
     p.add_argument("--json", action="store_true", help="输出一个 JSON 对象")
