@@ -658,6 +658,15 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def audit(self, event: AuditEvent) -> None: ...
 
+    def audit_batch(self, events: Sequence[AuditEvent]) -> None:
+        """Append many events at once, in order (their ids are set); a backend writes them together."""
+        for event in events:
+            self.audit(event)
+
+    @abc.abstractmethod
+    def audit_page(self, after_id: int, limit: int) -> list[AuditEvent]:
+        """Events with an id above `after_id`, oldest first (the audit log read in order, for copies)."""
+
     # ---- sessions (server-side, so logout and password changes end them)
     @abc.abstractmethod
     def create_session(self, record: SessionRecord) -> None: ...

@@ -15,11 +15,11 @@ reason and time kept; an audit event `decision.migrate` on the target says it wa
 pending removal request. A post analysed again on the target (edited after its last analysis) is
 flagged by the target's rules instead. Dashboard users (with their password hashes, roles, contact
 routes and subscriptions) and the debunk registry are copied after the posts (`copy_people`; a user
-or debunk already in the target is left as it is), then the open cases (`copy_open_cases`: their
-posts, state, assigned leaders and the leaders' responses), so the leaders' work goes on. Closed
-cases, alerts and their deliveries, API clients (their tokens are kept only as hashes: issue new
-ones) and the audit log are not copied: keep the SQLite file as the archive of what happened before
-the switch.
+or debunk already in the target is left as it is), then the cases, open and closed (`copy_cases`:
+their posts, state, assigned leaders and the leaders' responses), so the leaders' work goes on, and
+last the audit log (`copy_audit`: every event, in order, its references moved to the target's ids).
+Alerts and their deliveries and API clients (their tokens are kept only as hashes: issue new ones)
+are not copied: keep the SQLite file as the archive of the alerts raised before the switch.
 """
 from __future__ import annotations
 
@@ -40,9 +40,10 @@ class TransferReport:
     analysed: int = 0  # of which with their analysis
     flagged: int = 0  # posts whose flags were copied (the review queue)
     decisions: int = 0  # decisions copied (the latest of each post)
-    cases: int = 0  # open cases copied (new in the target)
+    cases: int = 0  # cases copied (new in the target)
     users: int = 0  # dashboard users copied (new in the target)
     debunks: int = 0  # debunk registry entries copied (new in the target)
+    audit: int = 0  # audit events copied
     resumed_after: str | None = None  # the checkpoint this run started from
     seconds: float = 0.0
 
@@ -169,16 +170,22 @@ def copy_people(source: Store, target: Store, report: TransferReport) -> None:
             report.debunks += 1
 
 
-def copy_open_cases(source: Store, target: Store, report: TransferReport, source_name: str = "sqlite") -> None:
-    """The source's open cases, onto the copied posts: created in the target where it has no case of
-    that kind and key, then brought to the source's state, leaders and responses, each step only where
-    the target lacks it (a run cut half-way is completed by the next, nothing is added twice). Run
-    after `copy_posts`: a post not copied yet is left out of its case."""
+def copy_cases(source: Store, target: Store, report: TransferReport, source_name: str = "sqlite") -> None:
+    """Every case of the source (open and closed), onto the copied posts: created in the target where it
+    has no case of that kind and key, then brought to the source's state (through 已澄清 first when the
+    source was clarified, so `clarified_at` is kept), leaders and responses, each step only where the
+    target lacks it (a run cut half-way is completed by the next, nothing is added twice). Run after
+    `copy_posts`: a post not copied yet is left out of its case."""
     def audit(action: str, case_id: int, at: datetime | None = None, **detail: str) -> AuditEvent:
         return AuditEvent("system", action, f"case:{case_id}", {"from": source_name, **detail}, at=at or utcnow())
 
+    def move(mine: Case, state: CaseState, at: datetime) -> Case:
+        assert mine.id is not None
+        target.set_case_state(mine.id, state, audit("case.migrate", mine.id, at, state=state.value))
+        return target.get_case(mine.id) or mine
+
     existing = {(c.kind, c.key): c for c in target.cases(status=None, limit=1_000_000)}
-    for cs in reversed(source.cases(status="open", limit=1_000_000)):  # oldest first
+    for cs in reversed(source.cases(status=None, limit=1_000_000)):  # oldest first
         mine = existing.get((cs.kind, cs.key))
         if mine is None:
             posts = source.posts_by_ids(cs.post_ids)
@@ -191,9 +198,11 @@ def copy_open_cases(source: Store, target: Store, report: TransferReport, source
             if mine is None:
                 continue
         assert mine.id is not None and cs.id is not None
-        if cs.state is not CaseState.SUSPECTED and mine.state is CaseState.SUSPECTED:
-            target.set_case_state(mine.id, cs.state, audit("case.migrate", mine.id, cs.clarified_at or cs.updated_at,
-                                                           state=cs.state.value))
+        if cs.clarified_at is not None and mine.clarified_at is None and mine.status == "open":
+            mine = move(mine, CaseState.CLARIFIED, cs.clarified_at)
+        if cs.state is not mine.state and mine.status == "open":
+            mine = move(mine, cs.state, cs.clarified_at if cs.state is CaseState.CLARIFIED and cs.clarified_at
+                        else cs.updated_at)
         missing = [u for u in cs.assignees if u not in mine.assignees]
         if missing:
             target.assign_case(mine.id, missing, audit("case.assign.migrate", mine.id, assignees="、".join(missing)))
@@ -202,3 +211,61 @@ def copy_open_cases(source: Store, target: Store, report: TransferReport, source
             if (r.username, r.created_at, r.text) not in have:
                 target.add_case_response(replace(r, id=None, case_id=mine.id),
                                          audit("case.respond.migrate", mine.id, r.created_at, username=r.username))
+
+
+def copy_audit(source: Store, target: Store, report: TransferReport, source_name: str = "sqlite",
+               batch: int = 1000, progress: Callable[[int], None] | None = None) -> None:
+    """The source's audit log, in order, after everything else (so its references can be resolved).
+    Each event keeps its actor, action, time and detail; the detail also records where it came from
+    (`migrated_from`, `source_id`). What it is about is written in the target's terms: `post:N`,
+    `case:N` and `debunk:N` name the target's copy; one the target does not have (an alert, a post
+    purged before the copy) becomes `sqlite:alert:N`, an id in the archive. Resumable: each copied
+    page moves a checkpoint, and a run cut before the checkpoint moved finds the page among the
+    target's newest events, so a cut run adds nothing twice."""
+    after = _last_copied_audit(target, source_name, batch)
+    cases = {c.id: (c.kind, c.key) for c in source.cases(status=None, limit=1_000_000)}
+    target_cases = {(c.kind, c.key): c.id for c in target.cases(status=None, limit=1_000_000)}
+    debunks = {d.id: (d.claim, d.clarification) for d in source.debunks(active_only=False)}
+    target_debunks = {(d.claim, d.clarification): d.id for d in target.debunks(active_only=False)}
+    posts: dict[int, int | None] = {}  # source post id -> target post id (None: not in the target)
+    resolve: dict[str, Callable[[int], int | None]] = {  # a source id -> the target's id of the same thing
+        "post": posts.get,
+        "case": lambda n: target_cases.get(cases.get(n)),  # type: ignore[arg-type]
+        "debunk": lambda n: target_debunks.get(debunks.get(n)),  # type: ignore[arg-type]
+        "alert": lambda n: None,  # alerts are not copied
+    }
+
+    def translate(ref: str) -> str:
+        kind, _, num = ref.partition(":")
+        if kind not in resolve or not num.isdigit():
+            return ref  # user:…, author:…, or nothing: the same in the target
+        tid = resolve[kind](int(num))
+        return f"{kind}:{tid}" if tid is not None else f"{source_name}:{ref}"
+
+    while page := source.audit_page(after, batch):
+        wanted = {int(e.target[5:]) for e in page if e.target.startswith("post:") and e.target[5:].isdigit()}
+        wanted -= posts.keys()
+        for pid, p in source.posts_by_ids(sorted(wanted)).items():
+            found = target.find_post(p.channel, p.source_id)
+            posts[pid] = found.id if found is not None else None
+        posts.update({pid: None for pid in wanted - posts.keys()})
+
+        target.audit_batch([AuditEvent(e.actor, e.action, translate(e.target),
+                                       {**e.detail, "migrated_from": source_name, "source_id": e.id}, at=e.at)
+                            for e in page])
+        after = int(page[-1].id or after)
+        target.ingest(collector_name(source_name) + ":audit", [], str(after))  # the page is done
+        report.audit += len(page)
+        if progress:
+            progress(report.audit)
+
+
+def _last_copied_audit(target: Store, source_name: str, page: int) -> int:
+    """The source id of the last event a copy wrote into the target (0: none yet): its checkpoint, or
+    the newest copied event when a run was cut between writing a page and moving the checkpoint (that
+    page is then the newest in the target: every step before the audit log is done by then)."""
+    last = int(target.checkpoint(collector_name(source_name) + ":audit") or 0)
+    for e in target.audit_log(limit=page):
+        if e.detail.get("migrated_from") == source_name and isinstance(e.detail.get("source_id"), int):
+            last = max(last, int(e.detail["source_id"]))
+    return last

@@ -34,9 +34,22 @@ class AuditMixin:
         if any(item.get("status") not in (200, 201) for item in items):
             raise ClusterWriteError(f"审计记录无法写入搜索集群（{items[0].get('error')}），请检查集群后重试")
 
+    def audit_batch(self, events: Sequence[AuditEvent]) -> None:
+        if not events:
+            return
+        items = self._bulk(self._audit_actions(events), refresh=True)  # type: ignore[attr-defined]
+        failed = [item for item in items if item.get("status") not in (200, 201)]
+        if failed:
+            raise ClusterWriteError(f"{len(failed)} 条审计记录无法写入搜索集群（{failed[0].get('error')}），请检查集群后重试")
+
     def audit_log(self, limit: int = 100, offset: int = 0, actor: str | None = None) -> list[AuditEvent]:
         query: dict[str, Any] = {"term": {"actor": actor}} if actor else {"match_all": {}}
-        body = {"size": limit, "from": offset, "query": query, "sort": [{"id": "desc"}]}
+        return self._audit_search({"size": limit, "from": offset, "query": query, "sort": [{"id": "desc"}]})
+
+    def audit_page(self, after_id: int, limit: int) -> list[AuditEvent]:
+        return self._audit_search({"size": limit, "query": {"range": {"id": {"gt": after_id}}}, "sort": [{"id": "asc"}]})
+
+    def _audit_search(self, body: dict[str, Any]) -> list[AuditEvent]:
         hits = self.client.search(self.names.of("audit"), body)["hits"]["hits"]  # type: ignore[attr-defined]
         return [AuditEvent(actor=s["actor"], action=s["action"], target=s["target"], detail=json.loads(s["detail"]),
                            at=parse_ts(s["at"]), id=int(s["id"]))  # type: ignore[arg-type]

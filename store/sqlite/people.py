@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import Sequence
 
 from core.domain import AuditEvent, Debunk, Level, Role, User, utcnow
 from store.base import SavedFilter
@@ -128,17 +129,22 @@ class PeopleMixin:
         with self._tx() as c:
             self._insert_audit(c, event)
 
+    def audit_batch(self, events: Sequence[AuditEvent]) -> None:
+        with self._tx() as c:
+            for event in events:
+                self._insert_audit(c, event)
+
     def audit_log(self, limit: int = 100, offset: int = 0, actor: str | None = None) -> list[AuditEvent]:
         if actor:
             rows = self._rows("SELECT * FROM audit WHERE actor = ? ORDER BY id DESC LIMIT ? OFFSET ?",
                               (actor, limit, offset))
         else:
             rows = self._rows("SELECT * FROM audit ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset))
-        return [
-            AuditEvent(actor=r["actor"], action=r["action"], target=r["target"], detail=json.loads(r["detail"]),
-                       at=parse_ts(r["at"]), id=r["id"])  # type: ignore[arg-type]
-            for r in rows
-        ]
+        return [_audit_event(r) for r in rows]
+
+    def audit_page(self, after_id: int, limit: int) -> list[AuditEvent]:
+        return [_audit_event(r) for r in self._rows("SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?",
+                                                     (after_id, limit))]
 
     # ------------------------------------------------------------------ debunk registry
     def debunks(self, active_only: bool = True) -> list[Debunk]:
@@ -169,3 +175,8 @@ class PeopleMixin:
             audit.target = audit.target or f"debunk:{debunk.id}"
             self._insert_audit(c, audit)
         return debunk
+
+
+def _audit_event(r: sqlite3.Row) -> AuditEvent:
+    return AuditEvent(actor=r["actor"], action=r["action"], target=r["target"], detail=json.loads(r["detail"]),
+                      at=parse_ts(r["at"]), id=r["id"])  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from store.search import ElasticsearchStore, OpenSearchStore
-from tests.store.test_transfer import cases_of, moderate, moderation, open_cases, snapshot, source_store
+from tests.store.test_transfer import audit_of, cases_of, copied_audit, history, moderation, snapshot, source_store
 
 ENGINES = pytest.mark.parametrize("engine", [pytest.param("opensearch", marks=pytest.mark.opensearch),
                                              pytest.param("elasticsearch", marks=pytest.mark.elasticsearch)])
@@ -34,15 +34,14 @@ def test_bench_on_a_cluster_times_what_the_backend_implements_and_cleans_up(engi
 
 
 @ENGINES
-def test_migrate_to_a_cluster_copies_posts_analyses_moderation_and_cases_and_resumes(engine, request, tmp_path, capsys):
+def test_migrate_to_a_cluster_copies_posts_analyses_moderation_cases_and_audit_and_resumes(engine, request, tmp_path, capsys):
     from store.migrate import main
 
     hosts = request.getfixturevalue(f"{engine}_cluster").hosts
     data = tmp_path / "data"
     source = source_store(data / "sentinel.db", n=120)
-    moderate(source)
-    open_cases(source)
-    expected, queue, cases = snapshot(source), moderation(source), cases_of(source)
+    history(source)  # moderation, cases open and closed, an audit log about all of it
+    expected, queue, cases, audit = snapshot(source), moderation(source), cases_of(source), copied_audit(source)
     prefix = f"m{uuid.uuid4().hex[:8]}"
     args = ["--data-dir", str(data), "--to", engine, "--hosts", ",".join(hosts), "--index-prefix", prefix,
             "--batch", "50"]
@@ -57,10 +56,11 @@ def test_migrate_to_a_cluster_copies_posts_analyses_moderation_and_cases_and_res
             assert (None if a is None else (a.spam, a.sentiment, a.model_version)) == analysis
         assert target.counts()["posts"] == 120
         assert moderation(target) == queue  # the review queue, decisions and removal requests came along
-        assert cases_of(target) == cases  # and the open cases, with their leaders and responses
+        assert cases_of(target) == cases  # and the cases, with their leaders and responses
+        assert audit_of(target, copied_only=True) == audit  # and the audit log, naming the cluster's copies
         assert main(args) == 0  # run again: resumes after the end, copies nothing
         assert "本次复制 0 条" in capsys.readouterr().out
-        assert target.counts()["posts"] == 120
+        assert target.counts()["posts"] == 120 and audit_of(target, copied_only=True) == audit
     finally:
         target.drop_indices()
         target.close()

@@ -32,7 +32,7 @@ PORTED_BY_AREA: dict[str, set[str]] = {
 
     "leases": {"take_lease", "release_lease", "lease"},
 
-    "audit": {"audit", "audit_log"},
+    "audit": {"audit", "audit_log", "audit_page"},
 
     "privacy": {"redact_personal_data", "redact_dead_letters", "purge_posts", "purge_dead_letters", "purge_leftovers",
                 "erase_author", "backup"},

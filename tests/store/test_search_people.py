@@ -152,6 +152,27 @@ def test_revoking_a_users_sessions_counts_each_open_one_once_even_when_raced(sto
 # ---- the debunk registry and saved filters ---------------------------------------------------------------
 
 @CONTRACT
+def test_the_audit_log_is_read_in_order_from_any_event_and_takes_many_at_once(store):
+    store.audit(AuditEvent("admin", "user.create", "user:a", {"role": "moderator"}, at=T0))
+    many = [AuditEvent(f"mod{i % 3}", "decision.remove", f"post:{i}", {"n": i, "why": "广告"},
+                       at=T0 + timedelta(seconds=i)) for i in range(25)]
+    store.audit_batch(many)
+    store.audit_batch([])  # nothing to write: nothing written
+    assert all(e.id is not None for e in many) and len({e.id for e in many}) == 25
+    newest_first = store.audit_log(limit=100)
+    assert len(newest_first) == 26 and [e.id for e in newest_first] == sorted((e.id for e in newest_first), reverse=True)
+    read, after = [], 0
+    while page := store.audit_page(after, 7):
+        read += page
+        after = page[-1].id
+    shown = [(e.id, e.actor, e.action, e.target, e.detail, e.at) for e in read]
+    assert shown == [(e.id, e.actor, e.action, e.target, e.detail, e.at) for e in reversed(newest_first)]
+    assert shown[1:] == [(e.id, e.actor, e.action, e.target, e.detail, e.at) for e in many]  # in the order given
+    assert [e.id for e in store.audit_page(many[20].id, 100)] == [e.id for e in many[21:]]
+    assert store.audit_page(many[-1].id, 10) == []
+
+
+@CONTRACT
 def test_debunks_in_id_order_updated_in_place_and_audited(store):
     made = [store.save_debunk(Debunk(f"传言 {i}", f"澄清 {i}", keywords=[f"词{i}"], created_by="officer",
                                      created_at=T0 + timedelta(minutes=i)), AuditEvent("officer", "debunk.create"))

@@ -12,7 +12,7 @@ from core.domain import (Action, Analysis, AuditEvent, Case, CaseKind, CaseRespo
                          ReasonCode, Sentiment)
 from store.base import RuleResults
 from store.sqlite import SqliteStore
-from store.transfer import TransferReport, collector_name, copy_open_cases, copy_posts
+from store.transfer import TransferReport, collector_name, copy_audit, copy_cases, copy_people, copy_posts
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -218,16 +218,18 @@ def test_a_crash_while_copying_moderation_resumes_without_duplicates(tmp_path, f
 
 
 def open_cases(store) -> None:
-    """Three open cases at different points of the rumour loop, and a closed one."""
+    """Cases at each point of the rumour loop: three open, three closed (subsided without and after
+    being clarified, and a false alarm)."""
     ids = sorted(p.id for p, _ in _all(store))
     at = T0 + timedelta(hours=5)
-    for n, (key, state) in enumerate([("c1", CaseState.SUSPECTED), ("c2", CaseState.VERIFYING),
-                                       ("c3", CaseState.CLARIFIED), ("c4", CaseState.SUBSIDED)]):
+    for n, (key, states) in enumerate([("c1", []), ("c2", [CaseState.VERIFYING]), ("c3", [CaseState.CLARIFIED]),
+                                        ("c4", [CaseState.SUBSIDED]), ("c5", [CaseState.CLARIFIED, CaseState.SUBSIDED]),
+                                        ("c6", [CaseState.VERIFYING, CaseState.FALSE_ALARM])]):
         cs = Case(CaseKind.RUMOUR, key, f"传言{n}", post_ids=ids[n * 5:n * 5 + 4], created_at=at + timedelta(minutes=n))
         store.commit_rule_results(RuleResults(cases=[cs]))
-        if state is not CaseState.SUSPECTED:
+        for k, state in enumerate(states):
             store.set_case_state(cs.id, state, AuditEvent("lead1", "case.state", f"case:{cs.id}",
-                                                          at=at + timedelta(hours=1, minutes=n)))
+                                                          at=at + timedelta(hours=1 + k, minutes=n)))
         if n:
             store.assign_case(cs.id, ["lead1", f"lead{n + 1}"], AuditEvent("admin", "case.assign", f"case:{cs.id}"))
             for k in range(n):
@@ -242,33 +244,116 @@ def cases_of(store) -> dict:
                               c.clarified_at, sorted(c.assignees),
                               sorted((r.username, r.where, r.text, r.url, r.created_at)
                                      for r in store.case_responses(c.id)))
-            for c in store.cases(status="open", limit=1000)}
+            for c in store.cases(status=None, limit=1000)}
 
 
-def test_open_cases_come_along_with_their_leaders_and_responses(tmp_path):
+def test_cases_come_along_open_and_closed_with_their_leaders_and_responses(tmp_path):
     source, target = source_store(tmp_path / "a.db"), SqliteStore(tmp_path / "b.db")
     open_cases(source)
     target.migrate()
     copy_posts(source, target, batch=40)
     report = TransferReport()
-    copy_open_cases(source, target, report)
+    copy_cases(source, target, report)
     expected = cases_of(source)
-    assert len(expected) == 3 and report.cases == 3  # the closed case stays in the archive
+    assert len(expected) == 6 and report.cases == 6
+    assert sorted(v[3] for v in expected.values()) == ["closed"] * 3 + ["open"] * 3
+    assert sum(1 for v in expected.values() if v[5] is not None) == 2  # clarified_at kept, also once subsided
     assert cases_of(target) == expected
-    copy_open_cases(source, target, TransferReport())  # again: nothing twice
+    copy_cases(source, target, TransferReport())  # again: nothing twice
     assert cases_of(target) == expected
     assert {e.action for e in target.audit_log(limit=100)} >= {"case.migrate", "case.assign.migrate",
                                                                 "case.respond.migrate"}
 
 
-@pytest.mark.parametrize("fail_at,call", [("commit_rule_results", 2), ("set_case_state", 1), ("assign_case", 2),
-                                          ("add_case_response", 2)])
+@pytest.mark.parametrize("fail_at,call", [("commit_rule_results", 2), ("set_case_state", 1), ("set_case_state", 4),
+                                          ("assign_case", 2), ("add_case_response", 2)])
 def test_a_cut_copy_of_cases_is_completed_by_the_next_run(tmp_path, fail_at, call):
     source, target = source_store(tmp_path / "a.db", n=60), SqliteStore(tmp_path / "b.db")
     open_cases(source)
     target.migrate()
     copy_posts(source, target, batch=40)
     with killed_at(target, fail_at, call), pytest.raises(KeyboardInterrupt):
-        copy_open_cases(source, target, TransferReport())
-    copy_open_cases(source, target, TransferReport())
+        copy_cases(source, target, TransferReport())
+    copy_cases(source, target, TransferReport())
     assert cases_of(target) == cases_of(source)
+
+
+def history(store) -> None:
+    """An audit log about posts, cases, debunks, alerts, users and nothing, and a post purged after its
+    event was written (its event then names the archive's id)."""
+    from core.domain import Debunk
+
+    moderate(store)
+    open_cases(store)
+    store.save_debunk(Debunk("食堂要涨价", "价格不变", ["涨价"], created_by="admin"),
+                      AuditEvent("admin", "debunk.create", at=T0 + timedelta(hours=6)))
+    store.audit(AuditEvent("admin", "alert.ack", "alert:7", {"level": "red"}, at=T0 + timedelta(hours=7)))
+    store.audit(AuditEvent("wang", "login.ok", "", {"net": "10.0.0.0/24"}, at=T0 + timedelta(hours=8)))
+    store.audit(AuditEvent("admin", "user.create", "user:zhang3", at=T0 + timedelta(hours=9)))
+    store.audit(AuditEvent("mod0", "decision.approve", "post:999999", at=T0 + timedelta(hours=10)))
+
+
+def audit_of(store, copied_only: bool = False) -> list:
+    """The audit log, oldest first, with what each event names as a key that holds on any store."""
+    posts = {p.id: p.key for p, _ in _all(store)}
+    cases = {c.id: (c.kind, c.key) for c in store.cases(status=None, limit=1000)}
+    debunks = {d.id: d.claim for d in store.debunks(active_only=False)}
+    names = {"post": posts, "case": cases, "debunk": debunks}
+    out, events, after = [], [], 0
+    while page := store.audit_page(after, 500):
+        events += page
+        after = page[-1].id
+    for e in events:
+        detail = dict(e.detail)
+        if copied_only and detail.pop("migrated_from", None) != "sqlite":
+            continue
+        detail.pop("source_id", None)
+        kind, _, num = e.target.partition(":")
+        about = (kind, names[kind][int(num)]) if kind in names and int(num) in names[kind] else e.target
+        out.append((e.actor, e.action, about, detail, e.at))
+    return out
+
+
+def copied_audit(source) -> list:
+    """What the copy of a `history` log reads like in the target (`audit_of(target, copied_only=True)`)."""
+    archived = {"alert:7", "post:999999"}  # not in the target: named by their id in the archive
+    return [(actor, action, f"sqlite:{about}" if about in archived else about, detail, at)
+            for actor, action, about, detail, at in audit_of(source)]
+
+
+def migrate_all(source, target, batch: int = 25) -> TransferReport:
+    report = copy_posts(source, target, batch=batch)
+    copy_people(source, target, report)
+    copy_cases(source, target, report)
+    copy_audit(source, target, report, batch=batch)
+    return report
+
+
+def test_the_audit_log_comes_along_in_order_naming_the_targets_copies(tmp_path):
+    source, target = source_store(tmp_path / "a.db", n=120), SqliteStore(tmp_path / "b.db")
+    history(source)
+    target.migrate()
+    expected = copied_audit(source)
+    assert {e[2] for e in expected} >= {"sqlite:alert:7", "sqlite:post:999999", "", "user:zhang3"}
+    assert {e[2][0] for e in expected if isinstance(e[2], tuple)} == {"post", "case", "debunk"}
+    report = migrate_all(source, target)
+    assert report.audit == len(expected) > 30
+    assert audit_of(target, copied_only=True) == expected
+    assert target.checkpoint(collector_name("sqlite") + ":audit") == str(source.audit_log(limit=1)[0].id)
+    migrate_all(source, target)  # again: nothing twice
+    assert audit_of(target, copied_only=True) == expected
+
+
+@pytest.mark.parametrize("fail_at,call", [("audit_batch", 1), ("audit_batch", 3), ("ingest", 1), ("ingest", 2)])
+def test_a_cut_copy_of_the_audit_log_is_completed_without_duplicates(tmp_path, fail_at, call):
+    source, target = source_store(tmp_path / "a.db", n=120), SqliteStore(tmp_path / "b.db")
+    history(source)
+    target.migrate()
+    report = copy_posts(source, target, batch=25)
+    copy_people(source, target, report)
+    copy_cases(source, target, report)
+    with killed_at(target, fail_at, call), pytest.raises(KeyboardInterrupt):  # ingest: the checkpoint after a page
+        copy_audit(source, target, report, batch=10)
+    migrate_all(source, target, batch=10)
+    copied = audit_of(target, copied_only=True)
+    assert len(copied) == len(audit_of(source)) and [e[4] for e in copied] == [e[4] for e in audit_of(source)]
