@@ -68,11 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", metavar="FILE", help="服务配置文件（与 scheduler.py 相同）：数据目录，以及 --to 时集群的账号和证书设置")
     parser.add_argument("--list", action="store_true", help="只列出各迁移及是否已应用，不做修改")
     parser.add_argument("--to", choices=["elasticsearch", "opensearch"],
-                        help="把帖子及其分析结果（视为已过规则）、审核标记与决定、看板用户、辟谣口径、全部事件和审计日志复制到这个集群后端"
-                             "（按时间顺序，中断后再运行即从断点续传）；预警及其投递记录、API 客户端不复制")
+                        help="把帖子及其分析结果（视为已过规则）、审核标记与决定、看板用户、辟谣口径、全部事件、预警及其通知记录和审计日志"
+                             "复制到这个集群后端（按时间顺序，中断后再运行即从断点续传）；API 客户端不复制")
     parser.add_argument("--hosts", help="--to 的集群地址，逗号分隔，如 http://10.0.0.5:9200（默认取配置文件 store.hosts）")
     parser.add_argument("--index-prefix", help="--to 的索引名前缀（默认取配置文件 store.index_prefix）")
-    parser.add_argument("--batch", type=int, default=1000, help="--to 每批复制的帖子数（默认 1000）")
+    parser.add_argument("--batch", type=int, default=1000, help="--to 每批复制的帖子数和审计记录数（默认 1000）")
     args = parser.parse_args(argv)
     if args.to:
         return _copy_to_cluster(args)
@@ -102,7 +102,7 @@ def _copy_to_cluster(args) -> int:
     from core.errors import SentinelError
     from nlp.tokenizer import search_tokens
     from store import open_existing_store, open_store
-    from store.transfer import collector_name, copy_audit, copy_cases, copy_people, copy_posts
+    from store.transfer import collector_name, copy_alerts, copy_audit, copy_cases, copy_people, copy_posts
 
     if args.batch < 1:
         print("错误：--batch 须为正整数", file=sys.stderr)
@@ -136,6 +136,7 @@ def _copy_to_cluster(args) -> int:
         report = copy_posts(source, target, batch=args.batch, progress=progress)
         copy_people(source, target, report)
         copy_cases(source, target, report)
+        copy_alerts(source, target, report)
         print("", file=sys.stderr)
         copy_audit(source, target, report, batch=args.batch,
                    progress=lambda n: print(f"\r审计日志已复制 {n:,} 条", end="", file=sys.stderr, flush=True))
@@ -152,8 +153,8 @@ def _copy_to_cluster(args) -> int:
     print("", file=sys.stderr)
     print(f"完成：本次复制 {report.copied:,} 条帖子（其中 {report.analysed:,} 条带分析结果，视为已过规则；"
           f"{report.flagged:,} 条带审核标记，{report.decisions:,} 条带审核决定），"
-          f"{report.users} 个看板用户，{report.debunks} 条辟谣口径，{report.cases} 个事件，{report.audit:,} 条审计记录，"
-          f"用时 {report.seconds:.1f} 秒。预警及其投递记录不复制，请保留原 SQLite 文件作为切换前的预警档案；"
+          f"{report.users} 个看板用户，{report.debunks} 条辟谣口径，{report.cases} 个事件，{report.alerts} 条预警，"
+          f"{report.audit:,} 条审计记录，用时 {report.seconds:.1f} 秒。未发出的通知由集群上的服务继续发送，已发出的不会重发；"
           "API 客户端请在新存储上重新签发（见 docs/scale-out.md）。")
     return 0
 

@@ -17,18 +17,20 @@ flagged by the target's rules instead. Dashboard users (with their password hash
 routes and subscriptions) and the debunk registry are copied after the posts (`copy_people`; a user
 or debunk already in the target is left as it is), then the cases, open and closed (`copy_cases`:
 their posts, state, assigned leaders and the leaders' responses), so the leaders' work goes on, and
-last the audit log (`copy_audit`: every event, in order, its references moved to the target's ids).
-Alerts and their deliveries and API clients (their tokens are kept only as hashes: issue new ones)
-are not copied: keep the SQLite file as the archive of the alerts raised before the switch.
+then the alerts (`copy_alerts`: acknowledged, claimed, escalated, and their outbox: what was not sent
+yet is sent by the target's service, what was sent is recorded as sent), and last the audit log
+(`copy_audit`: every event, in order, its references moved to the target's ids). API clients are not
+copied (their tokens are kept only as hashes: issue new ones), nor the earlier decisions of a post
+decided twice (the copied audit log records them).
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
-from core.domain import AuditEvent, Case, CaseState, Decision, Flag, Post, utcnow
+from core.domain import Alert, AuditEvent, Case, CaseState, Decision, DeliveryState, Flag, Post, utcnow
 from store.base import RuleResults, Store
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -43,6 +45,7 @@ class TransferReport:
     cases: int = 0  # cases copied (new in the target)
     users: int = 0  # dashboard users copied (new in the target)
     debunks: int = 0  # debunk registry entries copied (new in the target)
+    alerts: int = 0  # alerts copied (new in the target)
     audit: int = 0  # audit events copied
     resumed_after: str | None = None  # the checkpoint this run started from
     seconds: float = 0.0
@@ -213,13 +216,86 @@ def copy_cases(source: Store, target: Store, report: TransferReport, source_name
                                          audit("case.respond.migrate", mine.id, r.created_at, username=r.username))
 
 
+NEVER = datetime(9999, 1, 1, tzinfo=timezone.utc)  # a copied delivery already sent waits here until marked sent
+
+
+def _alert_ident(a: Alert) -> tuple:
+    """What one alert is in any store: its rule, de-duplication key, time and title."""
+    return a.rule, a.dedupe_key, a.created_at, a.title
+
+
+def _every_alert(store: Store, batch: int = 500) -> Iterator[Alert]:
+    after: tuple[datetime, int] | None = None
+    while page := store.alerts_page(EPOCH, after, batch):
+        yield from page
+        after = (page[-1].created_at, int(page[-1].id or 0))
+
+
+def copy_alerts(source: Store, target: Store, report: TransferReport, source_name: str = "sqlite") -> None:
+    """Every alert of the source, oldest first, onto the copied posts and cases: its level, text, rule
+    and de-duplication key (so the target's rules do not raise it again inside the realert window),
+    who acknowledged and who claimed it and when, its escalation tier, and its outbox. A delivery not
+    sent yet is queued in the target as it was (the target's service sends it); one already sent is
+    recorded as sent, never sent again: it is written due at year 9999 first and then marked sent, so
+    a run cut in between leaves it waiting there, and the next run marks it. Each step is done only
+    where the target lacks it, so a cut run is completed by the next and nothing is added twice."""
+    def audit(actor: str, action: str, alert_id: int, at: datetime | None) -> AuditEvent:
+        return AuditEvent(actor, action, f"alert:{alert_id}", {"from": source_name}, at=at or utcnow())
+
+    have = {_alert_ident(a): a for a in _every_alert(target)}
+    cases = {(c.kind, c.key): c.id for c in target.cases(status=None, limit=1_000_000)}
+    source_cases = {c.id: (c.kind, c.key) for c in source.cases(status=None, limit=1_000_000)}
+    posts: dict[int, int | None] = {}
+    for a in _every_alert(source):
+        assert a.id is not None
+        mine = have.get(_alert_ident(a))
+        if mine is None:
+            _resolve_posts(source, target, a.post_ids, posts)
+            copy = replace(a, id=None, post_ids=[t for t in (posts.get(p) for p in a.post_ids) if t is not None],
+                           case_id=cases.get(source_cases.get(a.case_id)),  # type: ignore[arg-type]
+                           routes=[], hold_until=None, acknowledged_by=None, acknowledged_at=None,
+                           claimed_by=None, claimed_at=None, escalated=0)
+            target.commit_rule_results(RuleResults(alerts=[copy]))
+            report.alerts += 1
+            mine = target.get_alert(copy.id) if copy.id is not None else None
+            if mine is None:
+                continue
+        assert mine.id is not None
+        if a.acknowledged_by and not mine.acknowledged_by:
+            target.acknowledge_alert(mine.id, audit(a.acknowledged_by, "alert.ack.migrate", mine.id, a.acknowledged_at))
+        if a.claimed_by and not mine.claimed_by:
+            target.claim_alert(mine.id, audit(a.claimed_by, "alert.claim.migrate", mine.id, a.claimed_at))
+        if a.escalated > mine.escalated:
+            target.add_deliveries(mine.id, [], utcnow(), escalated=a.escalated)
+        theirs = {(d.notifier, d.recipient): d for d in target.deliveries(mine.id)}
+        for d in source.deliveries(a.id):
+            t = theirs.get((d.notifier, d.recipient))
+            sent = d.state is DeliveryState.SENT
+            if t is None:
+                target.add_deliveries(mine.id, [(d.notifier, d.recipient, d.reason)],
+                                      NEVER if sent else d.next_attempt_at or utcnow())
+                t = next((x for x in target.deliveries(mine.id) if (x.notifier, x.recipient) == (d.notifier, d.recipient)),
+                         None)
+            if sent and t is not None and t.id is not None and t.state is not DeliveryState.SENT:
+                target.delivery_sent(t.id, d.sent_at or a.created_at, d.last_error)
+
+
+def _resolve_posts(source: Store, target: Store, ids: Iterable[int], known: dict[int, int | None]) -> None:
+    """Add to `known` the target's id of each source post in `ids` not looked up yet (None: not there)."""
+    wanted = set(ids) - known.keys()
+    for pid, p in source.posts_by_ids(sorted(wanted)).items():
+        found = target.find_post(p.channel, p.source_id)
+        known[pid] = found.id if found is not None else None
+    known.update({pid: None for pid in wanted - known.keys()})
+
+
 def copy_audit(source: Store, target: Store, report: TransferReport, source_name: str = "sqlite",
                batch: int = 1000, progress: Callable[[int], None] | None = None) -> None:
     """The source's audit log, in order, after everything else (so its references can be resolved).
     Each event keeps its actor, action, time and detail; the detail also records where it came from
     (`migrated_from`, `source_id`). What it is about is written in the target's terms: `post:N`,
-    `case:N` and `debunk:N` name the target's copy; one the target does not have (an alert, a post
-    purged before the copy) becomes `sqlite:alert:N`, an id in the archive. Resumable: each copied
+    `case:N`, `debunk:N` and `alert:N` name the target's copy; one the target does not have (a post
+    purged before the copy) becomes `sqlite:post:N`, an id in the archive. Resumable: each copied
     page moves a checkpoint, and a run cut before the checkpoint moved finds the page among the
     target's newest events, so a cut run adds nothing twice."""
     after = _last_copied_audit(target, source_name, batch)
@@ -227,12 +303,14 @@ def copy_audit(source: Store, target: Store, report: TransferReport, source_name
     target_cases = {(c.kind, c.key): c.id for c in target.cases(status=None, limit=1_000_000)}
     debunks = {d.id: (d.claim, d.clarification) for d in source.debunks(active_only=False)}
     target_debunks = {(d.claim, d.clarification): d.id for d in target.debunks(active_only=False)}
+    theirs = {_alert_ident(a): a.id for a in _every_alert(target)}
+    alerts = {a.id: theirs.get(_alert_ident(a)) for a in _every_alert(source)}
     posts: dict[int, int | None] = {}  # source post id -> target post id (None: not in the target)
     resolve: dict[str, Callable[[int], int | None]] = {  # a source id -> the target's id of the same thing
         "post": posts.get,
         "case": lambda n: target_cases.get(cases.get(n)),  # type: ignore[arg-type]
         "debunk": lambda n: target_debunks.get(debunks.get(n)),  # type: ignore[arg-type]
-        "alert": lambda n: None,  # alerts are not copied
+        "alert": alerts.get,
     }
 
     def translate(ref: str) -> str:
@@ -243,12 +321,8 @@ def copy_audit(source: Store, target: Store, report: TransferReport, source_name
         return f"{kind}:{tid}" if tid is not None else f"{source_name}:{ref}"
 
     while page := source.audit_page(after, batch):
-        wanted = {int(e.target[5:]) for e in page if e.target.startswith("post:") and e.target[5:].isdigit()}
-        wanted -= posts.keys()
-        for pid, p in source.posts_by_ids(sorted(wanted)).items():
-            found = target.find_post(p.channel, p.source_id)
-            posts[pid] = found.id if found is not None else None
-        posts.update({pid: None for pid in wanted - posts.keys()})
+        _resolve_posts(source, target, (int(e.target[5:]) for e in page
+                                        if e.target.startswith("post:") and e.target[5:].isdigit()), posts)
 
         target.audit_batch([AuditEvent(e.actor, e.action, translate(e.target),
                                        {**e.detail, "migrated_from": source_name, "source_id": e.id}, at=e.at)

@@ -7,7 +7,8 @@ import uuid
 import pytest
 
 from store.search import ElasticsearchStore, OpenSearchStore
-from tests.store.test_transfer import audit_of, cases_of, copied_audit, history, moderation, snapshot, source_store
+from tests.store.test_transfer import (alerts_of, audit_of, cases_of, copied_audit, history, moderation, snapshot,
+                                      source_store, unsent)
 
 ENGINES = pytest.mark.parametrize("engine", [pytest.param("opensearch", marks=pytest.mark.opensearch),
                                              pytest.param("elasticsearch", marks=pytest.mark.elasticsearch)])
@@ -34,7 +35,7 @@ def test_bench_on_a_cluster_times_what_the_backend_implements_and_cleans_up(engi
 
 
 @ENGINES
-def test_migrate_to_a_cluster_copies_posts_analyses_moderation_cases_and_audit_and_resumes(engine, request, tmp_path, capsys):
+def test_migrate_to_a_cluster_copies_posts_analyses_moderation_cases_alerts_and_audit_and_resumes(engine, request, tmp_path, capsys):
     from store.migrate import main
 
     hosts = request.getfixturevalue(f"{engine}_cluster").hosts
@@ -42,6 +43,7 @@ def test_migrate_to_a_cluster_copies_posts_analyses_moderation_cases_and_audit_a
     source = source_store(data / "sentinel.db", n=120)
     history(source)  # moderation, cases open and closed, an audit log about all of it
     expected, queue, cases, audit = snapshot(source), moderation(source), cases_of(source), copied_audit(source)
+    alerts, outbox = alerts_of(source), unsent(source)
     prefix = f"m{uuid.uuid4().hex[:8]}"
     args = ["--data-dir", str(data), "--to", engine, "--hosts", ",".join(hosts), "--index-prefix", prefix,
             "--batch", "50"]
@@ -57,10 +59,12 @@ def test_migrate_to_a_cluster_copies_posts_analyses_moderation_cases_and_audit_a
         assert target.counts()["posts"] == 120
         assert moderation(target) == queue  # the review queue, decisions and removal requests came along
         assert cases_of(target) == cases  # and the cases, with their leaders and responses
+        assert alerts_of(target) == alerts and unsent(target) == outbox  # the alerts, nothing sent twice
         assert audit_of(target, copied_only=True) == audit  # and the audit log, naming the cluster's copies
         assert main(args) == 0  # run again: resumes after the end, copies nothing
         assert "本次复制 0 条" in capsys.readouterr().out
         assert target.counts()["posts"] == 120 and audit_of(target, copied_only=True) == audit
+        assert alerts_of(target) == alerts
     finally:
         target.drop_indices()
         target.close()

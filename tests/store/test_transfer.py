@@ -12,7 +12,8 @@ from core.domain import (Action, Analysis, AuditEvent, Case, CaseKind, CaseRespo
                          ReasonCode, Sentiment)
 from store.base import RuleResults
 from store.sqlite import SqliteStore
-from store.transfer import TransferReport, collector_name, copy_audit, copy_cases, copy_people, copy_posts
+from store.transfer import (TransferReport, collector_name, copy_alerts, copy_audit, copy_cases, copy_people,
+                            copy_posts)
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -287,10 +288,69 @@ def history(store) -> None:
     open_cases(store)
     store.save_debunk(Debunk("食堂要涨价", "价格不变", ["涨价"], created_by="admin"),
                       AuditEvent("admin", "debunk.create", at=T0 + timedelta(hours=6)))
-    store.audit(AuditEvent("admin", "alert.ack", "alert:7", {"level": "red"}, at=T0 + timedelta(hours=7)))
+    raise_alerts(store)
+    store.audit(AuditEvent("admin", "alert.ack", "alert:77", {"level": "red"}, at=T0 + timedelta(hours=7)))
     store.audit(AuditEvent("wang", "login.ok", "", {"net": "10.0.0.0/24"}, at=T0 + timedelta(hours=8)))
     store.audit(AuditEvent("admin", "user.create", "user:zhang3", at=T0 + timedelta(hours=9)))
     store.audit(AuditEvent("mod0", "decision.approve", "post:999999", at=T0 + timedelta(hours=10)))
+
+
+def raise_alerts(store) -> None:
+    """Four alerts: one on a case with its outbox half sent and half failing, one acknowledged, claimed
+    and escalated, one with nothing done, and one still held back (due later)."""
+    from core.domain import Alert, Level
+
+    ids = sorted(p.id for p, _ in _all(store))
+    case = next(c for c in store.cases(status=None, limit=100) if c.key == "c2")
+    at = T0 + timedelta(hours=6)
+    made = [Alert("rumour_spread", Level.RED, "传言扩散", "有传言在扩散", "rumour:c2", post_ids=ids[5:8],
+                  created_at=at, case_id=case.id, kind="rumour", topics=["薪酬"], channels=["qq"],
+                  routes=[("email", "lead1", "负责人"), ("wecom_group", "", ""), ("dingtalk", "lead2", "负责人")]),
+            Alert("negative_spike", Level.ORANGE, "负面激增", "食堂负面帖增多", "spike:canteen", post_ids=ids[:3],
+                  created_at=at + timedelta(minutes=5), kind="surge", routes=[("email", "officer", "主题")]),
+            Alert("spam_flood", Level.YELLOW, "广告刷屏", "同一广告多次出现", "flood:x", post_ids=ids[10:12],
+                  created_at=at + timedelta(minutes=9), kind="spam", routes=[]),
+            Alert("pii_leak", Level.RED, "个人信息泄露", "帖子含手机号", "pii:1", post_ids=ids[12:13],
+                  created_at=at + timedelta(minutes=12), kind="pii", routes=[("email", "mod0", "审核")],
+                  hold_until=at + timedelta(days=400))]
+    store.commit_rule_results(RuleResults(alerts=made))
+    first = store.deliveries(made[0].id)
+    store.delivery_sent(first[0].id, at + timedelta(minutes=1), "ok")
+    store.delivery_sent(first[1].id, at + timedelta(minutes=2))
+    store.delivery_failed(first[2].id, "钉钉返回 errcode 88", at + timedelta(minutes=30))
+    second = made[1].id
+    store.delivery_sent(store.deliveries(second)[0].id, at + timedelta(minutes=6))
+    store.acknowledge_alert(second, AuditEvent("officer", "alert.ack", f"alert:{second}", at=at + timedelta(minutes=20)))
+    store.claim_alert(second, AuditEvent("lead1", "alert.claim", f"alert:{second}", at=at + timedelta(minutes=21)))
+    store.add_deliveries(second, [("email", "chair", "升级")], at + timedelta(hours=1),
+                         AuditEvent("system", "alert.escalate", f"alert:{second}"), escalated=1)
+
+
+def every_alert(store) -> list:
+    out, after = [], None
+    while page := store.alerts_page(datetime(1970, 1, 1, tzinfo=timezone.utc), after, 2):
+        out += page
+        after = (page[-1].created_at, page[-1].id)
+    return out
+
+
+def alerts_of(store) -> dict:
+    """By (rule, key, time): what an alert says, what it is about, what was done with it, and its outbox
+    (each delivery: where to, and when it was sent, or when it is due)."""
+    posts = {p.id: p.key for p, _ in _all(store)}
+    cases = {c.id: (c.kind, c.key) for c in store.cases(status=None, limit=1000)}
+    return {(a.rule, a.dedupe_key, a.created_at): (
+        a.level, a.title, a.body, a.kind, a.topics, a.channels, sorted(posts[p] for p in a.post_ids),
+        cases.get(a.case_id), a.acknowledged_by, a.acknowledged_at, a.claimed_by, a.claimed_at, a.escalated,
+        a.raised_at, sorted((d.notifier, d.recipient, d.reason, d.sent_at) for d in store.deliveries(a.id)))
+        for a in every_alert(store)}
+
+
+def unsent(store) -> list:
+    """The outbox, by alert: what is still to be sent, and from when."""
+    alerts = {a.id: (a.rule, a.dedupe_key) for a in every_alert(store)}
+    return sorted((alerts[d.alert_id], d.notifier, d.recipient)
+                  for d in store.due_deliveries(datetime(9000, 1, 1, tzinfo=timezone.utc), 100))
 
 
 def audit_of(store, copied_only: bool = False) -> list:
@@ -298,7 +358,8 @@ def audit_of(store, copied_only: bool = False) -> list:
     posts = {p.id: p.key for p, _ in _all(store)}
     cases = {c.id: (c.kind, c.key) for c in store.cases(status=None, limit=1000)}
     debunks = {d.id: d.claim for d in store.debunks(active_only=False)}
-    names = {"post": posts, "case": cases, "debunk": debunks}
+    alerts = {a.id: (a.rule, a.dedupe_key, a.created_at) for a in every_alert(store)}
+    names = {"post": posts, "case": cases, "debunk": debunks, "alert": alerts}
     out, events, after = [], [], 0
     while page := store.audit_page(after, 500):
         events += page
@@ -316,7 +377,7 @@ def audit_of(store, copied_only: bool = False) -> list:
 
 def copied_audit(source) -> list:
     """What the copy of a `history` log reads like in the target (`audit_of(target, copied_only=True)`)."""
-    archived = {"alert:7", "post:999999"}  # not in the target: named by their id in the archive
+    archived = {"alert:77", "post:999999"}  # not in either store: named by their id in the archive
     return [(actor, action, f"sqlite:{about}" if about in archived else about, detail, at)
             for actor, action, about, detail, at in audit_of(source)]
 
@@ -325,6 +386,7 @@ def migrate_all(source, target, batch: int = 25) -> TransferReport:
     report = copy_posts(source, target, batch=batch)
     copy_people(source, target, report)
     copy_cases(source, target, report)
+    copy_alerts(source, target, report)
     copy_audit(source, target, report, batch=batch)
     return report
 
@@ -334,8 +396,8 @@ def test_the_audit_log_comes_along_in_order_naming_the_targets_copies(tmp_path):
     history(source)
     target.migrate()
     expected = copied_audit(source)
-    assert {e[2] for e in expected} >= {"sqlite:alert:7", "sqlite:post:999999", "", "user:zhang3"}
-    assert {e[2][0] for e in expected if isinstance(e[2], tuple)} == {"post", "case", "debunk"}
+    assert {e[2] for e in expected} >= {"sqlite:alert:77", "sqlite:post:999999", "", "user:zhang3"}
+    assert {e[2][0] for e in expected if isinstance(e[2], tuple)} == {"post", "case", "debunk", "alert"}
     report = migrate_all(source, target)
     assert report.audit == len(expected) > 30
     assert audit_of(target, copied_only=True) == expected
@@ -352,8 +414,43 @@ def test_a_cut_copy_of_the_audit_log_is_completed_without_duplicates(tmp_path, f
     report = copy_posts(source, target, batch=25)
     copy_people(source, target, report)
     copy_cases(source, target, report)
+    copy_alerts(source, target, report)
     with killed_at(target, fail_at, call), pytest.raises(KeyboardInterrupt):  # ingest: the checkpoint after a page
         copy_audit(source, target, report, batch=10)
     migrate_all(source, target, batch=10)
     copied = audit_of(target, copied_only=True)
     assert len(copied) == len(audit_of(source)) and [e[4] for e in copied] == [e[4] for e in audit_of(source)]
+
+
+def test_alerts_come_along_with_who_took_them_on_and_an_outbox_that_sends_nothing_twice(tmp_path):
+    source, target = source_store(tmp_path / "a.db", n=60), SqliteStore(tmp_path / "b.db")
+    history(source)
+    target.migrate()
+    expected, outbox = alerts_of(source), unsent(source)
+    assert len(expected) == 4 and len(outbox) == 3  # the failing, the held and the escalation; not the sent ones
+    assert any(v[8] and v[10] and v[12] for v in expected.values())  # acknowledged, claimed, escalated
+    report = migrate_all(source, target)
+    assert report.alerts == 4
+    assert alerts_of(target) == expected
+    assert unsent(target) == outbox  # what was sent is not sent again; what was not is
+    held = [d for a in every_alert(target) if a.rule == "pii_leak" for d in target.deliveries(a.id)]
+    assert [d.next_attempt_at for d in held] == [T0 + timedelta(hours=6, days=400)]  # still held back
+    assert target.last_alert_at("spike:canteen") == T0 + timedelta(hours=6, minutes=5)  # no second alert about it
+    migrate_all(source, target)  # again: nothing twice
+    assert alerts_of(target) == expected and unsent(target) == outbox
+    assert audit_of(target, copied_only=True) == copied_audit(source)
+
+
+@pytest.mark.parametrize("fail_at,call", [("commit_rule_results", 2), ("add_deliveries", 2), ("delivery_sent", 1),
+                                          ("delivery_sent", 3), ("acknowledge_alert", 1), ("claim_alert", 1)])
+def test_a_cut_copy_of_alerts_is_completed_and_sends_nothing_already_sent(tmp_path, fail_at, call):
+    source, target = source_store(tmp_path / "a.db", n=60), SqliteStore(tmp_path / "b.db")
+    history(source)
+    target.migrate()
+    report = copy_posts(source, target, batch=25)
+    copy_cases(source, target, report)
+    with killed_at(target, fail_at, call), pytest.raises(KeyboardInterrupt):
+        copy_alerts(source, target, report)
+    assert unsent(target) == [d for d in unsent(target) if d in unsent(source)]  # never a sent one, even cut
+    migrate_all(source, target)
+    assert alerts_of(target) == alerts_of(source) and unsent(target) == unsent(source)
