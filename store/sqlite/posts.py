@@ -317,7 +317,7 @@ class PostsMixin:
         for (post, a), (pid, _) in zip(pairs, index):
             a.post_version = post.version
             rows.append((pid, post.version, *stored_fields(a), now))
-            counted.append((pid, {"topic": a.topic, "sentiment": a.sentiment.value, "polarity": float(a.polarity),
+            counted.append((post, {"topic": a.topic, "sentiment": a.sentiment.value, "polarity": float(a.polarity),
                                   "spam": float(a.spam), "keywords": a.keywords}))
         with self._tx() as c:
             self._rollup_swap(c, counted)  # before the old rows go

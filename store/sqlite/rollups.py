@@ -82,9 +82,10 @@ class _Deltas:
         self.words: Counter[WordKey] = Counter()
         self.newest = ""
 
-    def add(self, channel: str, created_at: str, f: dict[str, Any], sign: int) -> None:
+    def add(self, channel: str, created_at: str | datetime, f: dict[str, Any], sign: int) -> None:
         # runs for every analysed post: plain dict updates (a Counter's += calls __missing__ per new key)
-        day = local_day(datetime.fromisoformat(created_at), self.zone).isoformat()
+        at = datetime.fromisoformat(created_at) if isinstance(created_at, str) else created_at
+        day = local_day(at, self.zone).isoformat()
         if day > self.newest:
             self.newest = day
         key = (day, channel, f["topic"] or "", f["sentiment"])
@@ -114,25 +115,28 @@ class RollupsMixin:
             self.rebuild_rollups(progress)
         return applied
 
-    def _rollup_swap(self, c: Any, items: Sequence[tuple[int, dict[str, Any]]]) -> None:
+    def _rollup_swap(self, c: Any, items: Sequence[tuple[Post, dict[str, Any]]]) -> None:
         """Inside the transaction saving analyses, BEFORE they replace the old rows: take back what
-        each post's previous analysis counted and count the new one. `items`: (post_id, fields)."""
+        each post's previous analysis counted and count the new one. `items`: (post, fields). Only
+        the previous analyses are read (a post analysed for the first time is counted from its own
+        channel and time; a post gone meanwhile fails the save that follows, counts and all)."""
         d = _Deltas(ZoneInfo(self.timezone))
-        ids = list(dict.fromkeys(pid for pid, _ in items))
-        rows: dict[int, Any] = {}
+        last = {p.id: (p, f) for p, f in items}  # a post twice in one batch: its last analysis is the one stored
+        ids = list(last)
+        old: dict[int, Any] = {}
         for i in range(0, len(ids), 500):  # one query per 500 posts, not one per post
             chunk = ids[i : i + 500]
-            rows.update((r["id"], r) for r in c.execute(
-                "SELECT p.id, p.channel, p.created_at, a.topic, a.sentiment, a.polarity, a.spam, a.keywords,"
-                f" a.post_id AS had FROM posts p LEFT JOIN analyses a ON a.post_id = p.id WHERE p.id IN"
+            old.update((r["id"], r) for r in c.execute(
+                "SELECT p.id, p.channel, p.created_at, a.topic, a.sentiment, a.polarity, a.spam, a.keywords"
+                f" FROM analyses a CROSS JOIN posts p ON p.id = a.post_id WHERE a.post_id IN"
                 f" ({','.join('?' * len(chunk))})", chunk))
-        for pid, new in items:
-            r = rows.get(pid)
-            if r is None:
-                continue
-            if r["had"] is not None:
+        for post, new in last.values():
+            r = old.get(post.id)
+            if r is not None:
                 d.add(r["channel"], r["created_at"], dict(r), -1)
-            d.add(r["channel"], r["created_at"], new, +1)
+                d.add(r["channel"], r["created_at"], new, +1)
+            else:
+                d.add(post.channel, post.created_at, new, +1)
         self._apply_deltas(c, d)
 
     def _apply_deltas(self, c: Any, d: _Deltas) -> None:
