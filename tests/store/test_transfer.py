@@ -235,7 +235,8 @@ def open_cases(store) -> None:
             store.assign_case(cs.id, ["lead1", f"lead{n + 1}"], AuditEvent("admin", "case.assign", f"case:{cs.id}"))
             for k in range(n):
                 store.add_case_response(CaseResponse(cs.id, "lead1", "教职工QQ群", f"第{k}次回应：以通知为准",
-                                                     created_at=at + timedelta(hours=2, minutes=k)),
+                                                     created_at=at + timedelta(hours=2, minutes=k,
+                                                                               microseconds=654321 * (k % 2))),
                                         AuditEvent("lead1", "case.respond", f"case:{cs.id}"))
 
 
@@ -309,7 +310,7 @@ def raise_alerts(store) -> None:
             Alert("negative_spike", Level.ORANGE, "负面激增", "食堂负面帖增多", "spike:canteen", post_ids=ids[:3],
                   created_at=at + timedelta(minutes=5), kind="surge", routes=[("email", "officer", "主题")]),
             Alert("spam_flood", Level.YELLOW, "广告刷屏", "同一广告多次出现", "flood:x", post_ids=ids[10:12],
-                  created_at=at + timedelta(minutes=9), kind="spam", routes=[]),
+                  created_at=at + timedelta(minutes=9, microseconds=654321), kind="spam", routes=[]),
             Alert("pii_leak", Level.RED, "个人信息泄露", "帖子含手机号", "pii:1", post_ids=ids[12:13],
                   created_at=at + timedelta(minutes=12), kind="pii", routes=[("email", "mod0", "审核")],
                   hold_until=at + timedelta(days=400))]
