@@ -127,17 +127,16 @@ def copy_moderation(source: Store, target: Store, posts: list[Post], report: Tra
         target.commit_rule_results(RuleResults(flags=flags))
         report.flagged += len({f.post_id for f in flags})
         have = target.queue_items(list(to_target.values()))
-    for pid, item in items.items():
-        tid = to_target.get(pid)
-        d = item.decision
-        if tid is None or d is None or tid not in have or have[tid].decision is not None:
-            continue
-        target.decide(Decision(post_id=tid, moderator=d.moderator, action=d.action, reason_code=d.reason_code,
-                               note=d.note, created_at=d.created_at),
-                      AuditEvent("system", "decision.migrate", f"post:{tid}",
-                                 {"from": source_name, "moderator": d.moderator, "action": d.action.value,
-                                  "decided_at": d.created_at.isoformat()}))
-        report.decisions += 1
+    decisions = [(Decision(post_id=tid, moderator=d.moderator, action=d.action, reason_code=d.reason_code,
+                           note=d.note, created_at=d.created_at),
+                  AuditEvent("system", "decision.migrate", f"post:{tid}",
+                             {"from": source_name, "moderator": d.moderator, "action": d.action.value,
+                              "decided_at": d.created_at.isoformat()}))
+                 for pid, item in items.items()
+                 if (tid := to_target.get(pid)) is not None and (d := item.decision) is not None
+                 and tid in have and have[tid].decision is None]
+    target.decide_many(decisions)  # together: one by one, they took most of a copy's time on a cluster
+    report.decisions += len(decisions)
     requests = source.removal_requests(list(items))
     if requests:
         pending = target.removal_requests([to_target[pid] for pid in requests if pid in to_target])

@@ -581,31 +581,50 @@ class ReviewMixin:
 
     # ------------------------------------------------------------------ decisions
     def decide(self, decision: Decision, audit: AuditEvent, writebacks: Sequence[WriteBack] = ()) -> Decision:
-        status = FlagStatus.REMOVED if decision.action is Action.REMOVE else FlagStatus.APPROVED
-        pid = decision.post_id
-        channel, author = self._post_meta([pid]).get(pid, ("", ""))
-        [decision.id] = self._allocate("decisions", 1)
-        actions = [*self._audit_actions([audit]),
-                   ({"create": {"_index": self._idx("decisions"), "_id": str(decision.id)}},
-                    _decision_doc(decision, channel))]
-        actions += self._writeback_actions(writebacks, {pid: (channel, author)})
+        return self._decide_all([(decision, audit)], writebacks)[0]
+
+    def decide_many(self, decisions: Sequence[tuple[Decision, AuditEvent]]) -> list[Decision]:
+        return self._decide_all(decisions, ())
+
+    def _decide_all(self, decisions: Sequence[tuple[Decision, AuditEvent]], writebacks: Sequence[WriteBack]
+                    ) -> list[Decision]:
+        """The decisions with their audit events in one bulk, then each post's review document (the
+        last decision of a post is its decision), then their removal requests withdrawn."""
+        if not decisions:
+            return []
+        meta = self._post_meta([d.post_id for d, _ in decisions])
+        actions = self._audit_actions([audit for _, audit in decisions])
+        latest: dict[int, Decision] = {}
+        for (decision, _), did in zip(decisions, self._allocate("decisions", len(decisions))):
+            decision.id = did
+            actions.append(({"create": {"_index": self._idx("decisions"), "_id": str(did)}},
+                            _decision_doc(decision, meta.get(decision.post_id, ("", ""))[0])))
+            latest[decision.post_id] = decision
+        actions += self._writeback_actions(writebacks, {pid: meta.get(pid, ("", "")) for pid in latest})
         self._send(actions, "处理记录")
+        self._change_reviews({pid: self._decided(d, *meta.get(pid, ("", ""))) for pid, d in latest.items()})
+        self._send([({"delete": {"_index": self._idx("removal-requests"), "_id": str(pid)}}, None) for pid in latest],
+                   "删除申请的撤销", ok=(200, 404))  # decided now
+        return [d for d, _ in decisions]
+
+    @staticmethod
+    def _decided(decision: Decision, channel: str, author: str
+                 ) -> Callable[[dict[str, Any] | None], dict[str, Any]]:
+        """The change a decision makes to its post's review document."""
+        status = FlagStatus.REMOVED if decision.action is Action.REMOVE else FlagStatus.APPROVED
         record = _decision_doc(decision, channel)
         person = not decision.moderator.startswith(AUTO_MODERATOR_PREFIX)
 
         def apply(doc: dict[str, Any] | None) -> dict[str, Any]:
-            doc = doc or {"post_id": pid, "channel": channel, "author": author, "flags": [], "person_decided": False,
-                          "applied": [], "decision": None}
+            doc = doc or {"post_id": decision.post_id, "channel": channel, "author": author, "flags": [],
+                          "person_decided": False, "applied": [], "decision": None}
             for f in doc["flags"]:
                 f["status"] = status.value
             doc["decision"] = record
             doc["person_decided"] = bool(doc.get("person_decided")) or person
             return doc
 
-        self._change_reviews({pid: apply})
-        self._send([({"delete": {"_index": self._idx("removal-requests"), "_id": str(pid)}}, None)],
-                   "删除申请的撤销", ok=(200, 404))  # decided now
-        return decision
+        return apply
 
     def decisions(self, since: datetime | None = None) -> list[Decision]:
         query = {"range": {"created_at": {"gte": ts(since)}}} if since else {"match_all": {}}

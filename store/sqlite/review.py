@@ -178,21 +178,30 @@ class ReviewMixin(ChannelsMixin):
         return int(r["n"]) if r else 0
 
     def decide(self, decision: Decision, audit: AuditEvent, writebacks: Sequence[WriteBack] = ()) -> Decision:
-        status = FlagStatus.REMOVED if decision.action is Action.REMOVE else FlagStatus.APPROVED
         with self._tx() as c:
             for wb in writebacks:
                 self._insert_writeback(c, wb)
-            cur = c.execute(
-                "INSERT INTO decisions (post_id, moderator, action, reason_code, note, created_at)"
-                " VALUES (?,?,?,?,?,?)",
-                (decision.post_id, decision.moderator, decision.action.value, decision.reason_code.value,
-                 decision.note, ts(decision.created_at)),
-            )
-            decision.id = cur.lastrowid
-            c.execute("UPDATE flags SET status = ? WHERE post_id = ?", (status.value, decision.post_id))
-            c.execute("DELETE FROM removal_requests WHERE post_id = ?", (decision.post_id,))  # decided now
-            self._insert_audit(c, audit)
+            self._decide(c, decision, audit)
         return decision
+
+    def decide_many(self, decisions: Sequence[tuple[Decision, AuditEvent]]) -> list[Decision]:
+        with self._tx() as c:
+            for decision, audit in decisions:
+                self._decide(c, decision, audit)
+        return [d for d, _ in decisions]
+
+    def _decide(self, c: sqlite3.Connection, decision: Decision, audit: AuditEvent) -> None:
+        status = FlagStatus.REMOVED if decision.action is Action.REMOVE else FlagStatus.APPROVED
+        cur = c.execute(
+            "INSERT INTO decisions (post_id, moderator, action, reason_code, note, created_at)"
+            " VALUES (?,?,?,?,?,?)",
+            (decision.post_id, decision.moderator, decision.action.value, decision.reason_code.value,
+             decision.note, ts(decision.created_at)),
+        )
+        decision.id = cur.lastrowid
+        c.execute("UPDATE flags SET status = ? WHERE post_id = ?", (status.value, decision.post_id))
+        c.execute("DELETE FROM removal_requests WHERE post_id = ?", (decision.post_id,))  # decided now
+        self._insert_audit(c, audit)
 
     def request_removal(self, post_id: int, by: str, reason_code: str, note: str, audit: AuditEvent) -> None:
         with self._tx() as c:

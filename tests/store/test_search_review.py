@@ -222,6 +222,30 @@ def test_two_moderators_deciding_the_same_posts_at_once_are_both_recorded(store,
     other.close()
 
 
+@CONTRACT
+def test_decisions_made_together_are_recorded_as_each_would_be(store):
+    posts = analysed(store, [post(str(i), f"帖子{i}", i) for i in range(6)])
+    store.commit_rule_results(RuleResults(flags=[Flag(p.id, "spam", "原因", T0) for p in posts]))
+    store.request_removal(posts[1].id, "mod1", "spam", "", AuditEvent("mod1", "decision.remove_requested", "x"))
+    pairs = [(Decision(p.id, who, action, ReasonCode.SPAM if action is Action.REMOVE else ReasonCode.OK, f"备注{n}",
+                       T0 + timedelta(minutes=n)), AuditEvent(who, f"decision.{action.value}", f"post:{p.id}"))
+             for n, (p, who, action) in enumerate([(posts[0], "mod1", Action.REMOVE), (posts[1], "mod2", Action.REMOVE),
+                                                   (posts[2], "auto:spam", Action.REMOVE), (posts[3], "mod1", Action.APPROVE),
+                                                   (posts[0], "mod2", Action.APPROVE)])]  # posts[0] twice: the last holds
+    made = store.decide_many(pairs)
+    assert [d.id for d in made] == [d.id for d, _ in pairs] and len({d.id for d in made}) == 5
+    assert store.decide_many([]) == []
+    items = store.queue_items([p.id for p in posts])
+    assert {p.id: (items[p.id].status, items[p.id].decision and items[p.id].decision.moderator) for p in posts} == {
+        posts[0].id: (FlagStatus.APPROVED, "mod2"), posts[1].id: (FlagStatus.REMOVED, "mod2"),
+        posts[2].id: (FlagStatus.REMOVED, "auto:spam"), posts[3].id: (FlagStatus.APPROVED, "mod1"),
+        posts[4].id: (FlagStatus.PENDING, None), posts[5].id: (FlagStatus.PENDING, None)}
+    assert store.removal_requests([posts[1].id]) == {}  # decided now
+    assert [(d.post_id, d.moderator, d.action, d.note) for d in store.decisions()] == [
+        (d.post_id, d.moderator, d.action, d.note) for d, _ in pairs]
+    assert [e.actor for e in store.audit_log(limit=5)][::-1] == [a.actor for _, a in pairs]
+
+
 @SEARCH
 def test_the_flag_documents_end_in_the_status_the_queue_shows(store, request):
     """P-flags is a projection of each post's review document, written with external versions: the

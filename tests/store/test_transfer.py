@@ -204,8 +204,8 @@ def test_the_review_queue_and_decisions_come_along(tmp_path):
     assert moderation(target) == expected and len(target.decisions()) == report.decisions
 
 
-@pytest.mark.parametrize("fail_at,call", [("commit_rule_results", 2), ("commit_rule_results", 5), ("decide", 1),
-                                          ("decide", 4), ("request_removal", 1)])
+@pytest.mark.parametrize("fail_at,call", [("commit_rule_results", 2), ("commit_rule_results", 5), ("decide_many", 1),
+                                          ("decide_many", 4), ("request_removal", 1)])
 def test_a_crash_while_copying_moderation_resumes_without_duplicates(tmp_path, fail_at, call):
     source, target = source_store(tmp_path / "a.db", n=150), SqliteStore(tmp_path / "b.db")
     moderate(source)
