@@ -595,25 +595,29 @@ class ReviewMixin:
         meta = self._post_meta([d.post_id for d, _ in decisions])
         actions = self._audit_actions([audit for _, audit in decisions])
         latest: dict[int, Decision] = {}
+        by_person: set[int] = set()  # posts a person (not a rule) decided in this batch
         for (decision, _), did in zip(decisions, self._allocate("decisions", len(decisions))):
             decision.id = did
             actions.append(({"create": {"_index": self._idx("decisions"), "_id": str(did)}},
                             _decision_doc(decision, meta.get(decision.post_id, ("", ""))[0])))
             latest[decision.post_id] = decision
+            if not decision.moderator.startswith(AUTO_MODERATOR_PREFIX):
+                by_person.add(decision.post_id)
         actions += self._writeback_actions(writebacks, {pid: meta.get(pid, ("", "")) for pid in latest})
         self._send(actions, "处理记录")
-        self._change_reviews({pid: self._decided(d, *meta.get(pid, ("", ""))) for pid, d in latest.items()})
+        self._change_reviews({pid: self._decided(d, pid in by_person, *meta.get(pid, ("", "")))
+                              for pid, d in latest.items()})
         self._send([({"delete": {"_index": self._idx("removal-requests"), "_id": str(pid)}}, None) for pid in latest],
                    "删除申请的撤销", ok=(200, 404))  # decided now
         return [d for d, _ in decisions]
 
     @staticmethod
-    def _decided(decision: Decision, channel: str, author: str
+    def _decided(decision: Decision, person: bool, channel: str, author: str
                  ) -> Callable[[dict[str, Any] | None], dict[str, Any]]:
-        """The change a decision makes to its post's review document."""
+        """The change a decision makes to its post's review document (`person`: a person decided it,
+        in this decision or an earlier one of the same batch)."""
         status = FlagStatus.REMOVED if decision.action is Action.REMOVE else FlagStatus.APPROVED
         record = _decision_doc(decision, channel)
-        person = not decision.moderator.startswith(AUTO_MODERATOR_PREFIX)
 
         def apply(doc: dict[str, Any] | None) -> dict[str, Any]:
             doc = doc or {"post_id": decision.post_id, "channel": channel, "author": author, "flags": [],

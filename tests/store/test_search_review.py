@@ -231,19 +231,21 @@ def test_decisions_made_together_are_recorded_as_each_would_be(store):
                        T0 + timedelta(minutes=n)), AuditEvent(who, f"decision.{action.value}", f"post:{p.id}"))
              for n, (p, who, action) in enumerate([(posts[0], "mod1", Action.REMOVE), (posts[1], "mod2", Action.REMOVE),
                                                    (posts[2], "auto:spam", Action.REMOVE), (posts[3], "mod1", Action.APPROVE),
-                                                   (posts[0], "mod2", Action.APPROVE)])]  # posts[0] twice: the last holds
+                                                   (posts[0], "mod2", Action.APPROVE), (posts[3], "auto:spam", Action.REMOVE)])]
+    # posts[0] and posts[3] twice: the last decision holds; posts[3] was still decided by a person
     made = store.decide_many(pairs)
-    assert [d.id for d in made] == [d.id for d, _ in pairs] and len({d.id for d in made}) == 5
+    assert [d.id for d in made] == [d.id for d, _ in pairs] and len({d.id for d in made}) == 6
     assert store.decide_many([]) == []
     items = store.queue_items([p.id for p in posts])
     assert {p.id: (items[p.id].status, items[p.id].decision and items[p.id].decision.moderator) for p in posts} == {
         posts[0].id: (FlagStatus.APPROVED, "mod2"), posts[1].id: (FlagStatus.REMOVED, "mod2"),
-        posts[2].id: (FlagStatus.REMOVED, "auto:spam"), posts[3].id: (FlagStatus.APPROVED, "mod1"),
+        posts[2].id: (FlagStatus.REMOVED, "auto:spam"), posts[3].id: (FlagStatus.REMOVED, "auto:spam"),
         posts[4].id: (FlagStatus.PENDING, None), posts[5].id: (FlagStatus.PENDING, None)}
     assert store.removal_requests([posts[1].id]) == {}  # decided now
     assert [(d.post_id, d.moderator, d.action, d.note) for d in store.decisions()] == [
         (d.post_id, d.moderator, d.action, d.note) for d, _ in pairs]
-    assert [e.actor for e in store.audit_log(limit=5)][::-1] == [a.actor for _, a in pairs]
+    assert [e.actor for e in store.audit_log(limit=6)][::-1] == [a.actor for _, a in pairs]
+    assert store.rule_outcomes()["spam"][1] == 3  # decided by a person: posts 0, 1 and 3 (a rule came after), not 2
 
 
 @SEARCH
