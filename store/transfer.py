@@ -28,7 +28,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Hashable, Iterable, Iterator
 
 from core.domain import Alert, AuditEvent, Case, CaseState, Decision, DeliveryState, Flag, Post, utcnow
 from store.base import RuleResults, Store
@@ -223,6 +223,18 @@ def _alert_ident(a: Alert) -> tuple:
     return a.rule, a.dedupe_key, a.created_at, a.title
 
 
+def _same_in_target(mine: Iterable[Any], theirs: Iterable[Any], key: Callable[[Any], Hashable]) -> dict[int, int]:
+    """Source id -> the target's id of the thing with the same `key` (cases, alerts, debunks: each
+    store numbers its own)."""
+    there = {key(x): x.id for x in theirs}
+    return {x.id: there[key(x)] for x in mine if key(x) in there}
+
+
+def _case_ids(source: Store, target: Store) -> dict[int, int]:
+    return _same_in_target(source.cases(status=None, limit=1_000_000), target.cases(status=None, limit=1_000_000),
+                           lambda c: (c.kind, c.key))
+
+
 def _every_alert(store: Store, batch: int = 500) -> Iterator[Alert]:
     after: tuple[datetime, int] | None = None
     while page := store.alerts_page(EPOCH, after, batch):
@@ -242,8 +254,7 @@ def copy_alerts(source: Store, target: Store, report: TransferReport, source_nam
         return AuditEvent(actor, action, f"alert:{alert_id}", {"from": source_name}, at=at or utcnow())
 
     have = {_alert_ident(a): a for a in _every_alert(target)}
-    cases = {(c.kind, c.key): c.id for c in target.cases(status=None, limit=1_000_000)}
-    source_cases = {c.id: (c.kind, c.key) for c in source.cases(status=None, limit=1_000_000)}
+    cases = _case_ids(source, target)
     posts: dict[int, int | None] = {}
     for a in _every_alert(source):
         assert a.id is not None
@@ -251,7 +262,7 @@ def copy_alerts(source: Store, target: Store, report: TransferReport, source_nam
         if mine is None:
             _resolve_posts(source, target, a.post_ids, posts)
             copy = replace(a, id=None, post_ids=[t for t in (posts.get(p) for p in a.post_ids) if t is not None],
-                           case_id=cases.get(source_cases.get(a.case_id)),  # type: ignore[arg-type]
+                           case_id=cases.get(a.case_id),  # type: ignore[arg-type]
                            routes=[], hold_until=None, acknowledged_by=None, acknowledged_at=None,
                            claimed_by=None, claimed_at=None, escalated=0)
             target.commit_rule_results(RuleResults(alerts=[copy]))
@@ -298,18 +309,13 @@ def copy_audit(source: Store, target: Store, report: TransferReport, source_name
     page moves a checkpoint, and a run cut before the checkpoint moved finds the page among the
     target's newest events, so a cut run adds nothing twice."""
     after = _last_copied_audit(target, source_name, batch)
-    cases = {c.id: (c.kind, c.key) for c in source.cases(status=None, limit=1_000_000)}
-    target_cases = {(c.kind, c.key): c.id for c in target.cases(status=None, limit=1_000_000)}
-    debunks = {d.id: (d.claim, d.clarification) for d in source.debunks(active_only=False)}
-    target_debunks = {(d.claim, d.clarification): d.id for d in target.debunks(active_only=False)}
-    theirs = {_alert_ident(a): a.id for a in _every_alert(target)}
-    alerts = {a.id: theirs.get(_alert_ident(a)) for a in _every_alert(source)}
     posts: dict[int, int | None] = {}  # source post id -> target post id (None: not in the target)
     resolve: dict[str, Callable[[int], int | None]] = {  # a source id -> the target's id of the same thing
         "post": posts.get,
-        "case": lambda n: target_cases.get(cases.get(n)),  # type: ignore[arg-type]
-        "debunk": lambda n: target_debunks.get(debunks.get(n)),  # type: ignore[arg-type]
-        "alert": alerts.get,
+        "case": _case_ids(source, target).get,
+        "debunk": _same_in_target(source.debunks(active_only=False), target.debunks(active_only=False),
+                                  lambda d: (d.claim, d.clarification)).get,
+        "alert": _same_in_target(_every_alert(source), _every_alert(target), _alert_ident).get,
     }
 
     def translate(ref: str) -> str:
