@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from core.domain import Sentiment, utcnow
+from core.domain import Sentiment
 from tests.dashboard.helpers import add_post, make_analysis, password_for
-from tests.dashboard.test_dashboard_browser import ARGS, CHROMIUM, live_url, page, ui_login  # noqa: F401 (fixtures)
+from tests.dashboard.test_dashboard_browser import ARGS, CHROMIUM, live_url, page, pytestmark, ui_login  # noqa: F401 (fixtures)
 
-pytestmark = [pytest.mark.browser]
 
 CHARTS = ("#chart-daily", "#chart-topics", "#chart-channels", "#chart-negshare", "#chart-topicneg", "#chart-words",
           "#chart-moderation")
