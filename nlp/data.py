@@ -215,22 +215,79 @@ def dedupe(rows: Rows) -> Rows:
 
 
 def split(rows: Rows, dev_fraction: float, max_dev: int, seed: int) -> tuple[Rows, Rows]:
-    """Stratified train/dev split, deterministic for a given seed and data."""
+    """Stratified train/dev split, deterministic for a given seed and data.
+
+    Near-duplicates (`near_duplicate_groups`: the same SMS template with other numbers, one rumour
+    reposted with a few words changed) go to the same side as a whole: a dev row whose twin is in
+    training would measure recall of memorised text, not how the model does on text it has not seen."""
     if dev_fraction <= 0:
         return rows, rows.subset([])
     if dev_fraction >= 1:
         return rows.subset([]), rows
     rng = np.random.default_rng(seed + int(rows.sha256[:8] or "0", 16) % 1000)
     labels = np.array([str(x) for x in rows.labels])
+    group = near_duplicate_groups(rows.texts)
+    members: dict[int, list[int]] = {}
+    for i, g in enumerate(group.tolist()):
+        members.setdefault(g, []).append(i)
     dev: list[int] = []
     n_dev = min(int(round(len(rows) * dev_fraction)), max_dev)
     for lab in sorted(set(labels.tolist())):
-        idx = np.nonzero(labels == lab)[0]
-        take = int(round(n_dev * len(idx) / len(rows)))
-        dev.extend(rng.permutation(idx)[:take].tolist())
+        # a group counts towards the label of its first row; whole groups are taken, smallest first
+        # among equals in a random order, until the label's share of the dev set is reached
+        groups = [g for g, idx in members.items() if labels[idx[0]] == lab]
+        take = int(round(n_dev * int((labels == lab).sum()) / len(rows)))
+        got = 0
+        for k in rng.permutation(len(groups)).tolist():
+            if got >= take:
+                break
+            idx = members[groups[k]]
+            if got + len(idx) > take and len(idx) > 1:
+                continue  # a large group would overshoot: leave it to training
+            dev.extend(idx)
+            got += len(idx)
     dev_set = set(dev)
     train = [i for i in range(len(rows)) if i not in dev_set]
     return rows.subset(train), rows.subset(sorted(dev))
+
+
+def near_duplicate_groups(texts: list[str], threshold: float = 0.5) -> np.ndarray:
+    """A group id per text: texts whose character-trigram MinHash signatures agree on at least
+    `threshold` of their positions (digits folded, so one template with other numbers matches) share a
+    group, transitively. Texts under `nlp.dedup.MIN_CHARS` letters are groups of their own."""
+    from nlp.dedup import BANDS, band_keys, signatures
+
+    n = len(texts)
+    parent = np.arange(n)
+    if n < 2:
+        return parent
+    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    codes = np.where((codes >= 48) & (codes <= 57), 48, codes)  # 0-9 → 0
+    doc_of_pos = np.repeat(np.arange(n), [len(t) for t in texts])
+    sig, ok = signatures(codes, doc_of_pos, n)
+    keys = band_keys(sig)
+    docs = np.nonzero(ok)[0]
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = int(parent[i])
+        return i
+
+    for b in range(BANDS):
+        k = keys[docs, b]
+        order = np.argsort(k, kind="stable")
+        ks, ds = k[order], docs[order]
+        run_start = np.r_[True, ks[1:] != ks[:-1]]
+        first = ds[np.maximum.accumulate(np.where(run_start, np.arange(len(ds)), 0))]
+        pair = ~run_start
+        a, c = first[pair], ds[pair]
+        agree = (sig[a] == sig[c]).mean(axis=1) >= threshold
+        for x, y in zip(a[agree].tolist(), c[agree].tolist()):
+            rx, ry = find(x), find(y)
+            if rx != ry:
+                parent[max(rx, ry)] = min(rx, ry)
+    return np.array([find(i) for i in range(n)])
 
 
 def store_labels(settings: "Settings") -> dict[str, Rows]:
