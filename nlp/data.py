@@ -234,8 +234,8 @@ def split(rows: Rows, dev_fraction: float, max_dev: int, seed: int) -> tuple[Row
     dev: list[int] = []
     n_dev = min(int(round(len(rows) * dev_fraction)), max_dev)
     for lab in sorted(set(labels.tolist())):
-        # a group counts towards the label of its first row; whole groups are taken, smallest first
-        # among equals in a random order, until the label's share of the dev set is reached
+        # a group counts towards the label of its first row; whole groups are taken in a random order
+        # until the label's share of the dev set is reached, passing over any that would overshoot it
         groups = [g for g, idx in members.items() if labels[idx[0]] == lab]
         take = int(round(n_dev * int((labels == lab).sum()) / len(rows)))
         got = 0
@@ -253,42 +253,35 @@ def split(rows: Rows, dev_fraction: float, max_dev: int, seed: int) -> tuple[Row
 
 
 def near_duplicate_groups(texts: list[str], threshold: float = 0.5) -> np.ndarray:
-    """A group id per text: texts whose character-trigram MinHash signatures agree on at least
-    `threshold` of their positions (digits folded, so one template with other numbers matches) share a
-    group, transitively. Texts under `nlp.dedup.MIN_CHARS` letters are groups of their own."""
+    """A group id per text: texts whose character-trigram MinHash signatures (`nlp.dedup`, digits
+    folded, so one template with other numbers matches) agree on at least `threshold` of their
+    positions share a group, transitively. Texts under `nlp.dedup.MIN_CHARS` letters are groups of
+    their own."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
     from nlp.dedup import BANDS, band_keys, signatures
+    from nlp.features import fold_digits
 
     n = len(texts)
-    parent = np.arange(n)
-    if n < 2:
-        return parent
-    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
-    codes = np.where((codes >= 48) & (codes <= 57), 48, codes)  # 0-9 → 0
-    doc_of_pos = np.repeat(np.arange(n), [len(t) for t in texts])
-    sig, ok = signatures(codes, doc_of_pos, n)
+    codes = fold_digits(np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.int64))
+    sig, ok = signatures(codes, np.repeat(np.arange(n), [len(t) for t in texts]), n)
     keys = band_keys(sig)
     docs = np.nonzero(ok)[0]
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = int(parent[i])
-        return i
-
-    for b in range(BANDS):
-        k = keys[docs, b]
-        order = np.argsort(k, kind="stable")
-        ks, ds = k[order], docs[order]
+    if not len(docs):
+        return np.arange(n)
+    edges: list[tuple[np.ndarray, np.ndarray]] = []
+    for b in range(BANDS):  # in each band, every document against the first one with the same key
+        order = np.argsort(keys[docs, b], kind="stable")
+        ks, ds = keys[docs, b][order], docs[order]
         run_start = np.r_[True, ks[1:] != ks[:-1]]
         first = ds[np.maximum.accumulate(np.where(run_start, np.arange(len(ds)), 0))]
-        pair = ~run_start
-        a, c = first[pair], ds[pair]
+        a, c = first[~run_start], ds[~run_start]
         agree = (sig[a] == sig[c]).mean(axis=1) >= threshold
-        for x, y in zip(a[agree].tolist(), c[agree].tolist()):
-            rx, ry = find(x), find(y)
-            if rx != ry:
-                parent[max(rx, ry)] = min(rx, ry)
-    return np.array([find(i) for i in range(n)])
+        edges.append((a[agree], c[agree]))
+    rows, cols = np.concatenate([e[0] for e in edges]), np.concatenate([e[1] for e in edges])
+    graph = sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
 
 
 def store_labels(settings: "Settings") -> dict[str, Rows]:

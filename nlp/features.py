@@ -41,6 +41,11 @@ class FeatureConfig:
                    fold_digits=bool(d.get("fold_digits", False)))  # bundles from before the option
 
 
+def fold_digits(codes: np.ndarray) -> np.ndarray:
+    """Character codes with every ASCII digit as 0: "50万" and "80万" read alike."""
+    return np.where((codes >= 0x31) & (codes <= 0x39), 0x30, codes)
+
+
 def occurrences(
     cfg: FeatureConfig, codes: np.ndarray, hasher: SpanHasher, doc_of_pos: np.ndarray, tokens: Tokens,
     token_hash: np.ndarray | None = None,
@@ -53,7 +58,7 @@ def occurrences(
     npos = len(codes)
     # n-gram hashes at each position (the values `SpanHasher` gives): a 1-gram is its code + 1, an
     # n-gram is the (n-1)-gram at the same position times P plus the next code + 1
-    chars = np.where((codes >= 0x31) & (codes <= 0x39), 0x30, codes) if cfg.fold_digits else codes
+    chars = fold_digits(codes) if cfg.fold_digits else codes
     grams = {1: chars.astype(np.uint64) + np.uint64(1)}
     for n in range(2, max(cfg.char_ngrams, default=0) + 1):
         grams[n] = grams[n - 1][:-1] * P + grams[1][n - 1 :]

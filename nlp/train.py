@@ -325,12 +325,13 @@ def train(args: argparse.Namespace) -> dict:
         texts, ys, ws = per_head[h]
         rows = np.array([index[t] for t in texts])
         say(f"训练 {h}：{len(rows)} 条")
-        coef[:, j], intercept[j] = fit_head(x_all[rows], np.array(ys), np.array(ws), cs[h], args.seed,
-                                            NB_ALPHA.get(h, 0.0), len(idf))
+        y_h, w_h = np.array(ys), np.array(ws)
+        coef[:, j], intercept[j] = fit_head(x_all[rows], y_h, w_h, cs[h], args.seed, NB_ALPHA.get(h, 0.0),
+                                            len(idf))
         if h in NB_BLEND:
+            # its own slice: a fit may merge the slice's repeated entries in place, and `nb_ratio` counts them
             alpha, c_nb = NB_BLEND[h]
-            nb_coef, nb_intercept = fit_head(x_all[rows], np.array(ys), np.array(ws), c_nb, args.seed, alpha,
-                                             len(idf))
+            nb_coef, nb_intercept = fit_head(x_all[rows], y_h, w_h, c_nb, args.seed, alpha, len(idf))
             coef[:, j] = (coef[:, j] + nb_coef) / 2
             intercept[j] = (intercept[j] + nb_intercept) / 2
     bundle = ModelBundle(cfg, idf, coef, intercept, heads, FEATURES, version="(training)")

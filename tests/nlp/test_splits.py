@@ -32,11 +32,12 @@ def corpora(draw):
     twins: list[tuple[str, str]] = []
     for t in base:
         label = rng.randint(0, 1)
-        out.append((with_digits(t, rng), label))
+        original = with_digits(t, rng)
+        out.append((original, label))
         for _ in range(rng.choice((0, 0, 1, 3))):
             other = with_digits(t, rng) if rng.random() < 0.5 else repunctuated(with_digits(t, rng), rng)
             out.append((other, rng.randint(0, 1)))
-            twins.append((out[-1][0], out[-2][0] if len(out) > 1 else other))
+            twins.append((original, other))
     rng.shuffle(out)
     rows = D.Rows("t", "spam", [t for t, _ in out], [lab for _, lab in out], sha256="ab" * 32)
     return D.dedupe(rows), twins
@@ -75,6 +76,13 @@ def test_a_reworded_repost_joins_its_original() -> None:
     repost = post.replace("赶紧", "快点").replace("据说", "听说") + "！！转发"
     groups = D.near_duplicate_groups([post, repost, "今天食堂的红烧肉真不错，推荐大家中午去二楼尝尝"]).tolist()
     assert groups[0] == groups[1] != groups[2]
+
+
+def test_short_texts_are_groups_of_their_own() -> None:
+    assert D.near_duplicate_groups([]).tolist() == []
+    assert D.near_duplicate_groups(["收到"]).tolist() == [0]
+    groups = D.near_duplicate_groups(["收到", "+1", "好的", "收到！"]).tolist()  # under nlp.dedup.MIN_CHARS
+    assert len(set(groups)) == 4
 
 
 def test_dev_keeps_the_requested_share_per_label() -> None:
