@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from core.domain import Reason
+from core.domain import FlagStatus, Reason
 from rules import RuleEngine
 
 DEFAULT = Path(__file__).resolve().parents[2] / "rules" / "default.yaml"
@@ -77,3 +77,18 @@ def test_spam_flood_and_rumour_spread_become_cases(store, feed, run):
     assert emerging.case_id == cases["rumour"].id and len(emerging.post_ids) == 3
     rumour_alert = next(a for a in store.alerts() if a.rule == "rumour_spread")
     assert rumour_alert.case_id == cases["rumour"].id
+
+
+@pytest.mark.parametrize("kind, value", [("id_card", "110105195204308679"), ("bank_card", "6217 0079 3811 4296")])
+def test_a_sure_advert_holding_an_id_or_card_number_goes_to_a_person(store, feed, run, kind, value):
+    """Phishing asks for these numbers; a post that gives one is mostly a member's own data pasted in a
+    request for help. However high its spam score, it is queued (spam and leak reasons), not removed."""
+    text = f"公积金提取要本人身份证号和银行卡，我妈的材料直接贴这了，麻烦财务处看一下：{value}"
+    leak = feed.add(text, spam=0.99, pii=[(kind, value)])
+    ad = feed.add("兼职刷单日结，加薇信 kk123，电话 13812345678", minutes=1, spam=0.99,
+                  pii=[("phone", "13812345678")])
+    run()
+    item = store.queue_item(leak.id)
+    assert item.status is FlagStatus.PENDING
+    assert sorted(f.rule for f in item.flags) == ["pii_leak", "spam_post"]
+    assert store.queue_item(ad.id).status is FlagStatus.REMOVED  # a phone number alone does not hold it back
