@@ -18,7 +18,7 @@ import numpy as np
 from core.domain import PIISpan, Post, Reason, Sentiment
 from core.errors import UnknownNameError
 from nlp import resources
-from nlp.cues import FEATURES, CueHits
+from nlp.cues import FEATURES, PII_FEATURE_KINDS, CueHits
 from nlp.debunk import DebunkMatch, DebunkMatcher
 from nlp.claims import ClaimIndex, ClaimInfo
 from nlp.dedup import ClusterInfo, NearDupIndex, signatures
@@ -107,6 +107,7 @@ class Batch:
         return self._content
     dense: np.ndarray | None = None
     z: np.ndarray | None = None  # model decision values, n_docs x n_heads
+    pii_found: bool = False  # Doc.pii is set for every document (`find_batch_pii` ran)
 
 
 @dataclass
@@ -200,7 +201,32 @@ class Cues:
         for d, h in zip(batch.docs, hits):
             d.cues = h
             d.topic = topic_of(h.topics)  # known before scoring: the rumour score looks at it
+        # Personal data is found before the models score: a post that gives an ID or bank-card number
+        # (a member pasting their own for help) reads unlike phishing, which asks for one.
+        find_batch_pii(batch)
+        for i, d in enumerate(batch.docs):
+            if d.pii:
+                kinds = [s.kind for s in d.pii]
+                for kind, col in PII_COLUMNS.items():
+                    dense[i, col] = np.log1p(kinds.count(kind))
         return batch
+
+
+PII_COLUMNS: dict[str, int] = {kind: FEATURES.index(f"pii_{kind}") for kind in PII_FEATURE_KINDS}
+
+
+def find_batch_pii(batch: Batch) -> None:
+    """Set `Doc.pii` for every document of the batch (once: later calls do nothing)."""
+    if batch.pii_found:
+        return
+    docs = batch.docs
+    todo = set(docs_matching(PII_HINT, batch))  # most posts hold no digits run or "@": skipped
+    todo.update(i for i, d in enumerate(docs) if "obfuscated_url" in d.evasions)  # name at abc dot com
+    for i in sorted(todo):
+        d = docs[i]
+        assert d.norm is not None
+        d.pii = find_pii(d.norm, hinted=True)
+    batch.pii_found = True
 
 
 class Featurize:
@@ -257,13 +283,8 @@ class PII:
     name = "pii.v1"
 
     def pipe(self, batch: Batch, ctx: Context) -> Batch:
-        docs = batch.docs
-        todo = set(docs_matching(PII_HINT, batch))  # most posts hold no digits run or "@": skipped
-        todo.update(i for i, d in enumerate(docs) if "obfuscated_url" in d.evasions)  # name at abc dot com
-        for i in sorted(todo):
-            d = docs[i]
-            assert d.norm is not None
-            d.pii = find_pii(d.norm, hinted=True)
+        find_batch_pii(batch)  # `Cues` has found them already, in the standard pipeline
+        for d in batch.docs:
             if d.pii:
                 _drop_pii_terms(d)
                 kinds: dict[str, int] = {}

@@ -93,7 +93,11 @@ STAT_FEATURES = ("digit_ratio", "ascii_ratio", "length_log", "evasion_count", "r
 # emo_score: tanh of the summed emoticon polarity (lexicon.EMOTICON_POLARITY); emo_last: the polarity of
 # the last polar emoticon (a post often closes on its attitude: "累死了，不过值了[哈哈]")
 LEXICON_CODES = tuple(g.code for g in CUE_GROUPS)
-FEATURES: tuple[str, ...] = LEXICON_CODES + tuple(REGEX_CUES) + STAT_FEATURES
+# personal data the post gives (nlp.pii, checksum-valid numbers only), log-scaled counts; filled in by
+# the `Cues` component, not by the scanner
+PII_FEATURE_KINDS = ("id_card", "bank_card")
+FEATURES: tuple[str, ...] = (LEXICON_CODES + tuple(REGEX_CUES) + STAT_FEATURES
+                             + tuple(f"pii_{k}" for k in PII_FEATURE_KINDS))
 
 CUE_LABELS: dict[str, str] = {g.code: g.label_zh for g in CUE_GROUPS} | {k: v[1] for k, v in REGEX_CUES.items()}
 CUE_SCORES: dict[str, str] = {g.code: g.score for g in CUE_GROUPS} | {k: v[0] for k, v in REGEX_CUES.items()}

@@ -67,6 +67,9 @@ SOURCES: tuple[Source, ...] = (
     Source("sms_spam", "spam", "nlp:seed/sms_spam.csv", 0.5, dev_fraction=0.0),  # hand-written, any SMS
     Source("union_spam_b4", "spam", "nlp:seed/union_spam_b4.csv", 1.0, dev_fraction=0.0),
     Source("union_spam_b5", "spam", "nlp:seed/union_spam_b5.csv", 1.0, dev_fraction=0.0),
+    # members giving their own ID, card and phone numbers (0) next to phishing that asks for them (1);
+    # 0.3 chosen on the public dev splits (0.3, 0.5 and 1.0 tie on the union dev sets)
+    Source("union_spam_b6", "spam", "nlp:seed/union_spam_b6.csv", 0.3, dev_fraction=0.0),
     Source("sms80w", "spam", "corpus:spam/sms80w_part.csv", 1.0, dev_fraction=0.05),
     # fraud scripts: their "normal" class is half adverts, so only the fraud rows are used (as spam)
     Source("telecom_fraud", "spam", "corpus:fraud/telecom_fraud_texts5.csv", 0.4, labels=FRAUD_LABELS,

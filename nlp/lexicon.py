@@ -68,7 +68,8 @@ PHISHING_STRONG = _p("""
 PHISHING_WEAK = _p("""
     重新登记 登记个人信息 填写个人信息 身份证号码 身份证号 逾期视为放弃 视为放弃 逾期作废 否则影响考核 影响考核
     收款账户 核验 立即核验 重新认证 更正 完成签约 绑定手机 扫码缴纳 扫码支付 扫码充值 支付宝扫码 扫描下图二维码
-    补缴差额 年审费 缴纳 领取奖金 申领 提交资料 填身份证 银行卡 身份证 卡号 密码 实名 缴费码 罚款 会费 激活
+    补缴差额 年审费 缴纳 领取奖金 申领 提交资料 填身份证 银行卡 身份证 卡号 密码 实名认证 实名信息 实名登记 实名核验
+    实名验证 缴费码 罚款 会费 激活
 """)
 # who a phishing message claims to be: the university's own offices (a real notice names them too,
 # so this only counts together with an outside link, a QR code or a request for credentials)
