@@ -93,7 +93,7 @@ STAT_FEATURES = ("digit_ratio", "ascii_ratio", "length_log", "evasion_count", "r
 # emo_score: tanh of the summed emoticon polarity (lexicon.EMOTICON_POLARITY); emo_last: the polarity of
 # the last polar emoticon (a post often closes on its attitude: "累死了，不过值了[哈哈]")
 LEXICON_CODES = tuple(g.code for g in CUE_GROUPS)
-# personal data the post gives (nlp.pii, checksum-valid numbers only), log-scaled counts; filled in by
+# personal data the post gives (ID and card numbers as nlp.pii finds them), log-scaled counts; filled in by
 # the `Cues` component, not by the scanner
 PII_FEATURE_KINDS = ("id_card", "bank_card")
 FEATURES: tuple[str, ...] = (LEXICON_CODES + tuple(REGEX_CUES) + STAT_FEATURES
