@@ -33,10 +33,18 @@ CONTACT_CUES = ("wechat_id", "qq_id", "phone", "url")
 LURES = ("扫码", "二维码", "点击", "登录", "链接", "私发", "发给我", "发我", "回复本", "输入", "发到", "回这个", "转我",
          "下载", "附件", "码见")
 PRIVATE_REPLY = ("私发", "发给我", "发我", "回复本", "发到", "回这个", "转我", "码见")  # answers go to a person, not a site  # how a phishing post reaches its victim
+PRIVATE_ASK = tuple(w for w in PRIVATE_REPLY if w != "发到")  # see OWN_TROUBLE
 QR_WORDS = ("扫码", "二维码", "扫描")
 # words of the phishing group that ordinary notices use all the time: they count toward a phishing
 # verdict only next to an office claim or a look-alike link, not two of them alone
 PHISHING_GENERIC = frozenset({"银行卡", "身份证", "缴纳", "申领", "更正", "核验", "提交资料", "收款账户"})
+# A member writing about a message or a trouble of their own: asks whether it is real, cannot log in,
+# gets no code. Phishing speaks as the office and rarely says this; when it does, it still tells the
+# victim where to answer: a link, a QR code or a private reply (`PRIVATE_ASK`; not 发到, which a member
+# uses too: 验证码发到我手机). Without those (the phone in such a post is mostly the member's own), the post
+# is not given the phishing verdict.
+OWN_TROUBLE = ("发的吗", "是真的吗", "真的假的", "是不是骗", "是骗子吗", "靠谱吗", "可信吗", "正规吗", "官方的吗",
+               "怎么办", "收不到", "被锁", "求助", "登不上", "进不去")
 PHISHING_FLOOR = 0.85
 FRAUD_WARNING_CAP = 0.3
 FLOOD_REPEAT = 0.6  # trigram repetition (cues.repetition) that makes a long text a screen flood
@@ -174,7 +182,8 @@ def _verdict(d: Doc, official_domains: Sequence[str] = ()) -> str | None:
     """fraud_warning: warns against fraud and carries no contact of its own; phishing: a link that
     dresses as the university's site, or a message that claims to come from one of its offices and
     asks for cards, passwords, codes or a payment through an outside link, a QR code or a private
-    reply."""
+    reply. Not phishing: a post that warns against fraud (it quotes the scam's link or number), and,
+    with no link or QR code, a member's own trouble or question (`OWN_TROUBLE`: 收不到验证码, 是工会发的吗)."""
     cues = d.cues
     assert cues is not None
     if cues.has("fraud_warning") and not any(cues.has(c) for c in CONTACT_CUES):
@@ -185,14 +194,18 @@ def _verdict(d: Doc, official_domains: Sequence[str] = ()) -> str | None:
     if fakes and (words or cues.has("office_claim")) and not cues.has("fraud_warning"):
         return "phishing"
     outside = cues.has("url") and not _all_official(d, official_domains)
-    reach = (outside or any(w in d.text for w in QR_WORDS) or any(w in d.text for w in PRIVATE_REPLY)
+    qr = any(w in d.text for w in QR_WORDS)
+    asks_back = outside or qr or any(w in d.text for w in PRIVATE_ASK)
+    if cues.has("fraud_warning") or (not asks_back and any(w in d.text for w in OWN_TROUBLE)):
+        return None  # a warning that quotes a scam with its link or number; a member's own trouble
+    reach = (outside or qr or any(w in d.text for w in PRIVATE_REPLY)
              or (not cues.has("official_url") and ("下载" in d.text or "附件" in d.text)))
-    if cues.has("office_claim") and words and reach and not cues.has("fraud_warning"):
+    if cues.has("office_claim") and words and reach:
         return "phishing"
     if cues.has("phishing") and not cues.has("official_url"):
         specific = [w for w in words if w not in PHISHING_GENERIC]
         strong = any(w in PHISHING_STRONG for w in specific)
-        reach_out = cues.has("url") or cues.has("phone") or any(w in d.text for w in QR_WORDS)
+        reach_out = cues.has("url") or cues.has("phone") or qr
         if (reach_out and strong) or (len(specific) >= 2 and any(w in d.text for w in LURES)):
             return "phishing"
     return None

@@ -165,3 +165,35 @@ def test_the_cue_columns_count_the_numbers_the_pii_step_reports(id_number, card)
     batch = PII().pipe(batch, None)  # type: ignore[arg-type]  # uses what Cues found
     assert [[s.kind for s in d.pii] for d in batch.docs] == found
     assert [any(r.code == "pii_found" for r in d.reasons) for d in batch.docs] == [True, True, True, False]
+
+
+# ---------------------------------------------------------------- a member's own trouble, a warning that quotes
+TROUBLES = ["我统一身份认证密码被锁了，工号{n}，手机号{phone}收不到验证码", "验证码发到我以前的手机号{phone}了，那个号早停了，怎么办",
+            "求助：{office}让我重新绑定工资卡，输入卡号后一直登不上，电话{phone}", "收到短信说{office}要我提供银行卡号和验证码，是{office}发的吗？号码是{phone}"]
+QUOTED = ["大家注意！刚收到一条：“【{office}】请登录 {site}.top 填写银行卡号领取补贴”，这是骗子，千万别点！",
+          "骗子又来了，自称{office}，让我报银行卡号和验证码，来电{phone}，大家小心"]
+phones = st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(template=st.sampled_from(TROUBLES + QUOTED), office=st.sampled_from(OFFICES), phone=phones,
+       n=st.integers(100000, 999999), site=st.from_regex(r"cw-[a-z]{3,6}", fullmatch=True))
+def test_a_members_own_trouble_or_a_warning_that_quotes_the_scam_gets_no_phishing_verdict(
+        one_by_one, make_post, template, office, phone, n, site) -> None:
+    a = one_by_one.pipe([make_post(template.format(office=office, phone=phone, n=n, site=site))])[0]
+    assert "phishing_verdict" not in codes(a), (template, a.spam, a.reasons_for("spam"))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(office=st.sampled_from(OFFICES), ask=st.sampled_from(ASKS), phone=phones,
+       reach=st.sampled_from(["扫码", "登录 http://cw-pay.top", "私发给我", "回复本短信"]))
+def test_an_office_asking_for_credentials_keeps_its_verdict_when_it_says_what_to_do_if_it_fails(
+        one_by_one, make_post, office, ask, phone, reach) -> None:
+    """A phishing notice that adds a help line ("收不到验证码怎么办？") still reaches out by a link, a
+    QR code or a private reply, and keeps the verdict."""
+    text = f"【{office}】请{reach}{ask}，收不到验证码怎么办？请致电 {phone}"
+    a = one_by_one.pipe([make_post(text)])[0]
+    if "扫码" in reach or "http" in reach:
+        assert "phishing_verdict" in codes(a) and a.spam >= 0.85, (text, a.spam, a.reasons_for("spam"))
+    else:
+        assert a.spam >= 0.8, (text, a.spam, a.reasons_for("spam"))
