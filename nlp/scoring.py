@@ -183,7 +183,8 @@ def _verdict(d: Doc, official_domains: Sequence[str] = ()) -> str | None:
     dresses as the university's site, or a message that claims to come from one of its offices and
     asks for cards, passwords, codes or a payment through an outside link, a QR code or a private
     reply. Not phishing: a post that warns against fraud (it quotes the scam's link or number), and,
-    with no link or QR code, a member's own trouble or question (`OWN_TROUBLE`: 收不到验证码, 是工会发的吗)."""
+    with no link, QR code or private reply, a member's own trouble or question (`OWN_TROUBLE`: 收不到验证码,
+    是工会发的吗)."""
     cues = d.cues
     assert cues is not None
     if cues.has("fraud_warning") and not any(cues.has(c) for c in CONTACT_CUES):
