@@ -66,12 +66,15 @@ the Post), `tokens`, `sentiment` (pos/neu/neg), `polarity` [-1, 1] (> 0 means po
 
 Models: nlp/models/ holds one bundle (six linear heads — polar, subjective, spam, rumour, grievance,
 abuse — over 2^19 hashed character/word n-gram columns and cue columns, ~6.3 MB) and manifest.json (data hashes, parameters, seed, dev metrics, the command).
-The cue columns include an emoticon polarity lexicon (`lexicon.EMOTICON_POLARITY`: [哈哈] [爱你] … /
-[泪] [抓狂] …, strong 1.0 or leaning 0.5) as ``emo_pos``/``emo_neg`` counts, ``emo_score`` (tanh of the
-summed polarity) and ``emo_last`` (the last one's polarity), and ``pii_id_card``/``pii_bank_card``: the ID and bank-card numbers the post gives (found by the PII detector, which `Cues` runs before the models: a member pasting their own numbers for help reads unlike phishing, which asks for them). The polar head is the mean of an NBSVM-style fit
-(naive-Bayes-scaled features, folded back into plain weights) and a plain one (`train.BLEND`) and also learns from Weibo posts of the
-rumour corpora labelled by their emoticons (distant supervision, training splits only); the rumour head
-learns adverts (spam rows) as non-rumours.
+The cue columns include an emoticon polarity lexicon (`lexicon.EMOTICON_POLARITY`: [哈哈] [爱你] … / [泪]
+[抓狂] …, strong 1.0 or leaning 0.5) as ``emo_pos``/``emo_neg`` counts, ``emo_score`` (tanh of the
+summed polarity) and ``emo_last`` (the last one's polarity), and ``pii_id_card``/``pii_bank_card``:
+the ID and bank-card numbers the post gives (found by the PII detector, which `Cues` runs before the
+models: a member pasting their own numbers for help reads unlike phishing, which asks for them). The
+polar head is the mean of an NBSVM-style fit (naive-Bayes-scaled features, folded back into plain
+weights) and a plain one (`train.BLEND`) and also learns from Weibo posts of the rumour corpora
+labelled by their emoticons (distant supervision, training splits only); the rumour head learns
+adverts (spam rows) as non-rumours.
 Rebuild with ``python -m nlp.train`` (needs ../shared/data; ~90 s on 2 cores; byte-for-byte
 reproducible). Besides the first-round corpora it learns from the second round: China Mobile SMS ads,
 fake-base-station SMS and telecom fraud scripts (spam positives; their DIGIT/URL/… placeholders are

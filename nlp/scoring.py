@@ -191,14 +191,15 @@ def _verdict(d: Doc, official_domains: Sequence[str] = ()) -> str | None:
         return "fraud_warning"  # before phishing: a warning quotes what the phishing message says
     fakes = _lookalikes(d, official_domains)
     d.lookalikes = fakes
+    if cues.has("fraud_warning"):
+        return None  # a warning that quotes a scam, with its link or number
     words = cues.words("phishing", 12)
-    if fakes and (words or cues.has("office_claim")) and not cues.has("fraud_warning"):
+    if fakes and (words or cues.has("office_claim")):
         return "phishing"
     outside = cues.has("url") and not _all_official(d, official_domains)
     qr = any(w in d.text for w in QR_WORDS)
-    asks_back = outside or qr or any(w in d.text for w in PRIVATE_ASK)
-    if cues.has("fraud_warning") or (not asks_back and any(w in d.text for w in OWN_TROUBLE)):
-        return None  # a warning that quotes a scam with its link or number; a member's own trouble
+    if not (outside or qr or any(w in d.text for w in PRIVATE_ASK)) and any(w in d.text for w in OWN_TROUBLE):
+        return None  # a member's own trouble or question
     reach = (outside or qr or any(w in d.text for w in PRIVATE_REPLY)
              or (not cues.has("official_url") and ("下载" in d.text or "附件" in d.text)))
     if cues.has("office_claim") and words and reach:

@@ -32,6 +32,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from core.domain import PIISpan
 from core.masking import excerpt, mask, mask_value, redact
+from tests.pii_values import bank_cards, digits, id_numbers, mobiles
 
 pytestmark = pytest.mark.properties
 # SENTINEL_HYPOTHESIS_SCALE=20 runs twenty times the examples (a longer search, by hand)
@@ -43,7 +44,6 @@ def examples(n: int) -> int:
 
 
 # ---------------------------------------------------------------------------- values
-ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CN_PLAIN = "零一二三四五六七八九"
 CN_FORMAL = "零壹贰叁肆伍陆柒捌玖"
 ZERO_WIDTH = ("\u200b", "\u200c", "\u200d", "\ufeff", "\u2060")
@@ -52,49 +52,6 @@ VALUE_LETTERS = "abcdefghijklmn"  # values' letters; the filler's ASCII letters 
 FILLER_HAN = "今天食堂饭菜很好吃工会通知老师学校会议关于年度考核职称评审住房公积金福利发放请大家注意时间明天下午报名活动图书馆体育馆教学楼"
 FILLER_ASCII = "opqrstuvwxyz"
 JOINERS = ("，", "。", " ", "：", "\n", "、", "！")
-
-
-def id_check(first17: str) -> str:
-    return "10X98765432"[sum(int(d) * w for d, w in zip(first17, ID_WEIGHTS)) % 11]
-
-
-def luhn_digit(partial: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(partial)):
-        d = int(ch)
-        if i % 2 == 0:  # doubled once the check digit is appended
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
-
-
-def digits(n: int) -> st.SearchStrategy[str]:
-    return st.text(alphabet="0123456789", min_size=n, max_size=n)
-
-
-mobiles = st.builds(lambda b, rest: "1" + b + rest, st.sampled_from("3456789"), digits(9))
-
-
-@st.composite
-def id_numbers(draw, valid: bool | None = None) -> str:
-    region = draw(st.sampled_from("12345678")) + draw(digits(5))
-    born = draw(st.dates(min_value=date(1930, 1, 1), max_value=date(2020, 12, 31))).strftime("%Y%m%d")
-    first17 = region + born + draw(digits(3))
-    good = id_check(first17)
-    if valid is None:
-        valid = draw(st.booleans())
-    check = good if valid else draw(st.sampled_from([c for c in "0123456789X" if c != good]))
-    return first17 + check
-
-
-@st.composite
-def bank_cards(draw) -> str:
-    n = draw(st.integers(16, 19))
-    partial = draw(st.sampled_from(["62", "4", "5", "60"]))
-    partial += draw(digits(n - 1 - len(partial)))
-    return partial + luhn_digit(partial)
 
 
 landlines = st.builds(lambda area, local: area + local,

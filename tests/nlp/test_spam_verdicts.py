@@ -1,11 +1,11 @@
 """Spam verdicts a text model alone gets wrong: phishing dressed as a notice, warnings against fraud."""
 from __future__ import annotations
 
-from datetime import date
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
+
+from tests.pii_values import bank_cards, id_numbers, mobiles
 
 
 def codes(a) -> set[str]:
@@ -88,25 +88,8 @@ def test_a_warning_that_quotes_a_lookalike_is_not_phishing(analyzer, make_post) 
 
 
 # ---------------------------------------------------------------- a member's own numbers are not phishing
-_ID_W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
-def _id_number(region: str, born: date, seq: int) -> str:
-    body = f"{region}{born:%Y%m%d}{seq:03d}"
-    return body + "10X98765432"[sum(int(a) * w for a, w in zip(body, _ID_W)) % 11]
-
-
-def _card_number(body: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return body + str((10 - total % 10) % 10)
-
-
-ids = st.builds(_id_number, st.sampled_from(["110105", "320102", "420106", "510104", "610113", "440305"]),
-                st.dates(date(1950, 1, 1), date(2004, 12, 31)), st.integers(0, 999))
-cards = st.builds(_card_number, st.from_regex(r"62[0-9]{15}", fullmatch=True))
+ids = id_numbers(valid=True)
+cards = bank_cards()
 HELP = [
     "麻烦财务处老师看下，我报销一直被退回，身份证号{id}，卡号{card}",
     "公积金提取材料我先贴这：身份证 {id} 银行卡 {card}，哪里不对请告诉我",
@@ -172,11 +155,10 @@ TROUBLES = ["我统一身份认证密码被锁了，工号{n}，手机号{phone}
             "求助：{office}让我重新绑定工资卡，输入卡号后一直登不上，电话{phone}", "收到短信说{office}要我提供银行卡号和验证码，是{office}发的吗？号码是{phone}"]
 QUOTED = ["大家注意！刚收到一条：“【{office}】请登录 {site}.top 填写银行卡号领取补贴”，这是骗子，千万别点！",
           "骗子又来了，自称{office}，让我报银行卡号和验证码，来电{phone}，大家小心"]
-phones = st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(template=st.sampled_from(TROUBLES + QUOTED), office=st.sampled_from(OFFICES), phone=phones,
+@given(template=st.sampled_from(TROUBLES + QUOTED), office=st.sampled_from(OFFICES), phone=mobiles,
        n=st.integers(100000, 999999), site=st.from_regex(r"cw-[a-z]{3,6}", fullmatch=True))
 def test_a_members_own_trouble_or_a_warning_that_quotes_the_scam_gets_no_phishing_verdict(
         one_by_one, make_post, template, office, phone, n, site) -> None:
@@ -185,7 +167,7 @@ def test_a_members_own_trouble_or_a_warning_that_quotes_the_scam_gets_no_phishin
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(office=st.sampled_from(OFFICES), ask=st.sampled_from(ASKS), phone=phones,
+@given(office=st.sampled_from(OFFICES), ask=st.sampled_from(ASKS), phone=mobiles,
        reach=st.sampled_from(["扫码", "登录 http://cw-pay.top", "私发给我", "回复本短信"]))
 def test_an_office_asking_for_credentials_keeps_its_verdict_when_it_says_what_to_do_if_it_fails(
         one_by_one, make_post, office, ask, phone, reach) -> None:
