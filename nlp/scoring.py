@@ -58,6 +58,11 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 _NOT_DIGIT = re.compile(r"\D")
 
 
+# the phishing cue's words (身份证号, 银行卡) in a post that itself holds an ID or card number
+GIVEN_NUMBERS = ("id_card", "bank_card")
+GIVES_SENSITIVE = "提及敏感信息（帖子自带号码）"
+
+
 def _cue_reasons(d: Doc, score: str, codes: tuple[str, ...], weight: float) -> None:
     """One reason per cue code with the words that matched. Contact cues (a WeChat id, a QQ or phone
     number, a link) quote personal data, and the reason is read by every role: a phone number is
@@ -70,7 +75,16 @@ def _cue_reasons(d: Doc, score: str, codes: tuple[str, ...], weight: float) -> N
                 words = list(dict.fromkeys(mask_value(_NOT_DIGIT.sub("", w), "phone") for w in words))
             elif code in CONTACT_CUES:
                 words = list(dict.fromkeys(redact(w) for w in words))
-            d.reasons.append(Reason(score, code, f"{CUE_LABELS[code]}：{'、'.join(words)}", weight))
+            label = CUE_LABELS[code]
+            if code == "phishing" and _gives_numbers(d):
+                label = GIVES_SENSITIVE  # it names them, it does not ask for them
+            d.reasons.append(Reason(score, code, f"{label}：{'、'.join(words)}", weight))
+
+
+def _gives_numbers(d: Doc) -> bool:
+    """The post holds an ID or card number of its own and was not judged phishing (which asks)."""
+    return (any(s.kind in GIVEN_NUMBERS for s in d.pii)
+            and not any(r.code == "phishing_verdict" for r in d.reasons))
 
 
 class SentimentScorer:

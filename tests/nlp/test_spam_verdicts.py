@@ -120,6 +120,33 @@ def test_a_member_pasting_their_own_id_or_card_number_for_help_is_not_phishing(
     assert {s.kind for s in a.pii} & {"id_card", "bank_card"}
 
 
+GIVES = HELP + ["代办公积金提取，身份证{id} 银行卡{card} 照这个格式发我，加微信 gjj{n} 详聊",
+                "出售实名资料：身份证号{id}，卡号{card}，另有一批，需要的私聊"]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(template=st.sampled_from(GIVES), id_number=ids, card=cards, n=st.integers(100, 9999))
+def test_a_post_that_gives_the_numbers_is_not_said_to_ask_for_them(
+        one_by_one, make_post, template, id_number, card, n) -> None:
+    """Whatever its score, a post holding an ID or card number is never described as asking for one
+    unless it was judged phishing; the cue words are still shown, under a label that says so."""
+    a = one_by_one.pipe([make_post(template.format(id=id_number, card=card, n=n))])[0]
+    texts = [r.text for r in a.reasons_for("spam")]
+    assert not any(t.startswith("索要敏感信息") for t in texts), texts
+    if a.spam >= 0.3:  # the cue reasons are written
+        assert any(t.startswith("提及敏感信息") for t in texts), texts
+
+
+def test_phishing_that_quotes_a_card_number_is_still_said_to_ask(analyzer, make_post) -> None:
+    from tests.pii_values import luhn_digit
+
+    card = "621700001001234567" + luhn_digit("621700001001234567")
+    a = analyzer.pipe([make_post(f"【财务处】工资卡系统升级，请登录 cw-xxdx.top 填写身份证号和银行卡号重新绑定，"
+                                 f"原卡{card}将冻结")])[0]
+    texts = [r.text for r in a.reasons_for("spam")]
+    assert "phishing_verdict" in codes(a) and any(t.startswith("索要敏感信息") for t in texts), texts
+
+
 @pytest.mark.parametrize("text", [
     "【财务处】工资卡系统升级，请登录 cw-xxdx.top 填写身份证号和银行卡号重新绑定，逾期停发",
     "【工会】慰问金发放，扫码提交身份证号、银行卡号及验证码即可到账",
