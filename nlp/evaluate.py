@@ -61,10 +61,11 @@ def read_labelled(path: Path, task: str) -> tuple[list[str], list, bool]:
     return texts, labels, binary
 
 
-def evaluate(task: str, path: Path, data_dir: Path | None = None, threshold: float = 0.5) -> dict:
+def evaluate(task: str, path: Path, data_dir: Path | None = None, threshold: float = 0.5,
+             with_calibration: bool = False) -> dict:
     from core.domain import Post
     from nlp.analyzer import Analyzer
-    from nlp.metrics import score_task
+    from nlp.metrics import calibration, score_task
 
     texts, labels, binary = read_labelled(path, task)
     analyzer = Analyzer.load(data_dir, use_window=False)
@@ -74,6 +75,8 @@ def evaluate(task: str, path: Path, data_dir: Path | None = None, threshold: flo
     m = score_task(task, labels, results, binary=binary, threshold=threshold)
     out = {k: m[k] for k in KEYS}
     out["model_version"] = analyzer.model_version
+    if with_calibration:
+        out["calibration"] = calibration(labels, [float(getattr(a, task)) for a in results])
     return out
 
 
@@ -84,23 +87,37 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, type=Path, help="CSV 文件，列 text,label")
     p.add_argument("--data-dir", type=Path, help="服务数据目录（使用其中 models/ 下较新的模型）")
     p.add_argument("--threshold", type=float, default=0.5, help="二分类任务判为 1 的分数阈值（默认 0.5）")
-    p.add_argument("--json", action="store_true", help="输出一个 JSON 对象")
+    p.add_argument("--calibration", action="store_true",
+                   help="另给出分数的校准情况（仅 spam、rumour、grievance、abuse）：Brier 分数、期望校准误差 ECE，"
+                        "以及每个分数段（0.0–0.1 … 0.9–1.0）的帖子数、平均分和实际为 1 的比例，用于设定规则阈值")
+    p.add_argument("--json", action="store_true", help="输出一个 JSON 对象（加 --calibration 时多一个 calibration 键）")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.calibration and args.task == "sentiment":
+        print("错误：--calibration 只适用于打分的任务（spam、rumour、grievance、abuse）；情感是类别，没有单一分数",
+              file=sys.stderr)
+        return 2
     try:
-        out = evaluate(args.task, args.data, args.data_dir, args.threshold)
+        out = evaluate(args.task, args.data, args.data_dir, args.threshold, args.calibration)
     except SentinelError as e:
         print(f"错误：{e}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps({k: out[k] for k in KEYS}))
+        keys = KEYS + (("calibration",) if args.calibration else ())
+        print(json.dumps({k: out[k] for k in keys}, ensure_ascii=False))
     else:
         print(f"任务 {out['task']}，样本 {out['n']} 条，模型 {out['model_version']}")
         print(f"准确率 {out['accuracy']:.4f}  宏F1 {out['macro_f1']:.4f}  "
               f"精确率 {out['precision']:.4f}  召回率 {out['recall']:.4f}  F1 {out['f1']:.4f}")
+        if args.calibration:
+            c = out["calibration"]
+            print(f"校准：Brier 分数 {c['brier']:.4f}  期望校准误差 ECE {c['ece']:.4f}")
+            print("分数段        帖子数  平均分  实际为 1 的比例")
+            for b in c["bins"]:
+                print(f"{b['lo']:.1f}–{b['hi']:.1f}   {b['n']:>8}  {b['mean_score']:.3f}   {b['positive_rate']:.3f}")
     return 0
 
 

@@ -27,6 +27,32 @@ def binary_metrics(y_true: Sequence[int], y_pred: Sequence[int]) -> dict[str, fl
             "precision": prec, "recall": rec, "f1": f1}
 
 
+def calibration(y_true: Sequence[int], scores: Sequence[float], bins: int = 10) -> dict:
+    """How far scores are from probabilities: the Brier score (mean squared gap between score and
+    label), the expected calibration error (ECE: over equal-width score bins, the gap between the
+    mean score and the share of 1s, weighted by the bin's size) and the bins themselves (empty ones
+    left out). A score of 0.9 is calibrated when 90% of the posts scoring about 0.9 are 1s."""
+    n = len(y_true)
+    if n != len(scores):
+        raise ValueError("labels and scores differ in length")
+    if not n:
+        return {"n": 0, "brier": 0.0, "ece": 0.0, "bins": []}
+    brier = sum((s - y) ** 2 for y, s in zip(y_true, scores)) / n
+    groups: list[list[tuple[int, float]]] = [[] for _ in range(bins)]
+    for y, s in zip(y_true, scores):
+        groups[min(int(s * bins), bins - 1)].append((y, s))
+    out_bins, ece = [], 0.0
+    for k, g in enumerate(groups):
+        if not g:
+            continue
+        mean = sum(s for _, s in g) / len(g)
+        rate = sum(y for y, _ in g) / len(g)
+        ece += len(g) / n * abs(mean - rate)
+        out_bins.append({"lo": round(k / bins, 4), "hi": round((k + 1) / bins, 4), "n": len(g),
+                         "mean_score": round(mean, 4), "positive_rate": round(rate, 4)})
+    return {"n": n, "brier": round(brier, 4), "ece": round(ece, 4), "bins": out_bins}
+
+
 def multiclass_metrics(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str]) -> dict[str, float]:
     """Accuracy and macro-F1; precision/recall/f1 are macro averages too."""
     n = len(y_true)
