@@ -84,6 +84,9 @@ SOURCES: tuple[Source, ...] = (
     Source("ma2016", "rumour", "corpus:rumour/ma2016_weibo.csv", 1.0),
     Source("union_rumour", "rumour", "nlp:seed/union_rumour.csv", 1.5, dev_fraction=0.0),
     Source("union_rumour_b4", "rumour", "nlp:seed/union_rumour_b4.csv", 1.0, dev_fraction=0.0),
+    # flat claims with no hedge word, safety scares, gossip, quotas; hard negatives: own grievances,
+    # questions, 收到, harmless 听说, official bad news, adverts saying 内部价
+    Source("union_rumour_b5", "rumour", "nlp:seed/union_rumour_b5.csv", 1.0, dev_fraction=0.0),
     Source("union_grievance", "grievance", "nlp:seed/union_grievance.csv", 1.0, dev_fraction=0.0),
     Source("union_grievance_b2", "grievance", "nlp:seed/union_grievance_b2.csv", 1.0, dev_fraction=0.0),
     Source("union_grievance_b3", "grievance", "nlp:seed/union_grievance_b3.csv", 1.0, dev_fraction=0.0),

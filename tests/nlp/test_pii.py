@@ -206,3 +206,9 @@ def test_reasons_and_keywords_never_quote_personal_data(analyzer, make_post) -> 
     assert "微信ab****45" in spam_reasons and "138****5678" in spam_reasons and "12****78" in spam_reasons
     (pii_reason,) = [r.text for r in analyses[3].reasons if r.score == "pii"]
     assert pii_reason == "含个人信息：电子邮箱 1 处、身份证号 1 处、微信号 1 处"
+
+
+@pytest.mark.parametrize("text", ["下 q QQ10000，下下下", "加qQQ123456", "qqq 5201314 找我"])
+def test_a_stray_q_next_to_qq_does_not_hide_the_number(text) -> None:
+    """Found by the property test: "q QQ10000" normalised to "QQq10000", and the number was lost."""
+    assert [k for k, _ in find(text)] == ["qq"], find(text)
