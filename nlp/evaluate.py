@@ -67,6 +67,8 @@ def evaluate(task: str, path: Path, data_dir: Path | None = None, threshold: flo
     from nlp.analyzer import Analyzer
     from nlp.metrics import calibration, score_task
 
+    if with_calibration and task == "sentiment":
+        raise SentinelError("--calibration 只适用于打分的任务（spam、rumour、grievance、abuse）；情感是类别，没有单一分数")
     texts, labels, binary = read_labelled(path, task)
     analyzer = Analyzer.load(data_dir, use_window=False)
     epoch = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -96,10 +98,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.calibration and args.task == "sentiment":
-        print("错误：--calibration 只适用于打分的任务（spam、rumour、grievance、abuse）；情感是类别，没有单一分数",
-              file=sys.stderr)
-        return 2
     try:
         out = evaluate(args.task, args.data, args.data_dir, args.threshold, args.calibration)
     except SentinelError as e:

@@ -63,10 +63,12 @@ GIVEN_NUMBERS = ("id_card", "bank_card")
 GIVES_SENSITIVE = "提及敏感信息（帖子自带号码）"
 
 
-def _cue_reasons(d: Doc, score: str, codes: tuple[str, ...], weight: float) -> None:
+def _cue_reasons(d: Doc, score: str, codes: tuple[str, ...], weight: float,
+                 labels: dict[str, str] | None = None) -> None:
     """One reason per cue code with the words that matched. Contact cues (a WeChat id, a QQ or phone
     number, a link) quote personal data, and the reason is read by every role: a phone number is
-    masked as one (`mask_value`), the other words go through `redact`."""
+    masked as one (`mask_value`), the other words go through `redact`. `labels` replaces a code's
+    label for this post."""
     assert d.cues is not None
     for code in codes:
         words = d.cues.words(code)
@@ -75,16 +77,8 @@ def _cue_reasons(d: Doc, score: str, codes: tuple[str, ...], weight: float) -> N
                 words = list(dict.fromkeys(mask_value(_NOT_DIGIT.sub("", w), "phone") for w in words))
             elif code in CONTACT_CUES:
                 words = list(dict.fromkeys(redact(w) for w in words))
-            label = CUE_LABELS[code]
-            if code == "phishing" and _gives_numbers(d):
-                label = GIVES_SENSITIVE  # it names them, it does not ask for them
+            label = (labels or {}).get(code) or CUE_LABELS[code]
             d.reasons.append(Reason(score, code, f"{label}：{'、'.join(words)}", weight))
-
-
-def _gives_numbers(d: Doc) -> bool:
-    """The post holds an ID or card number of its own and was not judged phishing (which asks)."""
-    return (any(s.kind in GIVEN_NUMBERS for s in d.pii)
-            and not any(r.code == "phishing_verdict" for r in d.reasons))
 
 
 class SentimentScorer:
@@ -180,7 +174,9 @@ class Spam:
         d.reasons.append(Reason("spam", "model", f"文本模型判断广告概率 {base:.2f}", base))
         if verdict == "phishing":
             d.reasons.append(Reason("spam", "phishing_verdict", _phishing_reason(d), 1.0))
-        _cue_reasons(d, "spam", SPAM_CUES, 0.0)
+        # a post holding an ID or card number of its own names them; phishing (the verdict) asks for them
+        gives = verdict != "phishing" and any(s.kind in GIVEN_NUMBERS for s in d.pii)
+        _cue_reasons(d, "spam", SPAM_CUES, 0.0, {"phishing": GIVES_SENSITIVE} if gives else None)
         if d.evasions:
             names = "、".join(EVASION_LABELS.get(e, e) for e in d.evasions)
             d.reasons.append(Reason("spam", "evasion", f"规避写法：{names}", float(len(d.evasions))))

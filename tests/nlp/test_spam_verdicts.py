@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tests.pii_values import bank_cards, id_numbers, mobiles
+from tests.pii_values import bank_cards, id_numbers, luhn_digit, mobiles
 
 
 def codes(a) -> set[str]:
@@ -138,8 +138,6 @@ def test_a_post_that_gives_the_numbers_is_not_said_to_ask_for_them(
 
 
 def test_phishing_that_quotes_a_card_number_is_still_said_to_ask(analyzer, make_post) -> None:
-    from tests.pii_values import luhn_digit
-
     card = "621700001001234567" + luhn_digit("621700001001234567")
     a = analyzer.pipe([make_post(f"【财务处】工资卡系统升级，请登录 cw-xxdx.top 填写身份证号和银行卡号重新绑定，"
                                  f"原卡{card}将冻结")])[0]
