@@ -34,6 +34,8 @@ from nlp.cues import FEATURES
 from nlp.lexicon import EMOTICON_POLARITY
 
 DEFAULT_SEED = 20240601
+BLAS_THREADS = 1  # see train(): the weights must not depend on the machine's CPU count
+FITTING_MODULES = ("sklearn.linear_model", "scipy.optimize")  # liblinear (full build), L-BFGS (warm start)
 OPTIONAL_HEADS = ("grievance", "abuse")  # with --allow-missing, left out when their data is missing
 DEFAULT_C = {"polar": 8.0, "subjective": 2.0, "spam": 8.0, "rumour": 8.0, "grievance": 4.0, "abuse": 4.0}
 N_REF = 10000.0  # a source's total weight is weight * N_REF, spread over its rows
@@ -300,6 +302,22 @@ def from_bundle(args: argparse.Namespace, say: Progress) -> bool:
 
 
 def train(args: argparse.Namespace) -> dict:
+    """Train and write the models. The BLAS libraries run on one thread: liblinear's vector products
+    (`ddot`) split a long vector across threads and add the parts in another order, so the weights, and
+    the bundle's bytes, would depend on how many CPUs the machine has (one core and two gave weights that
+    differed by up to 0.12). One thread makes the rebuild the same on every machine. The limit reaches
+    only libraries already loaded, so the fitting modules (scipy's own BLAS) are imported first."""
+    import importlib
+
+    from threadpoolctl import threadpool_limits
+
+    for module in FITTING_MODULES:
+        importlib.import_module(module)
+    with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+        return _train(args)
+
+
+def _train(args: argparse.Namespace) -> dict:
     say = Progress(args.quiet)
     if args.config and not args.data_dir:
         args.data_dir = str(settings_for(args).data_dir)
@@ -354,6 +372,7 @@ def train(args: argparse.Namespace) -> dict:
         "params": {"features": cfg.to_json(), "C": cs, "n_ref": N_REF, "moderator_weight": MODERATOR_WEIGHT,
                    "subjective_public_sample": SUBJ_PUBLIC_SAMPLE, "ham_for_spam": HAM_FOR_SPAM,
                    "ham_sample": HAM_SAMPLE, "weak_neutral_weight": WEAK_NEUTRAL_WEIGHT, "solver": "liblinear",
+                   "blas_threads": BLAS_THREADS,
                    "spam_as_not_rumour": SPAM_AS_NOT_RUMOUR,
                    "not_grievance": NOT_GRIEVANCE, "calm_not_grievance": CALM_NOT_GRIEVANCE, "critical_not_abuse": CRITICAL_NOT_ABUSE,
                    "sarcasm_as_negative": SARCASM_AS_NEGATIVE, "emoticon_distant": EMOTICON_DISTANT,

