@@ -28,9 +28,9 @@ from core.errors import ConfigError
 from core.text import printable
 from rules.actions import LastAlertAt, ResultBuilder
 from rules.loader import load_rules
-from rules.model import Item, RuleSpec
+from rules.model import AuthorLookup, Item, RuleSpec
 from rules.types import RULE_TYPES, RuleType
-from store.base import RuleResults, Store
+from store.base import AuthorHistory, RuleResults, Store
 
 log = logging.getLogger("sentinel.rules")
 
@@ -112,7 +112,9 @@ class RuleEngine:
         if span is None:
             return 0
         horizon = self.horizon()
-        items = [Item.of(p, a) for p, a in store.recent_analyzed(since=now - span, until=horizon, ruled_only=True)]
+        lookup = author_lookup(store)
+        items = [Item.of(p, a, lookup)
+                 for p, a in store.recent_analyzed(since=now - span, until=horizon, ruled_only=True)]
         for rule_type in self._types:
             if rule_type.timeframe is not None:
                 rule_type.consume(items)
@@ -131,7 +133,8 @@ class RuleEngine:
         if not batch:
             self._tick_only(store)
             return 0
-        items, future = self._bounded([Item.of(p, a) for p, a in batch])
+        lookup = author_lookup(store)
+        items, future = self._bounded([Item.of(p, a, lookup) for p, a in batch])
         try:
             results = self.evaluate(items, self._debunks(store, items), store.last_alert_at, now=self._now())
             results.seen.extend((i.post.id, i.post.version) for i in future if i.post.id is not None)
@@ -266,3 +269,17 @@ def _stamp(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     except OSError:
         return None
     return (st.st_mtime_ns, st.st_size)
+
+
+def author_lookup(store: Store) -> AuthorLookup:
+    """The store's `author_history`, asked once per author and channel for one batch: a flood from one
+    account costs one query. A new batch gets a new lookup, so it sees the decisions made since."""
+    seen: dict[tuple[str, str], AuthorHistory] = {}
+
+    def lookup(channel: str, author: str) -> AuthorHistory:
+        key = (channel, author)
+        if key not in seen:
+            seen[key] = store.author_history(channel, author)
+        return seen[key]
+
+    return lookup

@@ -33,6 +33,15 @@ THRESHOLDS: dict[str, tuple[Callable[[Item], Any], float | None, float | None]] 
     "cluster_authors": (lambda i: i.analysis.extra.get("cluster_authors"), 0, None),
 }
 
+# The `author` condition's fields: what each reads from the author's standing (rules.model.AuthorStanding).
+AUTHOR_FIELDS: dict[str, str] = {
+    "posts": "该作者在本渠道的其他帖子数",
+    "days": "从该作者在本渠道的第一条帖子到这条帖子的天数",
+    "flagged": "该作者被规则标记过的帖子数",
+    "removed": "该作者被删除的帖子数（审核员删除或规则自动删除）",
+    "approved": "该作者被标记后经审核员通过的帖子数",
+}
+
 # Every condition a filter may use, with a one-line meaning (rules/README.md documents each).
 CONDITIONS: dict[str, str] = {
     "spam": "垃圾广告分（0–1）的阈值",
@@ -51,6 +60,7 @@ CONDITIONS: dict[str, str] = {
     "cluster_size": "近似重复簇的帖子数阈值",
     "cluster_channels": "近似重复簇跨越的渠道数阈值",
     "cluster_authors": "近似重复簇的作者数阈值",
+    "author": "作者在本渠道的历史（posts、days、flagged、removed、approved 的阈值）",
     "not": "其中条件不全成立",
     "any": "列表中任一子过滤器成立",
 }
@@ -82,6 +92,8 @@ FILTER_SCHEMA: dict[str, Any] = {
         "regex": _strings(),
         "pii": {"type": "array", "minItems": 1, "items": {"enum": sorted(PII_LABELS_ZH)}},
         "debunked": {"type": "boolean"},
+        "author": {"type": "object", "additionalProperties": False, "minProperties": 1,
+                   "properties": {name: _threshold_schema(0, None) for name in AUTHOR_FIELDS}},
         "not": {"$ref": "#/$defs/filter"},
         "any": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/filter"}},
     },
@@ -125,7 +137,13 @@ def compile_filter(spec: dict[str, Any], file: str, where: str) -> Filter:
     tests: list[tuple[str, Test]] = []
     for name, value in spec.items():
         tests.append((name, _condition(name, value, file, f"{where}.{name}")))
+    tests.sort(key=lambda t: _COST.get(t[0], 0))  # stable: cheap tests first, the store last
     return Filter(tuple(tests), json.dumps(spec, ensure_ascii=False, sort_keys=True, default=str))
+
+
+# Tests run cheapest first (all must hold, so the order changes nothing but the work): `author` asks
+# the store, and only for the posts every other condition let through.
+_COST = {"any": 1, "not": 1, "author": 2}
 
 
 def _condition(name: str, value: Any, file: str, where: str) -> Test:
@@ -155,6 +173,8 @@ def _condition(name: str, value: Any, file: str, where: str) -> Test:
     if name == "debunked":
         want = bool(value)
         return lambda i: (i.analysis.debunk_id is not None) == want
+    if name == "author":
+        return _author(value, file, where)
     if name == "not":
         inner = compile_filter(value, file, where)
         if not inner.tests:
@@ -166,7 +186,7 @@ def _condition(name: str, value: Any, file: str, where: str) -> Test:
     raise ConfigError(file, where, f"未知的条件，可用条件：{'、'.join(CONDITIONS)}")
 
 
-def _threshold(read: Callable[[Item], Any], bounds: dict[str, float], file: str, where: str) -> Test:
+def _threshold(read: Callable[[Any], Any], bounds: dict[str, float], file: str, where: str) -> Callable[[Any], bool]:
     if not bounds:
         raise ConfigError(file, where, "至少写一个比较：gte（≥）、gt（>）、lte（≤）、lt（<），例如 {gte: 0.8}")
     checks = tuple((OPS[op], float(x)) for op, x in bounds.items())
@@ -178,6 +198,23 @@ def _threshold(read: Callable[[Item], Any], bounds: dict[str, float], file: str,
         v = float(v)
         for op, x in checks:  # a loop, not all() over a generator: this runs for every rule and post
             if not op(v, x):
+                return False
+        return True
+
+    return test
+
+
+def _author(fields: dict[str, dict[str, float]], file: str, where: str) -> Test:
+    """Every threshold on the author's standing holds; no standing (no store to ask) never matches."""
+    checks = tuple((name, _threshold(lambda a, n=name: getattr(a, n), bounds, file, f"{where}.{name}"))
+                   for name, bounds in fields.items())
+
+    def test(item: Item) -> bool:
+        standing = item.author
+        if standing is None:
+            return False
+        for _, check in checks:
+            if not check(standing):
                 return False
         return True
 

@@ -1,20 +1,43 @@
 """What rules work with: a loaded rule (`RuleSpec`), an analysed post (`Item`), a window entry
 (`Event`) and what a rule type reports (`Match`).
 
-Everything here is plain data; nothing reads a clock, a file or the store.
+Everything here is plain data; nothing reads a clock or a file. The one way to the store is an
+item's `lookup`, handed in by the engine and asked only when a rule's `author` condition needs it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from core.domain import Analysis, CaseKind, Level, PIISpan, Post, ReasonCode, Sentiment, channel_label
 from core.masking import excerpt as masked_excerpt
 
 if TYPE_CHECKING:
     from rules.filters import Filter
+    from store.base import AuthorHistory
+
+AuthorLookup = Callable[[str, str], "AuthorHistory"]  # (channel, author) -> what the store holds of them
+
+
+@dataclass(frozen=True)
+class AuthorStanding:
+    """A post's author in its channel, as the `author` condition reads them (AutoModerator's author
+    checks, from what moderation has seen rather than a platform's karma)."""
+
+    posts: int  # their other posts in the channel
+    days: float  # from their first post in the channel to this post (event time, not the clock)
+    flagged: int  # their posts a rule flagged
+    removed: int  # their posts removed (by a moderator or a remove action)
+    approved: int  # their flagged posts a moderator approved
+
+    @classmethod
+    def of(cls, history: "AuthorHistory", post: Post) -> "AuthorStanding":
+        first = history.first_at
+        days = max(0.0, (post.created_at - first).total_seconds() / 86400) if first is not None else 0.0
+        return cls(max(0, history.posts - 1), days, history.flagged, history.removed, history.approved)
+
 
 @dataclass(frozen=True)
 class Item:
@@ -23,10 +46,19 @@ class Item:
     post: Post
     analysis: Analysis
     text: str
+    lookup: AuthorLookup | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def of(cls, post: Post, analysis: Analysis) -> "Item":
-        return cls(post, analysis, (analysis.normalized or post.text).casefold())
+    def of(cls, post: Post, analysis: Analysis, lookup: AuthorLookup | None = None) -> "Item":
+        return cls(post, analysis, (analysis.normalized or post.text).casefold(), lookup)
+
+    @cached_property
+    def author(self) -> AuthorStanding | None:
+        """The author's standing in the channel, asked of the store the first time a rule needs it
+        (None without a store: an `author` condition then never holds)."""
+        if self.lookup is None:
+            return None
+        return AuthorStanding.of(self.lookup(self.post.channel, self.post.author), self.post)
 
     @property
     def at(self) -> datetime:

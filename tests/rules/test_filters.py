@@ -51,6 +51,8 @@ CASES = [
     ("{any: [{spam: {gte: 0.9}}, {rumour: {gte: 0.9}}]}", {"rumour": 0.95}, True),
     ("{any: [{spam: {gte: 0.9}}, {rumour: {gte: 0.9}}]}", {"rumour": 0.5}, False),
     ("{spam: {gte: 0.5}, channel: [weibo]}", {"spam": 0.6, "channel": "qq"}, False),  # all must hold
+    ("{author: {posts: {gte: 0}}}", {}, False),  # no store to ask: the condition does not hold
+    ("{not: {author: {removed: {gte: 1}}}}", {}, True),
     ("{}", {}, True),
 ]
 
