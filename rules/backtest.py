@@ -11,7 +11,9 @@ throw-away store; no notifier is called. With `--json`, one JSON object a line p
 
 `ts` is the stream time of the post that made the alert fire, `post_ids` the posts' `source_id`
 values, `case_id` the key of the case the alert belongs to. Without `--json`, a table in Chinese.
-Records that can't be read are counted and listed on stderr, as dead letters would be.
+Records that can't be read are counted and listed on stderr, as dead letters would be. The last
+lines on stderr say what the replay would leave for moderators: the review queue (its share of the
+posts and the rules that filled it), the posts removed automatically, and the cases with the largest.
 """
 from __future__ import annotations
 
@@ -154,8 +156,9 @@ def _summary(store: Any, stored: int) -> str:
     queued = store.queue_count()
     removed = sum(1 for d in store.decisions() if d.auto_rule is not None)
     cases = store.cases(status=None, limit=1_000_000)
-    line = (f"审核队列：{queued} 条（占帖子的 {queued / max(stored, 1):.1%}）；自动删除 {removed} 条；"
-            f"事件 {len(cases)} 个")
+    by_rule = "、".join(f"{rule} {n}" for rule, n in store.queue_rules()[:6])
+    line = (f"审核队列：{queued} 条（占帖子的 {queued / max(stored, 1):.1%}"
+            f"{'；按规则：' + by_rule if by_rule else ''}）；自动删除 {removed} 条；事件 {len(cases)} 个")
     if cases:
         biggest = max(cases, key=lambda c: len(c.post_ids))
         line += f"，最大的 {len(biggest.post_ids)} 条（{biggest.kind.value}：{biggest.title[:40]}）"

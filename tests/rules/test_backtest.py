@@ -3,9 +3,14 @@ one JSON object a line per alert with the fixed keys."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
+from rules import load_rules
 from rules.backtest import main
+
+DEFAULT_RULES = Path(__file__).resolve().parents[2] / "rules" / "default.yaml"
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=CST)
@@ -50,6 +55,11 @@ def test_a_rumour_wave_and_a_spam_flood_alert_and_ordinary_days_do_not(tmp_path,
     assert first_wave <= datetime.fromisoformat(spread["ts"]) <= first_wave + timedelta(minutes=30)
     assert not any(p.startswith("o") for a in alerts for p in a["post_ids"])
     assert "2 条无法读取" in err and "未发送任何通知" in err
+    # the summary says how much the queue holds and which rules filled it
+    queued = int(re.search(r"审核队列：(\d+) 条", err).group(1))
+    by_rule = dict((r, int(n)) for r, n in re.findall(r"(\w+) (\d+)", re.search(r"按规则：([^）]*)）", err).group(1)))
+    assert queued > 0 and "rumour_post" in by_rule and all(0 < n <= queued for n in by_rule.values())
+    assert set(by_rule) <= {r.name for r in load_rules(DEFAULT_RULES)}
 
 
 def test_another_rule_file_and_the_table(tmp_path, capsys):
