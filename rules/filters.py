@@ -206,14 +206,14 @@ def _threshold(read: Callable[[Any], Any], bounds: dict[str, float], file: str, 
 
 def _author(fields: dict[str, dict[str, float]], file: str, where: str) -> Test:
     """Every threshold on the author's standing holds; no standing (no store to ask) never matches."""
-    checks = tuple((name, _threshold(lambda a, n=name: getattr(a, n), bounds, file, f"{where}.{name}"))
+    checks = tuple(_threshold(lambda a, n=name: getattr(a, n), bounds, file, f"{where}.{name}")
                    for name, bounds in fields.items())
 
     def test(item: Item) -> bool:
-        standing = item.author
+        standing = item.standing
         if standing is None:
             return False
-        for _, check in checks:
+        for check in checks:
             if not check(standing):
                 return False
         return True

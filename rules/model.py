@@ -53,7 +53,7 @@ class Item:
         return cls(post, analysis, (analysis.normalized or post.text).casefold(), lookup)
 
     @cached_property
-    def author(self) -> AuthorStanding | None:
+    def standing(self) -> AuthorStanding | None:
         """The author's standing in the channel, asked of the store the first time a rule needs it
         (None without a store: an `author` condition then never holds)."""
         if self.lookup is None:
