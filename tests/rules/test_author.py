@@ -94,15 +94,6 @@ def test_the_store_is_asked_only_for_posts_that_pass_the_rest_once_per_author(st
     assert sorted(counting.asked) == [("weibo", "刷屏号"), ("weibo", "另一个号")]
 
 
-def test_without_a_store_the_condition_never_holds(rules_file, make_analysis):
-    path = rules_file("rules:\n  - {name: r, title: 规则, type: match, filter: {author: {posts: {gte: 0}}},"
-                      " actions: {flag: {reason: 命中}}}\n")
-    (rule,) = load_rules(path)
-    post = Post(channel="qq", source_id="1", author="a", text=AD, created_at=datetime(2026, 3, 2, tzinfo=timezone.utc),
-                id=1)
-    assert rule.filter.test(Item.of(post, make_analysis(AD))) is False
-
-
 @pytest.mark.parametrize("author_yaml, where", [
     ("{karma: {gte: 10}}", "filter.author"),
     ("{}", "filter.author"),
