@@ -204,3 +204,30 @@ def test_an_office_asking_for_credentials_keeps_its_verdict_when_it_says_what_to
         assert "phishing_verdict" in codes(a) and a.spam >= 0.85, (text, a.spam, a.reasons_for("spam"))
     else:
         assert a.spam >= 0.8, (text, a.spam, a.reasons_for("spam"))
+
+
+# ---------------------------------------------------------------- the verdict needs the text model's assent
+def _cued_doc(text: str):
+    from nlp.components import Cues, Normalize, Tokenize, make_batch
+
+    batch = make_batch([text])
+    for comp in (Normalize(), Tokenize(), Cues()):
+        batch = comp.pipe(batch, None)  # type: ignore[arg-type]
+    return batch.docs[0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(office=st.sampled_from(OFFICES), ask=st.sampled_from(ASKS),
+       reach=st.sampled_from(["扫码", "登录 http://cw-pay.top", "私发给我", "回复本短信"]),
+       base=st.floats(0.0, 1.0))
+def test_without_a_lookalike_link_the_phishing_verdict_needs_the_text_model_to_see_an_advert(
+        office, ask, reach, base) -> None:
+    """A member asking whether a message is real, or passing one on, names the office, the ask and the
+    link too; what tells them apart is the whole post, which the text model reads. Below
+    `PHISHING_MIN_BASE` only a look-alike of a configured official site gives the verdict."""
+    from nlp.scoring import PHISHING_MIN_BASE, _verdict
+
+    doc = _cued_doc(f"【{office}】请{reach}{ask}，逾期作废")
+    assert _verdict(doc, base) == ("phishing" if base >= PHISHING_MIN_BASE else None), base
+    fake = _cued_doc(f"【{office}】请登录 https://cwc.xxdx.edu.cn.pay-{len(ask)}.top {ask}，逾期作废")
+    assert _verdict(fake, base, ("xxdx.edu.cn",)) == "phishing", base
