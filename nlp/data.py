@@ -99,6 +99,12 @@ DEV_ONLY: tuple[Source, ...] = (
     Source("union_dev_sentiment", "sentiment", "nlp:seed/union_dev_sentiment.csv", 0.0, dev_fraction=1.0),
     Source("union_dev_spam", "spam", "nlp:seed/union_dev_spam.csv", 0.0, dev_fraction=1.0),
     Source("union_dev_rumour", "rumour", "nlp:seed/union_dev_rumour.csv", 0.0, dev_fraction=1.0),
+    # new writers, session 27: staff's stances in QQ-group voice (a third sarcasm, irony or mixed); members'
+    # posts with their own numbers next to the scams that ask for them; flat rumours next to grievances,
+    # questions and harmless 听说. Trained in, none moved the other dev splits up, so they stay dev sets
+    Source("union_dev3_sentiment", "sentiment", "nlp:seed/union_dev3_sentiment.csv", 0.0, dev_fraction=1.0),
+    Source("union_dev3_spam", "spam", "nlp:seed/union_dev3_spam.csv", 0.0, dev_fraction=1.0),
+    Source("union_dev3_rumour", "rumour", "nlp:seed/union_dev3_rumour.csv", 0.0, dev_fraction=1.0),
 )
 
 

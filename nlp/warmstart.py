@@ -41,7 +41,8 @@ DEFAULT_MAX_DEV_DROP = 0.05
 SEED_SOURCES = ("union_sentiment", "union_spam", "union_rumour")
 TASK_HEADS = {"sentiment": ("polar", "subjective"), "spam": ("spam",), "rumour": ("rumour",),
               "grievance": ("grievance",), "abuse": ("abuse",), "sarcasm": ()}
-DEV_KEYS = {"union_dev_sentiment": "macro_f1", "union_dev_spam": "f1", "union_dev_rumour": "f1"}
+DEV_KEYS = {"union_dev_sentiment": "macro_f1", "union_dev_spam": "f1", "union_dev_rumour": "f1",
+            "union_dev3_sentiment": "macro_f1", "union_dev3_spam": "f1", "union_dev3_rumour": "f1"}
 
 
 def no_labels_message(data_dir: str) -> str:
