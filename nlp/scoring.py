@@ -87,25 +87,6 @@ def _cue_reasons(d: Doc, score: str, codes: tuple[str, ...], weight: float,
             d.reasons.append(Reason(score, code, f"{label}：{'、'.join(words)}", weight))
 
 
-# The subjective head reads a post's form (questions, notices, replies); the polar head's confidence says
-# how much attitude its words carry. A rhetorical question full of bitter words ("难道青年教师就不需要生活吗")
-# is not neutral, a flat notice with one mild word is. So the subjective log-odds move with the polar
-# head's: down by SUBJ_SHIFT, up by SUBJ_FROM_POLAR per unit of |polar log-odds| beyond SUBJ_POLAR_FREE.
-# Chosen on the three-way dev sets (union_dev_sentiment, union_dev3_sentiment, SMP2020): left out in
-# turn, the setting chosen on the other two was this one each time, and gained 1.1-1.2 macro-F1 points
-# on the one left out (0.883 -> 0.894, 0.879 -> 0.890, 0.759 -> 0.772). Binary sets do not move: the
-# sign of the polarity is the polar head's alone.
-SUBJ_SHIFT = 0.6
-SUBJ_FROM_POLAR = 0.5
-SUBJ_POLAR_FREE = 1.0
-
-
-def subjectivity(z_subjective: np.ndarray, z_polar: np.ndarray) -> np.ndarray:
-    """P(the post takes a stance) from the subjective head's log-odds, moved by the polar head's confidence."""
-    lift = SUBJ_FROM_POLAR * np.maximum(np.abs(z_polar) - SUBJ_POLAR_FREE, 0.0)
-    return sigmoid(z_subjective - SUBJ_SHIFT + lift)
-
-
 class SentimentScorer:
     """pos/neu/neg and polarity from two heads: subjective-vs-neutral and positive-vs-negative.
 
@@ -117,9 +98,8 @@ class SentimentScorer:
     def pipe(self, batch: Batch, ctx: Context) -> Batch:
         m = ctx.models
         assert batch.z is not None
-        z_polar = batch.z[:, m.head("polar")]
-        p = sigmoid(z_polar)
-        s = subjectivity(batch.z[:, m.head("subjective")], z_polar)
+        p = sigmoid(batch.z[:, m.head("polar")])
+        s = sigmoid(batch.z[:, m.head("subjective")])
         probs = np.stack([s * p, 1.0 - s, s * (1.0 - p)], axis=1)  # pos, neu, neg
         label = probs.argmax(axis=1)
         polarity = s * (2.0 * p - 1.0)
