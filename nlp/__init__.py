@@ -22,7 +22,9 @@ university's but carries its name — `cw.xxdx.edu.cn.kx8.top`, `xxdx-cwc.com`, 
 `official_domains` any other site named after them — or a message that claims to come from one of its
 offices (财务处, 人事处, 工会, 信息中心…) and asks for card numbers, passwords, codes or a fee through an
 outside link, a QR code or a private reply, is phishing (spam ≥ 0.85, reason ``phishing_verdict`` naming
-the office, the real site and the request). Warnings that quote such messages are not.
+the office, the real site and the request). Warnings that quote such messages are not, and without a
+look-alike link neither is a post the text model scores under 0.3 (a member asking whether such a
+message is real names the office, the ask and their own phone too).
 
 Grievance (诉求) and abuse (`nlp.voice`): two model heads. A grievance is a staff member's complaint or
 request about their own situation; it feeds the officers' 提案线索 page and never a removal. Abuse is
