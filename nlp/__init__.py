@@ -78,8 +78,8 @@ weights) and a plain one (`train.BLEND`) and also learns from Weibo posts of the
 labelled by their emoticons (distant supervision, training splits only); the rumour head learns
 adverts (spam rows) as non-rumours.
 Rebuild with ``python -m nlp.train`` (needs ../shared/data; about 3.5 min on a 2-core machine;
-byte-for-byte reproducible). Besides the first-round corpora it learns from the second round: China Mobile SMS ads,
-fake-base-station SMS and telecom fraud scripts (spam positives; their DIGIT/URL/… placeholders are
+byte-for-byte reproducible). Besides the first-round corpora it learns from the second round: China
+Mobile SMS ads, fake-base-station SMS and telecom fraud scripts (spam positives; their DIGIT/URL/… placeholders are
 replaced by ordinary values, `data.unmask`), SMP2020 Weibo 3-way and COVID Weibo sentiment, ToSarcasm
 (sarcastic comments as negative examples), COLD and SWSR (abuse). tests/nlp/test_artifacts.py checks the committed files against the manifest, the
 seed files and the user dictionary; ``NLP_VERIFY_REBUILD=1 python -m pytest tests/nlp`` rebuilds and

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from core.domain import Sentiment
+from tests.nlp.cued import cued_batch
 
 
 @pytest.mark.parametrize("tail, sign", [("[哈哈]", 1), ("[爱你][爱你]", 1), ("👍", 1),
@@ -16,12 +17,9 @@ def test_a_clear_emoticon_sets_the_polarity_of_a_neutral_sentence(analyzer, make
 
 
 def test_emoticon_features_sum_the_polarity_and_keep_the_last_one() -> None:
-    from nlp.components import Cues, Normalize, Tokenize, make_batch
     from nlp.cues import FEATURES
 
-    batch = make_batch(["累死了，不过值了[哈哈]", "[哈哈]结果又加班[泪][泪]", "没有表情", "[doge]"])
-    for comp in (Normalize(), Tokenize(), Cues()):
-        batch = comp.pipe(batch, None)  # type: ignore[arg-type]
+    batch = cued_batch(["累死了，不过值了[哈哈]", "[哈哈]结果又加班[泪][泪]", "没有表情", "[doge]"])
     score = batch.dense[:, FEATURES.index("emo_score")]
     last = batch.dense[:, FEATURES.index("emo_last")]
     assert score[0] > 0 and last[0] == 1.0

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from tests.nlp.cued import cued_batch
 from tests.pii_values import bank_cards, id_numbers, luhn_digit, mobiles
 
 
@@ -157,13 +158,11 @@ def test_phishing_that_asks_for_those_numbers_stays_spam(analyzer, make_post, te
 @given(id_number=ids, card=cards)
 @settings(max_examples=30, deadline=None)
 def test_the_cue_columns_count_the_numbers_the_pii_step_reports(id_number, card) -> None:
-    from nlp.components import PII, Cues, Normalize, Tokenize, make_batch
+    from nlp.components import PII
     from nlp.cues import FEATURES
 
     texts = [f"身份证{id_number}，卡号{card}", f"我的身份证是 {id_number}", f"{card} {card}", "请提供身份证号和银行卡号"]
-    batch = make_batch(texts)
-    for comp in (Normalize(), Tokenize(), Cues()):
-        batch = comp.pipe(batch, None)  # type: ignore[arg-type]
+    batch = cued_batch(texts)
     found = [[s.kind for s in d.pii] for d in batch.docs]
     assert found == [["id_card", "bank_card"], ["id_card"], ["bank_card", "bank_card"], []]
     cols = {k: FEATURES.index(f"pii_{k}") for k in ("id_card", "bank_card")}
@@ -207,15 +206,6 @@ def test_an_office_asking_for_credentials_keeps_its_verdict_when_it_says_what_to
 
 
 # ---------------------------------------------------------------- the verdict needs the text model's assent
-def _cued_doc(text: str):
-    from nlp.components import Cues, Normalize, Tokenize, make_batch
-
-    batch = make_batch([text])
-    for comp in (Normalize(), Tokenize(), Cues()):
-        batch = comp.pipe(batch, None)  # type: ignore[arg-type]
-    return batch.docs[0]
-
-
 @settings(max_examples=60, deadline=None)
 @given(office=st.sampled_from(OFFICES), ask=st.sampled_from(ASKS),
        reach=st.sampled_from(["扫码", "登录 http://cw-pay.top", "私发给我", "回复本短信"]),
@@ -227,7 +217,7 @@ def test_without_a_lookalike_link_the_phishing_verdict_needs_the_text_model_to_s
     `PHISHING_MIN_BASE` only a look-alike of a configured official site gives the verdict."""
     from nlp.scoring import PHISHING_MIN_BASE, _verdict
 
-    doc = _cued_doc(f"【{office}】请{reach}{ask}，逾期作废")
+    (doc,) = cued_batch([f"【{office}】请{reach}{ask}，逾期作废"]).docs
     assert _verdict(doc, base) == ("phishing" if base >= PHISHING_MIN_BASE else None), base
-    fake = _cued_doc(f"【{office}】请登录 https://cwc.xxdx.edu.cn.pay-{len(ask)}.top {ask}，逾期作废")
+    (fake,) = cued_batch([f"【{office}】请登录 https://cwc.xxdx.edu.cn.pay-{len(ask)}.top {ask}，逾期作废"]).docs
     assert _verdict(fake, base, ("xxdx.edu.cn",)) == "phishing", base
