@@ -38,6 +38,9 @@ refutation (reason ``refute``) and a real citation — a named official channel 
 claims (千真万确, 文件已经签了) void an apparent citation (reason ``citation_overridden``); a department
 name alone (人事处) is no citation. Rumour-ish posts (score ≥ 0.4 before spread, no verdict) are
 grouped into claims; a claim spreading across channels and authors raises its posts (reason ``spread``).
+The final score is then made a probability: its log-odds times the bundle's logit scale for the head
+(`ModelBundle.calibrate`; `nlp.train` fits it on the rumour dev splits, `train.CALIBRATED`). Ranking
+and what 0.5 decides are unchanged; a rumour score of 0.85 means about 85% of such posts are rumours.
 
 Analysis fields: `normalized` (NFKC, Simplified, lower-case ASCII, evasions undone; the original stays on
 the Post), `tokens`, `sentiment` (pos/neu/neg), `polarity` [-1, 1] (> 0 means positive),

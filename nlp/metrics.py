@@ -53,6 +53,34 @@ def calibration(y_true: Sequence[int], scores: Sequence[float], bins: int = 10) 
     return {"n": n, "brier": round(brier, 4), "ece": round(ece, 4), "bins": out_bins}
 
 
+def fit_logit_scale(sets: Sequence[tuple[Sequence[int], Sequence[float]]],
+                    bounds: tuple[float, float] = (0.25, 4.0)) -> float:
+    """The factor t on the log-odds of the scores that makes σ(t·logit(s)) closest to the labels: the
+    mean log-loss over the sets, each set counting as much as any other (a big public split must not
+    decide alone what a union comment's score means). One parameter and no shift, so the order of the
+    scores and what 0.5 decides stay as they are. Rounded to 0.01: a rebuild on another machine,
+    whose scores differ in the last bits, gives the same model bytes."""
+    import numpy as np
+    from scipy.optimize import minimize_scalar
+
+    data = []
+    for y, s in sets:
+        if len(y):
+            p = np.clip(np.asarray(s, dtype=np.float64), 1e-4, 1 - 1e-4)
+            data.append((np.asarray(y, dtype=np.float64), np.log(p / (1 - p))))
+    if not data:
+        return 1.0
+
+    def loss(t: float) -> float:
+        total = 0.0
+        for y, z in data:
+            x = t * z  # log-loss of σ(x): log(1 + e^-x) for a 1, log(1 + e^x) for a 0
+            total += float(np.mean(np.logaddexp(0.0, np.where(y == 1, -x, x))))
+        return total / len(data)
+
+    return round(float(minimize_scalar(loss, bounds=bounds, method="bounded").x), 2)
+
+
 def multiclass_metrics(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str]) -> dict[str, float]:
     """Accuracy and macro-F1; precision/recall/f1 are macro averages too."""
     n = len(y_true)

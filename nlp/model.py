@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -46,6 +47,9 @@ class ModelBundle:
     heads: tuple[str, ...]
     dense_features: tuple[str, ...]
     version: str = ""
+    # per head, the factor on the log-odds of its final score that makes it a probability (see
+    # `calibrate`); a head not listed is used as scored
+    logit_scale: dict[str, float] = field(default_factory=dict)
     manifest: dict[str, Any] | None = None
     _occ_table: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -86,6 +90,17 @@ class ModelBundle:
     def head(self, name: str) -> int:
         return self.heads.index(name)
 
+    def calibrate(self, name: str, p: float) -> float:
+        """Score `p` of head `name` as a probability: its log-odds times the head's `logit_scale`
+        (fitted on the dev splits by `nlp.train`, as in temperature scaling). Monotone, and 0.5 stays
+        0.5: what a threshold of 0.5 decides does not change; above and below it the score says how
+        often such posts are 1s."""
+        t = self.logit_scale.get(name, 1.0)
+        if t == 1.0 or p <= 0.0 or p >= 1.0:
+            return p
+        x = t * math.log(p / (1.0 - p))
+        return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else 1.0 - 1.0 / (1.0 + math.exp(x))
+
     # ------------------------------------------------------------------ files
     def to_bytes(self) -> bytes:
         meta = {
@@ -94,6 +109,8 @@ class ModelBundle:
             "heads": list(self.heads),
             "dense_features": list(self.dense_features),
         }
+        if self.logit_scale:
+            meta["logit_scale"] = self.logit_scale
         arrays = {
             "idf": self.idf.astype(np.float16),
             "coef": self.coef.astype(np.float16),
@@ -124,6 +141,7 @@ class ModelBundle:
             intercept=arr["intercept"].astype(np.float32),
             heads=tuple(meta["heads"]),
             dense_features=tuple(meta["dense_features"]),
+            logit_scale={h: float(t) for h, t in meta.get("logit_scale", {}).items()},
         )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 from core.domain import Reason
 from core.masking import redact
@@ -78,7 +79,7 @@ class Rumour:
             if st is None:
                 d.reasons.append(Reason("rumour", "blank", "空白内容", 0.0))
             else:
-                _finish(d, st)
+                _finish(d, st, m.calibrate)
         return batch
 
 
@@ -164,10 +165,13 @@ def _spread(c: ClaimInfo, st: _State) -> None:
                              strength))
 
 
-def _finish(d: Doc, st: _State) -> None:
-    d.rumour = round(min(1.0, max(0.0, float(st.score))), 4)
+def _finish(d: Doc, st: _State, calibrate: Callable[[str, float], float]) -> None:
+    """The post's score, as a probability (the adjustments above are made on the head's scale, which
+    their thresholds were chosen on), and its reasons."""
+    d.rumour = round(calibrate("rumour", min(1.0, max(0.0, float(st.score)))), 4)
     if d.rumour >= 0.3 or st.reasons:
-        d.reasons.append(Reason("rumour", "model", f"文本模型判断谣言概率 {st.base:.2f}", st.base))
+        base = calibrate("rumour", st.base)
+        d.reasons.append(Reason("rumour", "model", f"文本模型判断谣言概率 {base:.2f}", base))
         if d.rumour >= 0.3 and st.verdict is None:
             _cue_reasons(d)
         d.reasons.extend(st.reasons)

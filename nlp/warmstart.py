@@ -87,7 +87,10 @@ def train_from_bundle(args: argparse.Namespace, say) -> dict:
         rows = np.array([index[t] for t in texts])
         coef[:, j], intercept[j] = fit_warm(x_all[rows], np.array(ys, dtype=np.float64), ws,
                                             base.coef[:, j], float(base.intercept[j]), C_WARM)
-    bundle = ModelBundle(base.cfg, base.idf, coef, intercept, base.heads, base.dense_features, version="(training)")
+    # the bundled logit scales stay: the prior keeps each head near the bundled one, and the union dev
+    # sets alone are too few to refit them
+    bundle = ModelBundle(base.cfg, base.idf, coef, intercept, base.heads, base.dense_features, version="(training)",
+                         logit_scale=dict(base.logit_scale))
     dev = _dev_splits(Path(args.seed_dir), Split)
     say("开发集（原模型）：")
     before = dev_metrics(base, dev, say)

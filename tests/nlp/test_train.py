@@ -59,6 +59,10 @@ def test_same_seed_same_model_files(tmp_path) -> None:
     assert all(len(d["sha256"]) == 64 for d in a["data"])
     assert a["seed"] == 3 and a["params"]["features"]["bits"] == 14
     assert "weibo2018" in a["dev_metrics"] and a["command"].startswith("python -m nlp.train")
+    # the rumour score's logit scale is fitted on the rumour dev split, recorded, and in the bundle
+    cal = a["calibration"]["rumour"]
+    assert set(cal["ece_before_after"]) == {"ced"} and 0.25 <= cal["logit_scale"] <= 4.0
+    assert model_io.load(tmp_path / "a").logit_scale == {"rumour": cal["logit_scale"]}
 
 
 def test_trained_model_loads_and_scores(tmp_path, make_post) -> None:

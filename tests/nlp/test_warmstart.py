@@ -138,6 +138,7 @@ def test_heads_without_labels_stay_as_bundled(trained) -> None:
         assert (base.coef[:, j] == new.coef[:, j]).all() and base.intercept[j] == new.intercept[j]
     assert (base.idf == new.idf).all()
     assert not (base.coef[:, base.head("spam")] == new.coef[:, new.head("spam")]).all()
+    assert new.logit_scale == base.logit_scale and "rumour" in new.logit_scale  # kept, not refitted
 
 
 def test_same_decisions_same_bytes_and_a_running_analyzer_swaps(trained, tmp_path) -> None:

@@ -30,7 +30,7 @@ def test_single_post_rules(store, feed, run):
     ad = feed.add("兼职刷单，日结三百，加微信 abc123", spam=0.92,
                   reasons=[Reason("spam", "ad_lexicon", "命中广告词：兼职、刷单")])
     phone = feed.add("张老师的电话是 13812345678，有事找她", minutes=1, pii=[("phone", "13812345678")])
-    rumour = feed.add("听说下学期取消寒假补贴，内部消息", minutes=2, rumour=0.82,
+    rumour = feed.add("听说下学期取消寒假补贴，内部消息", minutes=2, rumour=0.9,
                       reasons=[Reason("rumour", "hearsay", "含传闻用语：听说、内部消息")])
     abuse = feed.add("这种垃圾领导赶紧滚蛋", minutes=3, sentiment="neg", polarity=-0.9)
     complaint = feed.add("食堂越来越贵，希望工会反映一下", minutes=4, sentiment="neg", polarity=-0.6)
@@ -38,7 +38,7 @@ def test_single_post_rules(store, feed, run):
     run()
     assert reasons(store, ad) == ["疑似垃圾广告（垃圾分 0.92）：命中广告词：兼职、刷单"]
     assert reasons(store, phone) == ["疑似泄露个人信息：手机号"]
-    assert reasons(store, rumour) == ["疑似谣言（谣言分 0.82）：含传闻用语：听说、内部消息"]
+    assert reasons(store, rumour) == ["疑似谣言（谣言分 0.90）：含传闻用语：听说、内部消息"]
     assert len(reasons(store, abuse)) == 1 and reasons(store, abuse)[0].startswith("疑似辱骂攻击")
     assert reasons(store, complaint) == [] and reasons(store, praise) == []  # criticism is not flagged
     assert store.alerts() == []
@@ -65,7 +65,7 @@ def test_spam_flood_and_rumour_spread_become_cases(store, feed, run):
     channels = ["wechat", "weibo", "qq", "board", "weibo"]
     for i, channel in enumerate(channels):
         feed.add(f"紧急通知：下月起公积金停缴，速转！{i}", minutes=60 + i * 20, channel=channel,
-                 author=f"t{i}", rumour=0.6, cluster=f"copy{i}", claim="rumour1")  # paraphrases: one claim
+                 author=f"t{i}", rumour=0.7, cluster=f"copy{i}", claim="rumour1")  # paraphrases: one claim
     run()
     cases = {c.kind.value: c for c in store.cases()}
     assert cases["flood"].key == "flood1" and len(cases["flood"].post_ids) == 8
