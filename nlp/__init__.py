@@ -41,6 +41,7 @@ grouped into claims; a claim spreading across channels and authors raises its po
 The final score is then made a probability: its log-odds times the bundle's logit scale for the head
 (`ModelBundle.calibrate`; `nlp.train` fits it on the rumour dev splits, `train.CALIBRATED`). Ranking
 and what 0.5 decides are unchanged; a rumour score of 0.85 means about 85% of such posts are rumours.
+The grievance score is rescaled the same way (`voice._Head`, fitted on `union_dev_grievance`).
 
 Analysis fields: `normalized` (NFKC, Simplified, lower-case ASCII, evasions undone; the original stays on
 the Post), `tokens`, `sentiment` (pos/neu/neg), `polarity` [-1, 1] (> 0 means positive),
