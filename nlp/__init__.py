@@ -85,7 +85,7 @@ Rebuild with ``python -m nlp.train`` (needs ../shared/data; about 3.5 min on a 2
 byte-for-byte reproducible). Besides the first-round corpora it learns from the second round: China
 Mobile SMS ads, fake-base-station SMS and telecom fraud scripts (spam positives; their DIGIT/URL/… placeholders are
 replaced by ordinary values, `data.unmask`), SMP2020 Weibo 3-way and COVID Weibo sentiment, ToSarcasm
-(sarcastic comments as negative examples), COLD and SWSR (abuse). tests/nlp/test_artifacts.py checks the committed files against the manifest, the
+(read, but weighing nothing since session 28: its sarcasm is praise words), COLD and SWSR (abuse). tests/nlp/test_artifacts.py checks the committed files against the manifest, the
 seed files and the user dictionary; ``NLP_VERIFY_REBUILD=1 python -m pytest tests/nlp`` rebuilds and
 compares bytes where the corpora exist. ``python -m nlp.train --data-dir DIR`` adds moderator
 decisions from the service's store (``--data-dir`` / ``--config``, opened with `store.open_store`) and

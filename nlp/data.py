@@ -105,6 +105,10 @@ DEV_ONLY: tuple[Source, ...] = (
     Source("union_dev3_sentiment", "sentiment", "nlp:seed/union_dev3_sentiment.csv", 0.0, dev_fraction=1.0),
     Source("union_dev3_spam", "spam", "nlp:seed/union_dev3_spam.csv", 0.0, dev_fraction=1.0),
     Source("union_dev3_rumour", "rumour", "nlp:seed/union_dev3_rumour.csv", 0.0, dev_fraction=1.0),
+    # a new writer, session 28: praise, thanks and congratulations in QQ-group voice (厉害, 优秀, 精彩, 牛,
+    # 恭喜…), the same words as irony or severity, and notices that only name them. Trained in, it gained
+    # on itself and lost on the other union dev sets, so it stays a dev set
+    Source("union_dev4_sentiment", "sentiment", "nlp:seed/union_dev4_sentiment.csv", 0.0, dev_fraction=1.0),
     # a new writer, session 25 (in eval/ until session 28): the grievance head's log-odds shift was
     # chosen on it; its logit scale is fitted on it too (`train.CALIBRATED`)
     Source("union_dev_grievance", "grievance", "nlp:seed/union_dev_grievance.csv", 0.0, dev_fraction=1.0),
