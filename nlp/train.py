@@ -74,11 +74,11 @@ CALM_NOT_GRIEVANCE = {"union_sentiment": 0.1, "union_sentiment_b4": 0.1, "union_
 CRITICAL_NOT_ABUSE = {"union_sentiment": 0.3, "union_sentiment_b4": 0.3, "union_sentiment_b5": 0.3}
 # sarcastic comments (ToSarcasm) as negative polar examples. 0 since session 28: ToSarcasm's sarcasm is
 # mostly praise words (恭喜 in 33 sarcastic rows and 2 plain ones, 厉害 47 and 15, 牛 84 and 20), so the
-# head had learnt plain praise as blame ("恭喜老李！" -0.15, "太精彩了" -0.17). At 0.3 / 0.15 / 0 on the dev
-# splits: union dev sentiment 0.883 / 0.880 / 0.894, dev3 0.878 / 0.880 / 0.880, dev4 (praise and its
-# ironic uses) 0.829 / 0.831 / 0.871, COVID Weibo 0.879 / 0.883 / 0.887, SMP2020 +0.6 points, weibo2018
-# 0.842 / 0.846 / 0.842, the review sets +0.1. The rows stay in the data at weight 0 (their texts still
-# count in the IDF, as when this was chosen)
+# head had learnt plain praise as blame ("恭喜老李！" -0.15, "太精彩了" -0.17). At 0.3 / 0.15 / 0 on the
+# dev splits: union dev sentiment 0.883 / 0.880 / 0.894, dev3 0.878 / 0.880 / 0.880, the writer's whole
+# batch behind dev4 (praise and its ironic uses) 0.829 / 0.831 / 0.871, COVID Weibo 0.879 / 0.883 /
+# 0.887, SMP2020 +0.6 points, weibo2018 0.842 / 0.846 / 0.842, the review sets +0.1. The rows stay in
+# the data at weight 0 (their texts still count in the IDF, as when this was chosen)
 SARCASM_AS_NEGATIVE = 0.0
 _SARCASM_COMMENT = re.compile(r"【评论】(.*)$", re.S)
 # Weibo posts of the rumour corpora with a clear emoticon polarity: distant-supervised polar examples
