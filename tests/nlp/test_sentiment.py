@@ -34,3 +34,18 @@ def test_distant_labels_need_a_clear_one_sided_emoticon_polarity(text, label) ->
     from nlp.train import emoticon_label
 
     assert emoticon_label(text) == label
+
+
+def test_congratulations_read_as_praise(analyzer, make_post) -> None:
+    """Every congratulation on a grid of colleagues, achievements and endings: at least 80% read positive.
+    The polar head once learnt ToSarcasm's sarcastic 恭喜/厉害/牛 as blame, and 202 of these 420 read
+    non-positive (48%); without it, 67 (16%). A regression guard on the class, not on one post."""
+    import itertools
+
+    who = ["老李", "张老师", "王教授", "小陈", "刘老师", "赵姐"]
+    what = ["", "评上教授", "论文发在顶刊", "拿到国自然", "获评优秀教师", "荣休", "喜提千金"]
+    texts = [f"{lead}{w}{x}{end}" for lead, w, x, end in
+             itertools.product(["恭喜", "祝贺"], who, what, ["！", "！！", "[鼓掌]", "", "，实至名归"])]
+    results = analyzer.pipe([make_post(t) for t in texts])
+    positive = sum(1 for a in results if a.polarity > 0)
+    assert positive >= 0.8 * len(texts), [t for t, a in zip(texts, results) if a.polarity <= 0][:10]
