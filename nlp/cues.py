@@ -45,6 +45,7 @@ _REGEX = re.compile(
 )
 _OFFICIAL_DOMAIN = re.compile(r"^(?:https?://)?[a-z0-9.\-]*\.(?:edu|gov)\.cn(?![a-z0-9\-])")
 _DOMAIN_NAME = re.compile(r"[a-z0-9\-]+$")
+_HOST_CHAR = re.compile(r"[a-z0-9.\-]")
 _HOST_GOES_ON = re.compile(r"\.[a-z0-9\-]+\.")  # after a TLD: more labels, then another dot
 
 
@@ -62,6 +63,10 @@ def _classify(text: str, m: re.Match[str]) -> tuple[str, int] | None:
     s = m.start()
     c = text[s]
     if c == "h" or c == "w" and text.startswith("www", s):
+        if c == "w" and s and _HOST_CHAR.match(text, s - 1):  # "cw.xxdx.edu.cn.awww.top": the host began before
+            host = re.search(r"[a-z0-9.\-]*$", text[max(0, s - 60) : s])
+            assert host is not None
+            return _url_code(host_of(host.group(0) + m.group(0))), host.start() + max(0, s - 60)
         return _url_code(host_of(m.group(0))), s
     if c == ".":
         if _HOST_GOES_ON.match(text, m.end()):  # "xxdx.edu.cn.kx8.top": the host ends at a later dot

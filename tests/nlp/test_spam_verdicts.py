@@ -66,6 +66,17 @@ def test_a_university_prefix_on_another_site_is_phishing_and_the_reason_names_th
     assert f"{site}.{tld}" in reasons and office in reasons
 
 
+@settings(max_examples=40, deadline=None)
+@given(sub=st.from_regex(r"[a-z]{2,4}", fullmatch=True), site=st.from_regex(r"[a-z0-9]{0,3}www[a-z0-9]{0,3}", fullmatch=True),
+       tld=st.sampled_from(["top", "cc", "com"]))
+def test_a_label_that_holds_www_does_not_cut_the_host_short(sub, site, tld) -> None:
+    """"awww.top" inside "cw.xxdx.edu.cn.awww.top" once became the link "www.top", and the reason named a
+    site that is not there."""
+    host = f"{sub}.xxdx.edu.cn.{site}.{tld}"
+    (doc,) = cued_batch([f"请登录 {host} 填写"]).docs
+    assert doc.cues is not None and doc.cues.words("lookalike_url", 4) == [host], doc.cues.hits
+
+
 def test_configured_official_domains_tell_their_lookalikes_from_their_own_sites(make_post) -> None:
     from nlp import Analyzer
 
@@ -221,3 +232,48 @@ def test_without_a_lookalike_link_the_phishing_verdict_needs_the_text_model_to_s
     assert _verdict(doc, base) == ("phishing" if base >= PHISHING_MIN_BASE else None), base
     (fake,) = cued_batch([f"【{office}】请登录 https://cwc.xxdx.edu.cn.pay-{len(ask)}.top {ask}，逾期作废"]).docs
     assert _verdict(fake, base, ("xxdx.edu.cn",)) == "phishing", base
+
+
+# ---------------------------------------------------------------- a member passing on a scam they received
+REPORTS = ["有人冒充{office}的老师加我，{contact}，让我报银行卡号，大家别信，已举报",
+           "刚收到短信说是{office}的，要核对工资卡，{contact}，这是真的吗？",
+           "我妈接到电话，自称{office}，让她把钱转到安全账户，{contact}，幸好没信，大家提醒家里老人",
+           "请问各位，{contact} 加我说是{office}王老师，要我发身份证照片，是否属实？",
+           "提醒：今天冒充{office}的号是 {contact}，收到的直接拉黑"]
+# the same frame, turned by a spammer: vouching for the message, or offering a channel of their own
+VOUCHED = ["大家小心骗子！冒充{office}的太多了，正规渠道请联系王经理 {contact}",
+           "有人收到{office}的短信吗？是真的，我领到了，挺快的，{contact}",
+           "别信群里那些乱七八糟的，想了解{office}补贴流程的可以加我，{contact}",
+           "谨防诈骗！我是{office}合作的专员，有需要的加我 {contact}"]
+contacts = st.one_of(
+    mobiles.map(lambda m: f"号码 {m}"),
+    st.integers(10000, 9999999999).map(lambda n: f"QQ {n}"),
+    st.from_regex(r"[a-z]{2,6}_[a-z0-9]{3,8}", fullmatch=True).map(lambda w: f"微信 {w}"),
+    st.from_regex(r"[a-z]{2,4}\.xxdx\.edu\.cn\.[a-z]{3,6}\.top", fullmatch=True).map(lambda u: f"网址 {u}"))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(template=st.sampled_from(REPORTS), office=st.sampled_from(OFFICES), contact=contacts)
+def test_a_member_reporting_a_scam_with_its_number_or_link_is_not_an_advert(
+        one_by_one, make_post, template, office, contact) -> None:
+    """The scam's own number, QQ, WeChat ID or look-alike link is quoted; the post warns, doubts or
+    reports. The text model reads the quoted scam (members' reports like these scored 0.59-0.97)."""
+    from nlp.scoring import REPORT_CAP
+
+    a = one_by_one.pipe([make_post(template.format(office=office, contact=contact))])[0]
+    reasons = [r for r in a.reasons_for("spam") if r.code in ("scam_report", "fraud_warning")]
+    assert a.spam <= REPORT_CAP and reasons, (template, contact, a.spam, a.reasons_for("spam"))
+    if reasons[0].code == "fraud_warning":  # a look-alike link is not a contact: the older verdict holds
+        assert contact.startswith("网址"), (contact, reasons)
+    elif contact.startswith("网址"):  # the link it quotes is named as a fake, for the moderators' warning
+        assert "冒充" in reasons[0].text and ".top" in reasons[0].text, reasons[0].text
+
+
+@settings(max_examples=40, deadline=None)
+@given(template=st.sampled_from(VOUCHED), office=st.sampled_from(OFFICES), contact=contacts,
+       base=st.floats(0.0, 1.0))
+def test_a_scam_dressed_as_a_warning_gets_no_report_verdict(template, office, contact, base) -> None:
+    from nlp.scoring import _verdict
+
+    (doc,) = cued_batch([template.format(office=office, contact=contact)]).docs
+    assert _verdict(doc, base) != "scam_report", (template, contact)
