@@ -109,6 +109,14 @@ DEV_ONLY: tuple[Source, ...] = (
     # 恭喜…), the same words as irony or severity, and notices that only name them. Trained in, it gained
     # on itself and lost on the other union dev sets, so it stays a dev set
     Source("union_dev4_sentiment", "sentiment", "nlp:seed/union_dev4_sentiment.csv", 0.0, dev_fraction=1.0),
+    # a new writer, session 29: replies under good news (恭喜, 祝贺, 实至名归, 太有意思了…), bitter or ironic ones,
+    # and notices. Trained in (even rows at 0.2-0.8, both sentiment heads or the polar head alone) it gained on
+    # its other half and lost on union_dev_sentiment or COVID Weibo, so it stays a dev set
+    Source("union_dev5_sentiment", "sentiment", "nlp:seed/union_dev5_sentiment.csv", 0.0, dev_fraction=1.0),
+    # a new writer, session 29: members' posts with their own contacts, warnings and questions that quote a
+    # scam's number or link, against adverts and scams dressed as both. Trained in (even rows at 0.3-1.0) it
+    # moved neither its other half nor any dev split, so it stays a dev set
+    Source("union_dev4_spam", "spam", "nlp:seed/union_dev4_spam.csv", 0.0, dev_fraction=1.0),
     # a new writer, session 25 (in eval/ until session 28): the grievance head's log-odds shift was
     # chosen on it; its logit scale is fitted on it too (`train.CALIBRATED`)
     Source("union_dev_grievance", "grievance", "nlp:seed/union_dev_grievance.csv", 0.0, dev_fraction=1.0),

@@ -83,6 +83,12 @@ OFFICE_CLAIMS = _p("""
 CUE_GROUPS: tuple[CueGroup, ...] = (
     CueGroup("emo_pos", "sentiment", "正面表情", EMOTICONS_POS),
     CueGroup("emo_neg", "sentiment", "负面表情", EMOTICONS_NEG),
+    # congratulations, thanks and admiration: each word is rare in the corpora (实至名归 in 7 rows, 祝贺 in 30),
+    # too rare for its own n-gram weight; as one column the polar head learns them together
+    CueGroup("praise", "sentiment", "祝贺称赞", _p("""
+        恭喜 祝贺 贺喜 道喜 同喜 可喜可贺 喜大普奔 实至名归 名副其实 当之无愧 众望所归 与有荣焉 点赞 佩服 膜拜 致敬
+        好棒 真棒 太棒
+    """)),
     CueGroup("ad_lexicon", "spam", "广告用语", _p("""
         兼职 刷单 日结 日赚 月入 月入过万 躺赚 轻松赚 赚钱 挣钱 返利 返现 佣金 提成 代购 代理 招代理 加盟
         招商 优惠 优惠券 折扣 打折 特价 促销 秒杀 抢购 限时 包邮 免费领取 免费 领取 红包 福利群 中奖 抽奖

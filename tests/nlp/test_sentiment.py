@@ -37,9 +37,10 @@ def test_distant_labels_need_a_clear_one_sided_emoticon_polarity(text, label) ->
 
 
 def test_congratulations_read_as_praise(analyzer, make_post) -> None:
-    """Every congratulation on a grid of colleagues, achievements and endings: at least 80% read positive.
+    """Every congratulation on a grid of colleagues, achievements and endings: at least 90% read positive.
     The polar head once learnt ToSarcasm's sarcastic 恭喜/厉害/牛 as blame, and 202 of these 420 read
-    non-positive (48%); without it, 67 (16%). A regression guard on the class, not on one post."""
+    non-positive (48%); without it, 67 (16%); with the `praise` cue column, 23 (5%). A regression guard on
+    the class, not on one post."""
     import itertools
 
     who = ["老李", "张老师", "王教授", "小陈", "刘老师", "赵姐"]
@@ -48,4 +49,4 @@ def test_congratulations_read_as_praise(analyzer, make_post) -> None:
              itertools.product(["恭喜", "祝贺"], who, what, ["！", "！！", "[鼓掌]", "", "，实至名归"])]
     results = analyzer.pipe([make_post(t) for t in texts])
     positive = sum(1 for a in results if a.polarity > 0)
-    assert positive >= 0.8 * len(texts), [t for t, a in zip(texts, results) if a.polarity <= 0][:10]
+    assert positive >= 0.9 * len(texts), [t for t, a in zip(texts, results) if a.polarity <= 0][:10]
