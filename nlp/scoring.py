@@ -264,7 +264,7 @@ def _verdict(d: Doc, base: float, official_domains: Sequence[str] = ()) -> str |
 
 
 def _reports_scam(text: str) -> bool:
-    """A member passing on or asking about a message they received, quoting its contact (`REPORT_DOUBT`)."""
+    """A member passing on, or asking about, a message someone sent them (see `REPORT_DOUBT`)."""
     return (any(w in text for w in REPORT_DOUBT) and any(w in text for w in REPORT_RECEIVED)
             and not any(w in text for w in REPORT_VOUCH) and not any(w in text for w in REPORT_SPEAKS))
 
