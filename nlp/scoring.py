@@ -45,6 +45,16 @@ PHISHING_GENERIC = frozenset({"银行卡", "身份证", "缴纳", "申领", "更
 # is not given the phishing verdict.
 OWN_TROUBLE = ("发的吗", "是真的吗", "真的假的", "是不是骗", "是骗子吗", "靠谱吗", "可信吗", "正规吗", "官方的吗",
                "怎么办", "收不到", "被锁", "求助", "登不上", "进不去")
+# A post that vouches for an outside link by a benefit the writer says they got there ("我在这领到了1500，
+# 你们也试试 gh-jiaozhigong.cn"): the "colleague's testimony" lure of subsidy phishing. The link and the
+# testimony suffice, whatever the text model says (it reads a colleague's chat).
+TESTIMONY = ("我领到", "领到了", "已经领了", "我已经领", "已到账", "到账了", "在那领", "在这领", "亲测")
+BENEFITS = ("补贴", "福利", "关爱金", "慰问金", "红包", "奖金", "补助", "津贴", "补发", "返还")
+# A "warning" that itself tells the reader to install, scan, click or log in, next to a card or password
+# ask ("反诈提醒：请下载…apk 并按提示绑定银行卡"), is not capped as a warning: the text model decides. A real
+# warning quotes the ask ("让你点击链接填写银行卡号的都是诈骗") but does not give it in its own voice (请…).
+WARNING_THAT_ASKS = ("请下载", "请安装", "请扫码", "请点击", "请登录", "请输入", "按提示")
+_QUOTED = re.compile(r"[“\"「『][^”\"」』]{0,300}[”\"」』]")  # what a warning quotes is not its own voice
 PHISHING_FLOOR = 0.85
 # Below this text-model probability only a look-alike link gives the phishing verdict. The other signs
 # (an office named, an ask for card numbers or codes, a phone or an outside link) are also what a member
@@ -224,21 +234,30 @@ class Spam:
 
 
 def _verdict(d: Doc, base: float, official_domains: Sequence[str] = ()) -> str | None:
-    """fraud_warning: warns against fraud and carries no contact of its own; phishing: a link that
-    dresses as the university's site, or a message that claims to come from one of its offices and
-    asks for cards, passwords, codes or a payment through an outside link, a QR code or a private
-    reply. Not phishing: a post that warns against fraud (it quotes the scam's link or number), and,
+    """fraud_warning: warns against fraud and carries no contact of its own (unless it gives a card or
+    password ask in its own voice: `WARNING_THAT_ASKS`); scam_report: passes on a scam the writer
+    received, with the scam's contact (`REPORT_DOUBT`); phishing: a link that dresses as the
+    university's site, a colleague's testimony for an outside link (`TESTIMONY`), or a message that
+    claims to come from one of its offices and asks for cards, passwords, codes or a payment through an
+    outside link, a QR code or a private reply. Not phishing: a post that warns against fraud (it
+    quotes the scam's link or number), and,
     with no link, QR code or private reply, a member's own trouble or question (`OWN_TROUBLE`: 收不到验证码,
     是工会发的吗). Without a look-alike link, nor is a post the text model finds unlike an advert (`base`
     below `PHISHING_MIN_BASE`)."""
     cues = d.cues
     assert cues is not None
     if cues.has("fraud_warning") and not any(cues.has(c) for c in CONTACT_CUES):
-        return "fraud_warning"  # before phishing: a warning quotes what the phishing message says
+        # before phishing: a warning quotes what the phishing message says
+        own = _QUOTED.sub("", d.text)
+        asks = any(w in PHISHING_STRONG for w in cues.words("phishing", 12)) and any(w in own for w in WARNING_THAT_ASKS)
+        return None if asks else "fraud_warning"
     fakes = _lookalikes(d, official_domains)
     d.lookalikes = fakes
     if _reports_scam(d.text):
         return "scam_report"
+    outside = cues.has("url") and not _all_official(d, official_domains)
+    if (outside or fakes) and _testimony(d.text):
+        return "phishing"
     if cues.has("fraud_warning"):
         return None  # a warning that quotes a scam, with its link or number
     words = cues.words("phishing", 12)
@@ -246,7 +265,6 @@ def _verdict(d: Doc, base: float, official_domains: Sequence[str] = ()) -> str |
         return "phishing"
     if base < PHISHING_MIN_BASE:
         return None
-    outside = cues.has("url") and not _all_official(d, official_domains)
     qr = any(w in d.text for w in QR_WORDS)
     if not (outside or qr or any(w in d.text for w in PRIVATE_ASK)) and any(w in d.text for w in OWN_TROUBLE):
         return None  # a member's own trouble or question
@@ -261,6 +279,11 @@ def _verdict(d: Doc, base: float, official_domains: Sequence[str] = ()) -> str |
         if (reach_out and strong) or (len(specific) >= 2 and any(w in d.text for w in LURES)):
             return "phishing"
     return None
+
+
+def _testimony(text: str) -> bool:
+    """The writer says they got a benefit (see `TESTIMONY`)."""
+    return any(w in text for w in TESTIMONY) and any(w in text for w in BENEFITS)
 
 
 def _reports_scam(text: str) -> bool:
@@ -309,6 +332,9 @@ def _phishing_reason(d: Doc) -> str:
     asks = d.cues.words("phishing", 4)
     if asks:
         parts.append(f"要求{'、'.join(asks)}")
+    said = [w for w in TESTIMONY if w in d.text][:1]
+    if said and _testimony(d.text):
+        parts.append(f"以“{said[0]}”现身说法引人点击")
     return "疑似钓鱼：" + "；".join(parts)
 
 

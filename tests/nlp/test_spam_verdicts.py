@@ -277,3 +277,59 @@ def test_a_scam_dressed_as_a_warning_gets_no_report_verdict(template, office, co
 
     (doc,) = cued_batch([template.format(office=office, contact=contact)]).docs
     assert _verdict(doc, base) != "scam_report", (template, contact)
+
+
+# ---------------------------------------------------------------- a colleague's testimony for a subsidy link
+TESTIMONIES = ["我在这领到了{benefit}，1500块已到账，你们也试试 {link}",
+               "{benefit}是真的！我已经领了300，链接在这 {link}",
+               "刚才那个发链接的不是骗子，我就是在那领的{benefit}，到账了，快去 {link}",
+               "亲测能领{benefit}，{link} 填一下工号就行"]
+BENEFIT_WORDS = ["补贴", "福利", "教师关爱金", "慰问金", "红包", "津贴"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(template=st.sampled_from(TESTIMONIES), benefit=st.sampled_from(BENEFIT_WORDS),
+       site=st.from_regex(r"(gh|jzg|butie|fuli)-[a-z]{3,8}\.(com|cn|top|cc)", fullmatch=True))
+def test_a_colleagues_testimony_for_a_benefit_link_is_phishing(one_by_one, make_post, template, benefit, site) -> None:
+    """The text reads as a colleague's chat (the model scored such posts 0.12-0.42); the outside link and
+    the benefit the writer says they got there are the lure."""
+    a = one_by_one.pipe([make_post(template.format(benefit=benefit, link=site))])[0]
+    reasons = " ".join(r.text for r in a.reasons_for("spam"))
+    assert a.spam >= 0.85 and "phishing_verdict" in codes(a), (template, site, a.spam, reasons)
+    assert "现身说法" in reasons and site in reasons, reasons
+
+
+@given(template=st.sampled_from(TESTIMONIES), benefit=st.sampled_from(BENEFIT_WORDS), base=st.floats(0.0, 1.0))
+@settings(max_examples=30, deadline=None)
+def test_the_same_testimony_for_the_universitys_own_site_is_not_phishing(template, benefit, base) -> None:
+    text = template.format(benefit=benefit, link="https://gh.xxdx.edu.cn/fuli").replace("不是骗子", "")
+    (doc,) = cued_batch([text]).docs
+    assert _verdict_of(doc, base, ("xxdx.edu.cn",)) != "phishing", text
+
+
+def _verdict_of(doc, base, official=()):
+    from nlp.scoring import _verdict
+
+    return _verdict(doc, base, official) if doc.cues is not None and doc.cues.hits else None
+
+
+WARNINGS_THAT_ASK = ["⚠️反诈提醒⚠️ 近期诈骗频发，请下载国家反诈APP升级版 fanzha-plus.apk 并按提示绑定银行卡进行资金安全检测",
+                     "谨防诈骗！为保障资金安全，请扫码安装防护插件并绑定工资卡，{office}统一部署",
+                     "防骗提醒：请点击链接完成{office}账户安全认证，输入卡号和密码，以免上当受骗"]
+
+
+@pytest.mark.parametrize("template", WARNINGS_THAT_ASK)
+@pytest.mark.parametrize("office", OFFICES[:3])
+def test_a_warning_that_asks_to_install_or_bind_a_card_is_not_capped_as_a_warning(template, office) -> None:
+    (doc,) = cued_batch([template.format(office=office)]).docs
+    assert _verdict_of(doc, 0.5) != "fraud_warning", template
+
+
+@pytest.mark.parametrize("office", OFFICES[:3])
+@pytest.mark.parametrize("quote", ["“{office}通知：请点击 hxxp://gh-fl.cn 填写银行卡信息领取补贴”",
+                                   "「您的工资卡将被冻结，请登录 xx银行.wang 输入卡号和密码」",
+                                   "\"请下载安全助手并按提示绑定银行卡\""])
+def test_a_warning_that_quotes_the_ask_keeps_its_warning_verdict(quote, office) -> None:
+    text = f"大家注意！今天有老师收到短信{quote.format(office=office)}，这是诈骗，{office}从来不发这种短信，别点！"
+    (doc,) = cued_batch([text]).docs
+    assert _verdict_of(doc, 0.5) in ("fraud_warning", "scam_report"), text
