@@ -279,6 +279,12 @@ def test_a_scam_dressed_as_a_warning_gets_no_report_verdict(template, office, co
     assert _verdict(doc, base) != "scam_report", (template, contact)
 
 
+def _verdict_of(doc, base, official=()):
+    from nlp.scoring import _verdict
+
+    return _verdict(doc, base, official) if doc.cues is not None and doc.cues.hits else None
+
+
 # ---------------------------------------------------------------- a colleague's testimony for a subsidy link
 TESTIMONIES = ["我在这领到了{benefit}，1500块已到账，你们也试试 {link}",
                "{benefit}是真的！我已经领了300，链接在这 {link}",
@@ -302,15 +308,9 @@ def test_a_colleagues_testimony_for_a_benefit_link_is_phishing(one_by_one, make_
 @given(template=st.sampled_from(TESTIMONIES), benefit=st.sampled_from(BENEFIT_WORDS), base=st.floats(0.0, 1.0))
 @settings(max_examples=30, deadline=None)
 def test_the_same_testimony_for_the_universitys_own_site_is_not_phishing(template, benefit, base) -> None:
-    text = template.format(benefit=benefit, link="https://gh.xxdx.edu.cn/fuli").replace("不是骗子", "")
+    text = template.format(benefit=benefit, link="https://gh.xxdx.edu.cn/fuli")
     (doc,) = cued_batch([text]).docs
     assert _verdict_of(doc, base, ("xxdx.edu.cn",)) != "phishing", text
-
-
-def _verdict_of(doc, base, official=()):
-    from nlp.scoring import _verdict
-
-    return _verdict(doc, base, official) if doc.cues is not None and doc.cues.hits else None
 
 
 WARNINGS_THAT_ASK = ["⚠️反诈提醒⚠️ 近期诈骗频发，请下载国家反诈APP升级版 fanzha-plus.apk 并按提示绑定银行卡进行资金安全检测",
