@@ -45,7 +45,7 @@ _REGEX = re.compile(
 )
 _OFFICIAL_DOMAIN = re.compile(r"^(?:https?://)?[a-z0-9.\-]*\.(?:edu|gov)\.cn(?![a-z0-9\-])")
 _DOMAIN_NAME = re.compile(r"[a-z0-9\-]+$")
-_HOST_CHAR = re.compile(r"[a-z0-9.\-]")
+_HOST_BEFORE = re.compile(r"[a-z0-9.\-]*$")
 _HOST_GOES_ON = re.compile(r"\.[a-z0-9\-]+\.")  # after a TLD: more labels, then another dot
 
 
@@ -58,25 +58,30 @@ def _url_code(host: str) -> str:
 _AMOUNT = re.compile(r"\d+(?:\.\d+)?\s*$")
 
 
+def _host_start(text: str, s: int) -> int:
+    """Where the host name that runs up to position `s` begins (at most 60 characters back)."""
+    lo = max(0, s - 60)
+    found = _HOST_BEFORE.search(text, lo, s)
+    assert found is not None  # the pattern matches the empty string
+    return found.start()
+
+
 def _classify(text: str, m: re.Match[str]) -> tuple[str, int] | None:
     """(code, start) of a `_REGEX` match, or None when the surroundings rule it out."""
     s = m.start()
     c = text[s]
-    if c == "h" or c == "w" and text.startswith("www", s):
-        if c == "w" and s and _HOST_CHAR.match(text, s - 1):  # "cw.xxdx.edu.cn.awww.top": the host began before
-            host = re.search(r"[a-z0-9.\-]*$", text[max(0, s - 60) : s])
-            assert host is not None
-            return _url_code(host_of(host.group(0) + m.group(0))), host.start() + max(0, s - 60)
+    if c == "h":
         return _url_code(host_of(m.group(0))), s
+    if c == "w" and text.startswith("www", s):
+        b = _host_start(text, s)  # "cw.xxdx.edu.cn.awww.top": the host may begin before the "www"
+        return _url_code(host_of(text[b:s] + m.group(0))), b
     if c == ".":
         if _HOST_GOES_ON.match(text, m.end()):  # "xxdx.edu.cn.kx8.top": the host ends at a later dot
             return None
-        name = _DOMAIN_NAME.search(text, max(0, s - 40), s)
-        if not name:
+        if not _DOMAIN_NAME.search(text, max(0, s - 40), s):
             return None
-        host = re.search(r"[a-z0-9.\-]*$", text[max(0, s - 60) : s])
-        full = (host.group(0) if host else "") + m.group(0)
-        return _url_code(full), (host.start() + max(0, s - 60) if host else name.start())
+        b = _host_start(text, s)
+        return _url_code(text[b:s] + m.group(0)), b
     if c == "听":
         return "hearsay", s
     if c in "〔[【(":

@@ -1,6 +1,8 @@
 """Spam verdicts a text model alone gets wrong: phishing dressed as a notice, warnings against fraud."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -258,11 +260,11 @@ def test_a_member_reporting_a_scam_with_its_number_or_link_is_not_an_advert(
         one_by_one, make_post, template, office, contact) -> None:
     """The scam's own number, QQ, WeChat ID or look-alike link is quoted; the post warns, doubts or
     reports. The text model reads the quoted scam (members' reports like these scored 0.59-0.97)."""
-    from nlp.scoring import REPORT_CAP
+    from nlp.scoring import FRAUD_WARNING_CAP
 
     a = one_by_one.pipe([make_post(template.format(office=office, contact=contact))])[0]
     reasons = [r for r in a.reasons_for("spam") if r.code in ("scam_report", "fraud_warning")]
-    assert a.spam <= REPORT_CAP and reasons, (template, contact, a.spam, a.reasons_for("spam"))
+    assert a.spam <= FRAUD_WARNING_CAP and reasons, (template, contact, a.spam, a.reasons_for("spam"))
     if reasons[0].code == "fraud_warning":  # a look-alike link is not a contact: the older verdict holds
         assert contact.startswith("网址"), (contact, reasons)
     elif contact.startswith("网址"):  # the link it quotes is named as a fake, for the moderators' warning
@@ -302,7 +304,9 @@ def test_a_colleagues_testimony_for_a_benefit_link_is_phishing(one_by_one, make_
     a = one_by_one.pipe([make_post(template.format(benefit=benefit, link=site))])[0]
     reasons = " ".join(r.text for r in a.reasons_for("spam"))
     assert a.spam >= 0.85 and "phishing_verdict" in codes(a), (template, site, a.spam, reasons)
-    assert "现身说法" in reasons and site in reasons, reasons
+    named = re.search(r"链接“([^”]+)”", reasons)  # the link as normalised ("xxx" reads as masked digits: "000")
+    assert "现身说法" in reasons and named and named.group(1) in a.normalized, reasons
+    assert named.group(1).endswith(site[site.rindex("."):]) and len(named.group(1)) == len(site), (named, site)
 
 
 @given(template=st.sampled_from(TESTIMONIES), benefit=st.sampled_from(BENEFIT_WORDS), base=st.floats(0.0, 1.0))
