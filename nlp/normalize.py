@@ -70,17 +70,19 @@ _PLUS = "(?:\\+|➕|✚|╋|加)"
 _ID = "(?=[a-z0-9_\\-]{5,}(?![a-z0-9_\\-]))[a-z_\\-]*[0-9]"  # an account id: 5+ characters, a digit
 _DECOR = "[❤♥➡→⬅:：=\\s\u2600-\u27bf\U0001f300-\U0001faff]"  # hearts, arrows, emoji between "v" and an id
 _EMOJI = "[❤♥\u2600-\u27bf\U0001f300-\U0001faff]"  # symbols spammers put inside a word
+_HOST_REST = "[a-z0-9\\-]*\\.[a-z]"  # the rest of a host label: "qqa.xxdx.edu.cn" is a host, not QQ
 _CONTACT_RULES: list[tuple[re.Pattern[str], str]] = [
     # (pattern, canonical form); a match that differs from the canonical form beyond case is an evasion
-    (re.compile(f"[薇威徽嶶溦卫维胃魏vw]信|[微薇威]芯|微心|wei信|weixin|wechat"
-                "|(?<![a-z0-9.\\-])vx(?![a-z]|\\.[a-z])|(?<![a-z0-9.\\-])wx(?![a-z]|\\.[a-z])"  # not inside a host name
+    (re.compile(f"[薇威徽嶶溦卫维胃魏vw]信|[微薇威]芯|微心|wei信|(?:weixin|wechat)(?!{_HOST_REST})"  # mp.weixin.qq.com is a link
+                f"|(?<![a-z0-9.\\-])vx(?![a-z]|{_HOST_REST})|(?<![a-z0-9.\\-])wx(?![a-z]|{_HOST_REST})"  # not inside a host name
                 f"|[微薇威]{_EMOJI}+信"  # 微❤信
                 f"|(?<![\u3400-\u9fff])[薇威](?={_EMOJI}*[:：]\\s*{_ID})"), "微信"),  # ❤薇❤:kh299
     (re.compile(f"(?<={_PLUS})\\s*v(?![a-z])|(?<![a-z])v(?=[:：号]\\s*[a-z0-9_\\-]{{5,}})"
                 f"|(?<=[+➕✚╋])\\s*v(?={_ID})"  # +vyc2901: "+V" then the id
                 f"|(?<![a-z])v{_DECOR}+(?={_ID})"  # v❤➡yg50093
                 "|(?<![增参添更追附施]加)(?<=加)[薇威](?![信芯心薇威])"), "微信"),  # 加薇: dn55069
-    (re.compile("扣扣|抠抠|叩叩|寇寇|企鹅号|企鹅(?=[:：]?\\s*\\d{5,})|(?<=加)企鹅|(?<![a-z])q(?=[:：号群]?\\s*\\d{5,})|(?<![a-z0-9.\\-])qq+(?!\\.[a-z])"),  # qqq: a stray q next to QQ
+    (re.compile("扣扣|抠抠|叩叩|寇寇|企鹅号|企鹅(?=[:：]?\\s*\\d{5,})|(?<=加)企鹅"
+                f"|(?<![a-z])q(?=[:：号群]?\\s*\\d{{5,}})(?!{_HOST_REST})|(?<![a-z0-9.\\-])qq+(?!{_HOST_REST})"),  # qqq: a stray q next to QQ
      "QQ"),
     (re.compile("(?:➕|✚|╋|\\+)\\s*(?=微信|QQ)"), "加"),
 ]

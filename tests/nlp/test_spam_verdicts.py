@@ -68,15 +68,32 @@ def test_a_university_prefix_on_another_site_is_phishing_and_the_reason_names_th
     assert f"{site}.{tld}" in reasons and office in reasons
 
 
-@settings(max_examples=40, deadline=None)
-@given(sub=st.from_regex(r"[a-z]{2,4}", fullmatch=True), site=st.from_regex(r"[a-z0-9]{0,3}www[a-z0-9]{0,3}", fullmatch=True),
+# labels that are also contact words: "qqa" once became "QQa", "weixin" became "微信"
+_CONTACT_LABELS = st.sampled_from(["qq", "qqa", "qqq1", "vx", "vx2", "wx", "wx1a", "weixin", "wechat", "q12345"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(sub=st.one_of(st.from_regex(r"[a-z]{2,4}", fullmatch=True), _CONTACT_LABELS),
+       site=st.from_regex(r"[a-z0-9]{0,3}www[a-z0-9]{0,3}", fullmatch=True),
        tld=st.sampled_from(["top", "cc", "com"]))
 def test_a_label_that_holds_www_does_not_cut_the_host_short(sub, site, tld) -> None:
     """"awww.top" inside "cw.xxdx.edu.cn.awww.top" once became the link "www.top", and the reason named a
-    site that is not there."""
+    site that is not there. A first label that reads as a contact word ("qqa") must not be rewritten."""
     host = f"{sub}.xxdx.edu.cn.{site}.{tld}"
     (doc,) = cued_batch([f"请登录 {host} 填写"]).docs
     assert doc.cues is not None and doc.cues.words("lookalike_url", 4) == [host], doc.cues.hits
+
+
+@settings(max_examples=40, deadline=None)
+@given(path=st.from_regex(r"[A-Za-z0-9_\-]{6,22}", fullmatch=True),
+       host=st.sampled_from(["mp.weixin.qq.com", "weixin.qq.com", "wx.qq.com", "qq.com", "www.wechat.com"]))
+def test_a_wechat_or_qq_link_keeps_its_host(path, host) -> None:
+    """Contact words are canonicalised ("weixin" -> 微信), but not inside a host: an article link read as
+    "mp.微信.qq.com" once."""
+    link = f"https://{host}/s/{path}"
+    (doc,) = cued_batch([f"原文见 {link} 大家看看"]).docs
+    urls = doc.cues.words("url", 4) if doc.cues is not None else []
+    assert any(u.startswith(f"https://{host}/") for u in urls), doc.cues
 
 
 def test_configured_official_domains_tell_their_lookalikes_from_their_own_sites(make_post) -> None:
