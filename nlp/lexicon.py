@@ -90,6 +90,22 @@ CUE_GROUPS: tuple[CueGroup, ...] = (
         恭喜 祝贺 贺喜 道喜 同喜 可喜可贺 喜大普奔 实至名归 名副其实 当之无愧 众望所归 与有荣焉 点赞 佩服 膜拜 致敬
         好棒 真棒 太棒
     """)),
+    # insults aimed at a person (the words a union moderator removes; swearing at things, 垃圾 and 卧槽, is not
+    # here). Each is rare in the corpora; as one column every head learns them together, as with praise
+    CueGroup("insult", "abuse", "辱骂用语", _p("""
+        傻逼 傻b 傻比 傻哔 傻屄 煞笔 沙比 傻叉 傻x 傻帽 sb shabi 二逼 二b 脑残 智障 弱智 白痴 低能 蠢货 蠢猪
+        蠢驴 蠢材 蠢蛋 笨蛋 废物 废柴 窝囊废 饭桶 人渣 败类 畜生 畜牲 禽兽 狗东西 狗娘养 狗日的 狗腿子 走狗 舔狗
+        王八蛋 龟孙 贱人 贱货 贱骨头 婊子 绿茶婊 骚货 荡妇 死胖子 肥猪 猪脑子 丑八怪 矮冬瓜 乡巴佬 土鳖 老不死
+        老东西 无赖 流氓 神经病 精神病 疯婆子 疯狗 变态 loser 杂种 混蛋 混账 滚蛋 滚出去 去死 死全家 nmsl 尼玛
+        tmd 他妈的 你妈的 cnm 草泥马 操你 吃屎 脑子进水 脑子被门夹 脑子被驴踢 没脑子 不要脸 臭不要脸 寄生虫
+        吸血鬼 软蛋 怂货 没教养 不是东西 算什么东西 算个什么东西 没用的东西 扫把星 丧门星 废人 智商税 狗都不如
+        猪都比你 狗都比你
+    """)),
+    # threats and stalking: the writer means to hurt, expose or follow someone
+    CueGroup("threat", "abuse", "威胁恐吓", _p("""
+        弄死你 打死你 整死你 扇你 揍你 砍死 捅死 别想好过 走着瞧 等着瞧 给我等着 你给我等着 让你好看 收拾你
+        废了你 知道你住 我知道你家 堵你 人肉你 挂到表白墙 曝光你 全校都认识你 门口等你 楼下等你 有种你别
+    """)),
     CueGroup("ad_lexicon", "spam", "广告用语", _p("""
         兼职 刷单 日结 日赚 月入 月入过万 躺赚 轻松赚 赚钱 挣钱 返利 返现 佣金 提成 代购 代理 招代理 加盟
         招商 优惠 优惠券 折扣 打折 特价 促销 秒杀 抢购 限时 包邮 免费领取 免费 领取 红包 福利群 中奖 抽奖

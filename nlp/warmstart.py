@@ -53,7 +53,7 @@ def no_labels_message(data_dir: str) -> str:
 
 def train_from_bundle(args: argparse.Namespace, say) -> dict:
     """Warm-start training (see the module docstring); returns the manifest written."""
-    from nlp.train import Split, dev_metrics, featurize, settings_for
+    from nlp.train import Split, dev_metrics, featurize, head_columns, settings_for
 
     if not args.data_dir:
         raise SystemExit("增量训练需要审核员标注：请用 --data-dir DIR（或 --config FILE）指定服务数据目录")
@@ -85,7 +85,8 @@ def train_from_bundle(args: argparse.Namespace, say) -> dict:
         j = base.head(h)
         say(f"增量训练 {h}：{len(texts)} 条（其中审核员标注 {n_mod} 条）")
         rows = np.array([index[t] for t in texts])
-        coef[:, j], intercept[j] = fit_warm(x_all[rows], np.array(ys, dtype=np.float64), ws,
+        coef[:, j], intercept[j] = fit_warm(head_columns(x_all[rows], h, len(base.idf)),
+                                            np.array(ys, dtype=np.float64), ws,
                                             base.coef[:, j], float(base.intercept[j]), C_WARM)
     # the bundled logit scales stay: the prior keeps each head near the bundled one, and the union dev
     # sets alone are too few to refit them

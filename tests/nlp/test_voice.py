@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -52,3 +55,57 @@ def test_evaluate_grievance_task_on_the_held_out_set() -> None:
     out = json.loads(p.stdout)
     assert out["task"] == "grievance" and out["n"] == 320
     assert out["f1"] >= 0.8, out  # measured 0.847 for the committed model; a guard against regressions
+
+
+# insults at a colleague, a leader or a group, in the forms staff write them: plain, spaced out, 繁體, pinyin
+_TARGETS = ("张老师", "老王", "李处长", "财务处那个小姑娘", "楼上", "工会的刘干事", "那帮搞行政的")
+_INSULTS = ("{t}你个废物", "{t}就是个白痴", "{t}脑残吧", "{t}真是个人渣", "{t}傻逼", "S B {t}", "{t}你個廢物",
+            "{t} shabi", "{t}蠢货一个", "{t}滚出去", "{t}你怎么不去死", "{t}王八蛋", "{t}臭不要脸",
+            "{t}你 个 白 痴", "猪都比{t}聪明")
+# criticism, swearing at things and reported insults: sharp, but nobody is insulted
+_NOT_INSULTS = ("{t}这个方案太不合理了，希望重新讨论", "{t}办事效率太低，报销拖了三个月", "这破系统又崩了，{t}快修修吧",
+                "卧槽今天食堂排队一小时，{t}管管吧", "有人在群里骂{t}是废物，请管理员处理", "{t}说的没错，绩效方案就是在坑青年教师",
+                "呵呵，{t}真是好福利", "{t}辛苦了，这事办得漂亮")
+
+
+def test_insults_in_many_forms_score_as_abuse(analyzer, make_post) -> None:
+    texts = [i.format(t=t) for i in _INSULTS for t in _TARGETS]
+    res = analyzer.pipe([make_post(t) for t in texts])
+    missed = [(t, a.abuse) for t, a in zip(texts, res) if a.abuse < 0.5]
+    assert len(missed) <= 0.1 * len(texts), missed  # measured 7 of 105 (nlp.v1-6d05ce0498); 76 by the model before it
+
+
+def test_criticism_and_reported_insults_are_not_abuse(analyzer, make_post) -> None:
+    texts = [i.format(t=t) for i in _NOT_INSULTS for t in _TARGETS]
+    res = analyzer.pipe([make_post(t) for t in texts])
+    flagged = [(t, a.abuse) for t, a in zip(texts, res) if a.abuse >= 0.5]
+    assert len(flagged) <= 0.05 * len(texts), flagged  # measured 1 of 56, a reported insult
+
+
+def test_the_abuse_reason_names_the_insult(analyzer, make_post) -> None:
+    a = analyzer.pipe([make_post("李处长你个窝囊废，经费被砍一半屁都不敢放")])[0]
+    (r,) = [r for r in a.reasons_for("abuse") if r.code == "model"]
+    assert "窝囊废" in r.text, r.text
+
+
+def test_evaluate_abuse_task_on_the_held_out_set() -> None:
+    p = subprocess.run([sys.executable, "-m", "nlp.evaluate", "--task", "abuse", "--data",
+                        str(REPO / "nlp/seed/eval/union_blind_abuse.csv"), "--json"],
+                       cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["task"] == "abuse" and out["n"] == 390
+    assert out["f1"] >= 0.82, out  # measured 0.869 for the committed model (0.412 before session 30)
+
+
+@settings(max_examples=80, deadline=None)
+@given(before=st.from_regex(r"[a-z]{0,3}", fullmatch=True), after=st.from_regex(r"[a-z]{0,3}", fullmatch=True),
+       word=st.sampled_from(["sb", "shabi", "nmsl", "loser", "tmd", "cnm"]))
+def test_an_ascii_insult_counts_only_as_a_word_of_its_own(before, after, word) -> None:
+    """"sb" in "usb接口" is no insult; "你sb吧" is."""
+    from tests.nlp.cued import cued_batch
+
+    inside, alone = cued_batch([f"这个{before}{word}{after}坏了", f"这个 {word} 坏了"]).docs
+    assert inside.cues is not None and alone.cues is not None
+    assert (word in [w for _, w in inside.cues.hits]) == (not before and not after), inside.cues
+    assert word in [w for _, w in alone.cues.hits], alone.cues
