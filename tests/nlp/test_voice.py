@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -47,16 +48,6 @@ def test_a_bundle_without_the_new_heads_scores_zero(analyzer, make_post) -> None
     assert a.grievance == 0.0 and a.abuse == 0.0 and not a.reasons_for("grievance")
 
 
-def test_evaluate_grievance_task_on_the_held_out_set() -> None:
-    p = subprocess.run([sys.executable, "-m", "nlp.evaluate", "--task", "grievance", "--data",
-                        str(REPO / "nlp/seed/eval/union_grievance_blind.csv"), "--json"],
-                       cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stderr
-    out = json.loads(p.stdout)
-    assert out["task"] == "grievance" and out["n"] == 320
-    assert out["f1"] >= 0.8, out  # measured 0.847 for the committed model; a guard against regressions
-
-
 # insults at a colleague, a leader or a group, in the forms staff write them: plain, spaced out, 繁體, pinyin
 _TARGETS = ("张老师", "老王", "李处长", "财务处那个小姑娘", "楼上", "工会的刘干事", "那帮搞行政的")
 _INSULTS = ("{t}你个废物", "{t}就是个白痴", "{t}脑残吧", "{t}真是个人渣", "{t}傻逼", "S B {t}", "{t}你個廢物",
@@ -88,14 +79,18 @@ def test_the_abuse_reason_names_the_insult(analyzer, make_post) -> None:
     assert "窝囊废" in r.text, r.text
 
 
-def test_evaluate_abuse_task_on_the_held_out_set() -> None:
-    p = subprocess.run([sys.executable, "-m", "nlp.evaluate", "--task", "abuse", "--data",
-                        str(REPO / "nlp/seed/eval/union_blind_abuse.csv"), "--json"],
+@pytest.mark.parametrize("task,path,n,bound", [
+    ("grievance", "union_grievance_blind.csv", 320, 0.8),  # measured 0.880 (session 29); guards against regressions
+    ("abuse", "union_blind_abuse.csv", 390, 0.82),  # measured 0.869 (session 30), 0.412 before
+])
+def test_evaluate_scores_a_held_out_set(task, path, n, bound) -> None:
+    p = subprocess.run([sys.executable, "-m", "nlp.evaluate", "--task", task, "--data",
+                        str(REPO / "nlp/seed/eval" / path), "--json"],
                        cwd=REPO, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
-    assert out["task"] == "abuse" and out["n"] == 390
-    assert out["f1"] >= 0.82, out  # measured 0.869 for the committed model (0.412 before session 30)
+    assert out["task"] == task and out["n"] == n
+    assert out["f1"] >= bound, out
 
 
 @settings(max_examples=80, deadline=None)
