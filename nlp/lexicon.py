@@ -12,7 +12,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class CueGroup:
     code: str
-    score: str  # spam | rumour | sentiment
+    score: str  # the score it speaks for: spam | rumour | sentiment | grievance | abuse
     label_zh: str
     phrases: tuple[str, ...]
 
@@ -91,7 +91,8 @@ CUE_GROUPS: tuple[CueGroup, ...] = (
         好棒 真棒 太棒
     """)),
     # insults aimed at a person (the words a union moderator removes; swearing at things, 垃圾 and 卧槽, is not
-    # here). Each is rare in the corpora; as one column every head learns them together, as with praise
+    # here). Each is rare in the corpora; as one column the abuse head learns them together. The other heads
+    # leave this column and the next at 0 (`train.HEAD_ONLY_CUES`). An all-ASCII word matches only on its own
     CueGroup("insult", "abuse", "辱骂用语", _p("""
         傻逼 傻b 傻比 傻哔 傻屄 煞笔 沙比 傻叉 傻x 傻帽 sb shabi 二逼 二b 脑残 智障 弱智 白痴 低能 蠢货 蠢猪
         蠢驴 蠢材 蠢蛋 笨蛋 废物 废柴 窝囊废 饭桶 人渣 败类 畜生 畜牲 禽兽 狗东西 狗娘养 狗日的 狗腿子 走狗 舔狗
