@@ -98,6 +98,10 @@ SOURCES: tuple[Source, ...] = (
     # (sarcasm, politeness, evaded spelling, "猪都比你"); harsh criticism, swearing at things and reported
     # insults as hard negatives. Half is a dev split: the abuse head's log-odds shift is chosen on it
     Source("union_abuse_b2", "abuse", "nlp:seed/union_abuse_b2.csv", 1.0, dev_fraction=0.5),
+    # a third writer, session 30: the same strong words (恶心, 垃圾, 有病, 变态, 废物, 死, 猪…) aimed at a person
+    # and at food, a system, a policy or oneself. COLD has 恶心 in 2,127 offensive rows and 39 others, and the
+    # head read "今天在菜里吃出一根头发，恶心" as abuse. Half is a dev split
+    Source("union_abuse_b3", "abuse", "nlp:seed/union_abuse_b3.csv", 1.0, dev_fraction=0.5),
     Source("cold", "abuse", "corpus:abuse/cold.csv", 0.5),
     # its sexist rows only (`train.POSITIVES_ONLY`), 0.1 in all: what they weighed among its 0.3 before
     Source("swsr", "abuse", "corpus:abuse/swsr_sexism.csv", 0.1),

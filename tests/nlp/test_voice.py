@@ -63,14 +63,14 @@ def test_insults_in_many_forms_score_as_abuse(analyzer, make_post) -> None:
     texts = [i.format(t=t) for i in _INSULTS for t in _TARGETS]
     res = analyzer.pipe([make_post(t) for t in texts])
     missed = [(t, a.abuse) for t, a in zip(texts, res) if a.abuse < 0.5]
-    assert len(missed) <= 0.1 * len(texts), missed  # measured 7 of 105 (nlp.v1-6d05ce0498); 76 by the model before it
+    assert len(missed) <= 0.1 * len(texts), missed  # measured 0 of 105 (nlp.v1-221536a76d); 76 by the model before it
 
 
 def test_criticism_and_reported_insults_are_not_abuse(analyzer, make_post) -> None:
     texts = [i.format(t=t) for i in _NOT_INSULTS for t in _TARGETS]
     res = analyzer.pipe([make_post(t) for t in texts])
     flagged = [(t, a.abuse) for t, a in zip(texts, res) if a.abuse >= 0.5]
-    assert len(flagged) <= 0.05 * len(texts), flagged  # measured 1 of 56, a reported insult
+    assert len(flagged) <= 0.05 * len(texts), flagged  # measured 2 of 56: reported insults
 
 
 def test_the_abuse_reason_names_the_insult(analyzer, make_post) -> None:
@@ -81,7 +81,7 @@ def test_the_abuse_reason_names_the_insult(analyzer, make_post) -> None:
 
 @pytest.mark.parametrize("task,path,n,bound", [
     ("grievance", "union_grievance_blind.csv", 320, 0.8),  # measured 0.880 (session 29); guards against regressions
-    ("abuse", "union_blind_abuse.csv", 390, 0.82),  # measured 0.869 (session 30), 0.412 before
+    ("abuse", "union_blind_abuse.csv", 390, 0.85),  # measured 0.903 (session 30), 0.412 before
 ])
 def test_evaluate_scores_a_held_out_set(task, path, n, bound) -> None:
     p = subprocess.run([sys.executable, "-m", "nlp.evaluate", "--task", task, "--data",
