@@ -28,7 +28,9 @@ message is real names the office, the ask and their own phone too).
 
 Grievance (诉求) and abuse (`nlp.voice`): two model heads. A grievance is a staff member's complaint or
 request about their own situation; it feeds the officers' 提案线索 page and never a removal. Abuse is
-personal insult or harassment (the `abusive_post` rule flags ≥ 0.8); criticism is not abuse.
+personal insult or harassment (the `abusive_post` rule flags ≥ 0.8); criticism is not abuse. The abuse
+head alone reads the `insult` and `threat` cue columns, and its log-odds are shifted for insults at
+colleagues (`voice.ABUSE_LOGIT_SHIFT`), which its public corpora rate low.
 
 Rumour (`nlp.rumour`): the model head, then: unsourced claims about pay/benefits raised; a debunk
 registry match is a rumour; spam ≥ 0.8 (an advert or a screen flood) is not one (reason ``spam``);
@@ -81,11 +83,12 @@ polar head is the mean of an NBSVM-style fit (naive-Bayes-scaled features, folde
 weights) and a plain one (`train.BLEND`) and also learns from Weibo posts of the rumour corpora
 labelled by their emoticons (distant supervision, training splits only); the rumour head learns
 adverts (spam rows) as non-rumours.
-Rebuild with ``python -m nlp.train`` (needs ../shared/data; about 3.5 min on a 2-core machine;
+Rebuild with ``python -m nlp.train`` (needs ../shared/data; about 3.5–6 min on a 2-core machine;
 byte-for-byte reproducible). Besides the first-round corpora it learns from the second round: China
 Mobile SMS ads, fake-base-station SMS and telecom fraud scripts (spam positives; their DIGIT/URL/… placeholders are
 replaced by ordinary values, `data.unmask`), SMP2020 Weibo 3-way and COVID Weibo sentiment, ToSarcasm
-(read, but weighing nothing since session 28: its sarcasm is praise words), COLD and SWSR (abuse). tests/nlp/test_artifacts.py checks the committed files against the manifest, the
+(read, but weighing nothing since session 28: its sarcasm is praise words), COLD and SWSR's sexist rows
+(abuse). tests/nlp/test_artifacts.py checks the committed files against the manifest, the
 seed files and the user dictionary; ``NLP_VERIFY_REBUILD=1 python -m pytest tests/nlp`` rebuilds and
 compares bytes where the corpora exist. ``python -m nlp.train --data-dir DIR`` adds moderator
 decisions from the service's store (``--data-dir`` / ``--config``, opened with `store.open_store`) and
