@@ -113,8 +113,12 @@ _EVASION_HINTS = (
 
 # digits masked as x by data providers and in forwarded messages ("xx元", "电话1xxxxxxxxxx", "xxxx年"):
 # a run of digits and x with at least two x, not inside a word, reads as a number (x -> 0, same length,
-# so offsets are unchanged). Not an evasion.
-_MASKED_RE = re.compile(r"(?<![a-z])(?=[0-9x]*x[0-9x]*x)[0-9x]{2,}(?![a-z])")
+# so offsets are unchanged). Not an evasion. Nor is a host label: "xx.xxdx.edu.cn", "abc.xx.com" stay as written
+# (a label then a dot, or a top-level domain, follows; or a label not ending in x and a dot precede), while
+# "xx.xx元" is a number
+_MASKED_RE = re.compile(
+    r"(?<![a-z0-9])(?<![a-wyz]\.)(?=[0-9x]*x[0-9x]*x)[0-9x]{2,}"
+    r"(?![a-z0-9]|\.[a-z0-9\-]*[a-z][a-z0-9\-]*\.|\.(?:com|cn|net|org|top|xyz|vip|cc|me|info|shop|club|site)(?![a-z]))")
 _MASKED_HINT_RE = re.compile(r"xx|x\dx|\dxx")
 
 

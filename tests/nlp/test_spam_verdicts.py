@@ -321,7 +321,7 @@ def test_a_colleagues_testimony_for_a_benefit_link_is_phishing(one_by_one, make_
     a = one_by_one.pipe([make_post(template.format(benefit=benefit, link=site))])[0]
     reasons = " ".join(r.text for r in a.reasons_for("spam"))
     assert a.spam >= 0.85 and "phishing_verdict" in codes(a), (template, site, a.spam, reasons)
-    named = re.search(r"链接“([^”]+)”", reasons)  # the link as normalised ("xxx" reads as masked digits: "000")
+    named = re.search(r"链接“([^”]+)”", reasons)  # the link as normalised
     assert "现身说法" in reasons and named and named.group(1) in a.normalized, reasons
     assert named.group(1).endswith(site[site.rindex("."):]) and len(named.group(1)) == len(site), (named, site)
 
