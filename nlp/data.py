@@ -74,6 +74,15 @@ SOURCES: tuple[Source, ...] = (
     # formal warnings against fraud (0) next to adverts dressed as such posts (1); trained on one half
     # and scored on the other, 0.3 and 1.0 tie (F1 0.892 -> 0.905); on union dev spam 0.3 costs one row, 0.5 two
     Source("union_spam_b7", "spam", "nlp:seed/union_spam_b7.csv", 0.3, dev_fraction=0.0),
+    # two new writers, session 31: members' posts with their own contact for a real reason (a lost badge,
+    # a flat or a parking place to let, car-pools, 接龙, "我要！私你了", a recommendation when asked) next to
+    # adverts and scams in the same colleague's voice, often without an advert word or a contact
+    # ("我哥在汽修厂，给老师们成本价"). The model before them: F1 0.81 and 0.93 (precision 0.79, 0.89). Refitting the
+    # spam head with the first writer's batch alone took the second's from 0.931 to 0.949; both at 0.6:
+    # union_dev3_spam +2.4, union_dev4_spam +3.6 points, union_dev_spam unchanged, China Mobile -0.5,
+    # game_forum -1.4, mudou -0.1 (at 1.0: union_dev_spam -0.7)
+    Source("union_spam_b8", "spam", "nlp:seed/union_spam_b8.csv", 0.6, dev_fraction=0.0),
+    Source("union_spam_b9", "spam", "nlp:seed/union_spam_b9.csv", 0.6, dev_fraction=0.0),
     Source("sms80w", "spam", "corpus:spam/sms80w_part.csv", 1.0, dev_fraction=0.05),
     # fraud scripts: their "normal" class is half adverts, so only the fraud rows are used (as spam)
     Source("telecom_fraud", "spam", "corpus:fraud/telecom_fraud_texts5.csv", 0.4, labels=FRAUD_LABELS,
