@@ -354,3 +354,34 @@ def test_a_warning_that_quotes_the_ask_keeps_its_warning_verdict(quote, office) 
     text = f"大家注意！今天有老师收到短信{quote.format(office=office)}，这是诈骗，{office}从来不发这种短信，别点！"
     (doc,) = cued_batch([text]).docs
     assert _verdict_of(doc, 0.5) in ("fraud_warning", "scam_report"), text
+
+
+# a member's own contact for a real reason (lost and found, a flat wanted, a car-pool, 接龙, a new number), and
+# adverts and scams in the same colleague's voice; each with a phone, a WeChat id, a QQ number or spaced digits.
+# Written for this test after the session-31 model was chosen, not from its training batches
+_CONTACTS = ("13857214603", "微信 li_wei2024", "QQ 384716205", "138 5721 4603")
+_MEMBERS_OWN = ("我的工作证丢在图书馆三楼了，捡到的老师麻烦联系我 {c}，谢谢", "在二食堂捡到一串钥匙，上面挂着小熊，失主联系我 {c}",
+                "下周三去新校区开会，有顺路的老师可以一起拼车，联系 {c}", "工会羽毛球赛报名接龙：\n1. 王磊 机械学院 {c}\n2.",
+                "我下个月退休了，谢谢大家这些年的照顾，以后联系我 {c}", "我换号了，新号码 {c}，麻烦大家改一下备注",
+                "想在东区租个一室户，老师们有房子出租的请联系我 {c}", "孩子在附小一年级，班级群进不去了，哪位家长拉我一下 {c}",
+                "我是新来的分工会联络员，以后有事可以找我 {c}", "收到一条短信说工会发补贴，让我加 {c}，这是真的吗？",
+                "搬家了，旧书柜送给有需要的同事，自己来搬，联系 {c}", "周末有没有老师一起去爬山的，人多热闹，联系 {c}")
+_COLLEAGUE_ADS = ("我表哥开装修公司的，同事们装修报我名字打八折，电话 {c}", "本人代理进口保健品，好几位老教授都在吃，需要的加 {c}",
+                  "专业代写国自然申请书，包中，联系 {c}", "兼职打字员，日结200，在家手机就能做，加 {c}",
+                  "理财产品年化12%，保本，有闲钱的老师联系 {c}", "工会福利补贴1280元待领取，请添加工会专员 {c} 登记银行卡",
+                  "少儿英语一对一，教职工子女优惠，试听免费，{c}", "自家茶园的明前龙井，同事价，要的老师加 {c}")
+
+
+def test_members_own_contacts_are_not_adverts(analyzer, make_post) -> None:
+    texts = [t.format(c=c) for t in _MEMBERS_OWN for c in _CONTACTS]
+    res = analyzer.pipe([make_post(t) for t in texts])
+    flagged = [(t, a.spam) for t, a in zip(texts, res) if a.spam >= 0.5]
+    # measured 2 of 48 (nlp.v1-9da88c77aa: "想在东区租个一室户…请联系我" with a WeChat id or QQ); 10 by the model before it
+    assert len(flagged) <= 0.1 * len(texts), flagged
+
+
+def test_adverts_in_a_colleagues_voice_are_caught(analyzer, make_post) -> None:
+    texts = [t.format(c=c) for t in _COLLEAGUE_ADS for c in _CONTACTS]
+    res = analyzer.pipe([make_post(t) for t in texts])
+    missed = [(t, a.spam) for t, a in zip(texts, res) if a.spam < 0.5]
+    assert len(missed) <= 0.1 * len(texts), missed  # measured 0 of 32
