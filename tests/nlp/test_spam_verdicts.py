@@ -261,6 +261,7 @@ REPORTS = ["有人冒充{office}的老师加我，{contact}，让我报银行卡
            "提醒：今天冒充{office}的号是 {contact}，收到的直接拉黑"]
 # the same frame, turned by a spammer: vouching for the message, or offering a channel of their own
 VOUCHED = ["大家小心骗子！冒充{office}的太多了，正规渠道请联系王经理 {contact}",
+           "大家注意了 冒充{office}的诈骗太多了 建议都装一个防诈骗软件 我装了以后再也没收到骚扰电话 {contact}",
            "有人收到{office}的短信吗？是真的，我领到了，挺快的，{contact}",
            "别信群里那些乱七八糟的，想了解{office}补贴流程的可以加我，{contact}",
            "谨防诈骗！我是{office}合作的专员，有需要的加我 {contact}"]
@@ -286,6 +287,27 @@ def test_a_member_reporting_a_scam_with_its_number_or_link_is_not_an_advert(
         assert contact.startswith("网址"), (contact, reasons)
     elif contact.startswith("网址"):  # the link it quotes is named as a fake, for the moderators' warning
         assert "冒充" in reasons[0].text and ".top" in reasons[0].text, reasons[0].text
+
+
+# a member pasting the message they received, in its sender's voice (您的, 请您), and asking about it
+PASTED_SCAMS = ["【{office}】您的工资卡因信息不全已被冻结，请您尽快登录 {link} 完成认证",
+                "【{office}】您好，您的年度补贴待领取，请于今日登录 {link} 填写银行卡号",
+                "【{office}】尊敬的老师，您的个税退税已到账，请点击 {link} 领取"]
+ASKING = ["这个是不是诈骗啊？刚收到短信：{scam}", "收到这个短信，是真的吗？“{scam}”", "我妈收到的短信：{scam}，是不是假的",
+          "刚接到一条：{scam}。是诈骗吗？咱们学校有这回事吗"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(asking=st.sampled_from(ASKING), scam=st.sampled_from(PASTED_SCAMS), office=st.sampled_from(OFFICES),
+       link=st.from_regex(r"[a-z]{2,4}-xxdx\.(cn\.top|com|cc)", fullmatch=True), base=st.floats(0.0, 1.0))
+def test_a_member_asking_about_a_pasted_scam_gets_the_report_verdict(asking, scam, office, link, base) -> None:
+    """The pasted message's 您的 and 请您 are the scam speaking, not the member; "是不是诈骗" asks, its
+    不是诈骗 vouches for nothing. Such posts scored 0.96-1.0 (session 31, a new writer's batch)."""
+    from nlp.scoring import _verdict
+
+    text = asking.format(scam=scam.format(office=office, link=link))
+    (doc,) = cued_batch([text]).docs
+    assert _verdict(doc, base) == "scam_report", text
 
 
 @settings(max_examples=40, deadline=None)
