@@ -75,8 +75,9 @@ FRAUD_WARNING_CAP = 0.3
 # files (5,478 posts, session 31) the four hold for 99 members' posts and no advert or scam (reading the
 # own words, and 是不是诈骗 as doubt, added 11 members' posts and nothing else; 下载链接 and 装一个 keep out
 # an advert for an "anti-fraud app"); on the public SMS and fraud corpora (82,093 texts), for 8 ordinary
-# SMS and one fraud script (a story of a friend's call), before and after. `REPORT_DOUBT` is not the `fraud_warning` and `doubt` cue groups: those hold 诈骗 and 警惕,
-# which the scripts use too; with them, 6 more fraud scripts and 5 more ordinary SMS matched.
+# SMS and one fraud script (a story of a friend's call), before and after. `REPORT_DOUBT` is not the
+# `fraud_warning` and `doubt` cue groups: those hold 诈骗 and 警惕, which the scripts use too; with them,
+# 6 more fraud scripts and 5 more ordinary SMS matched.
 REPORT_DOUBT = ("骗子", "骗局", "冒充", "假冒", "别信", "不要信", "别相信", "不要相信", "别上当", "不要上当", "别回",
                 "不要回", "别点", "不要点", "别加", "不要加", "拉黑", "已举报", "举报了", "已经举报", "已报警", "报警了",
                 "是真的吗", "真的假的", "是不是真的", "是否属实", "属实吗", "是不是骗", "是骗子吗", "靠谱吗", "可信吗", "正规吗",
@@ -97,7 +98,7 @@ REPORT_SPEAKS = ("请您", "需要您", "需要你", "请你配合", "配合调�
 
 def _finder(words: Sequence[str]) -> Callable[[str], re.Match[str] | None]:
     """`finder(text)` is truthy when one of `words` occurs in `text`: `any(w in text for w in words)`
-    as one regex search (this runs for every post)."""
+    as one regex search (the verdicts run for every post with a cue)."""
     return re.compile("|".join(map(re.escape, words))).search
 
 
