@@ -211,11 +211,10 @@ class CueHits:
         return self._by_code
 
     def words(self, code: str, limit: int = 3) -> list[str]:
-        by = self._by_code if self._by_code is not None else self._index()  # called often: no call once built
-        return by.get(code, [])[:limit]
+        return self._index().get(code, [])[:limit]
 
     def has(self, code: str) -> bool:
-        return code in (self._by_code if self._by_code is not None else self._index())
+        return code in self._index()
 
 
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
