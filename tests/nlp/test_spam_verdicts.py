@@ -294,7 +294,9 @@ PASTED_SCAMS = ["【{office}】您的工资卡因信息不全已被冻结，请�
                 "【{office}】您好，您的年度补贴待领取，请于今日登录 {link} 填写银行卡号",
                 "【{office}】尊敬的老师，您的个税退税已到账，请点击 {link} 领取"]
 ASKING = ["这个是不是诈骗啊？刚收到短信：{scam}", "收到这个短信，是真的吗？“{scam}”", "我妈收到的短信：{scam}，是不是假的",
-          "刚接到一条：{scam}。是诈骗吗？咱们学校有这回事吗"]
+          "刚接到一条：{scam}。是诈骗吗？咱们学校有这回事吗",
+          # pointing at the one message without saying it was received (session 32)
+          "这条短信是真的吗？“{scam}” 我觉得不像", "我这有个短信，说“{scam}”，是真是假", "请问这个链接是咱们学校的吗？“{scam}” 没敢点"]
 
 
 @settings(max_examples=40, deadline=None)
@@ -407,3 +409,55 @@ def test_adverts_in_a_colleagues_voice_are_caught(analyzer, make_post) -> None:
     res = analyzer.pipe([make_post(t) for t in texts])
     missed = [(t, a.spam) for t, a in zip(texts, res) if a.spam < 0.5]
     assert len(missed) <= 0.1 * len(texts), missed  # measured 0 of 32
+
+
+# ---------------------------------------------------------------- a member's own numbers, given for a matter of their own
+def _star_masked(number: str) -> str:
+    """How members half-hide a number: 6217 **** **** 5130, 130***********8218."""
+    return number[:4] + " **** **** " + number[-4:] if len(number) != 18 else number[:3] + "*" * 11 + number[-4:]
+
+
+_given = st.one_of(ids, cards, ids.map(_star_masked), cards.map(_star_masked))
+# written for this test (session 32), after the verdict's word lists were chosen on a writer's batch
+_OWN_NUMBERS = ("报销一直没到账，我的卡号{n}，财务处的老师帮忙看看", "家母身份证号{n}，行动不便，养老金认证可以子女代办吗？",
+                "请问补助打到哪张卡了，我报的是{n}，到现在没收到", "本人工资卡{n}已挂失，新卡号下午补给人事处",
+                "老师你刚把身份证号发群里了 {n} 快撤回", "我爸的医保卡号{n}，校医院说查不到，是哪里填错了？",
+                "名单上我的卡号是{n}吗？好像是旧卡", "体检报名 我和我爱人 {n} 一起")
+# the same numbers wanting something: a transfer or pay-in, a fee, a click or a code, an impostor, a sender
+_WANTS = ("{n}，急用，先转到这张卡上，明天还你", "我是王院长，这是我的卡号{n}，今天下班前办一下", "我的账号{n}，户名王芳，开户行工行",
+          "入会需交手续费200元，我的卡号{n}", "我的卡号{n}收到验证码了，发我一下", "我的卡{n}已冻结，请点击链接解冻",
+          "【工会】您的卡号{n}已登记，回复1确认", "我的卡号{n}，代办职称，需要的私聊", "本人收购银行卡，我的卡号{n}，加微信 sk_8842")
+
+
+@settings(max_examples=40, deadline=None)
+@given(template=st.sampled_from(_OWN_NUMBERS), number=_given, base=st.floats(0.0, 1.0))
+def test_a_member_giving_their_own_numbers_for_a_matter_of_their_own_gets_the_own_details_verdict(
+        template, number, base) -> None:
+    """Such posts scored 0.6-1.0 by the text model (a writer's batch, session 32: union_spam_b10)."""
+    (doc,) = cued_batch([template.format(n=number)]).docs
+    assert _verdict_of(doc, base) == "own_details", (template, number)
+
+
+@settings(max_examples=60, deadline=None)
+@given(template=st.sampled_from(_WANTS), number=_given, base=st.floats(0.0, 1.0))
+def test_a_number_given_to_get_something_gets_no_own_details_verdict(template, number, base) -> None:
+    (doc,) = cued_batch([template.format(n=number)]).docs
+    assert _verdict_of(doc, base) != "own_details", (template, number)
+
+
+def test_a_roll_of_colleagues_phones_is_not_an_advert_but_a_group_buy_roll_is(one_by_one, make_post) -> None:
+    roll = "接龙 工会电影票\n1. 邵红 13509773026\n2. 潘伟 13585872429\n3. 田甜 15586985558 要两张"
+    buy = "接龙下单 土鸡蛋30枚45元 转账给我\n1. 邵红 13509773026\n2. 潘伟 13585872429"
+    a, b = one_by_one.pipe([make_post(roll), make_post(buy)])
+    assert a.spam <= 0.3 and "own_details" in codes(a), (a.spam, a.reasons_for("spam"))
+    assert "own_details" not in codes(b)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(template=st.sampled_from(_OWN_NUMBERS), number=_given)
+def test_own_numbers_are_kept_out_of_the_spam_queue_with_the_reason(one_by_one, make_post, template, number) -> None:
+    from nlp.scoring import FRAUD_WARNING_CAP, OWN_DETAILS_REASON
+
+    a = one_by_one.pipe([make_post(template.format(n=number))])[0]
+    assert a.spam <= FRAUD_WARNING_CAP, (template, number, a.spam)
+    assert OWN_DETAILS_REASON in [r.text for r in a.reasons_for("spam")]
