@@ -145,6 +145,11 @@ DEV_ONLY: tuple[Source, ...] = (
     # -> 0.897. In a full build, the whole batch at 0.3 cost mudou 0.5 and union_dev_spam 0.7 points, half of it
     # mudou 0.2 and union_dev_spam 0.3 (its other half 0.875); mudou sits at 0.95, so it stays a dev set
     Source("union_spam_b10", "spam", "nlp:seed/union_spam_b10.csv", 0.0, dev_fraction=1.0),
+    # a new writer, session 32, the same kind with numbers a member types (they fail the ID and Luhn checks),
+    # group-buys and fees asked to a personal card, fraud scripts in the police's voice. Scored once unread: F1
+    # 0.938 (precision 0.93); the own_details verdict as first written 0.933. Read then; the verdict's number
+    # scan, transfer words and the fraud_warning sender check were mended on it, so it is a dev set
+    Source("union_spam_b11", "spam", "nlp:seed/union_spam_b11.csv", 0.0, dev_fraction=1.0),
     # a new writer, session 25 (in eval/ until session 28): the grievance head's log-odds shift was
     # chosen on it; its logit scale is fitted on it too (`train.CALIBRATED`)
     Source("union_dev_grievance", "grievance", "nlp:seed/union_dev_grievance.csv", 0.0, dev_fraction=1.0),

@@ -417,7 +417,14 @@ def _star_masked(number: str) -> str:
     return number[:4] + " **** **** " + number[-4:] if len(number) != 18 else number[:3] + "*" * 11 + number[-4:]
 
 
-_given = st.one_of(ids, cards, ids.map(_star_masked), cards.map(_star_masked))
+def _mistyped(number: str) -> str:
+    """One digit off: the ID and Luhn checks fail, as they do on numbers members type by hand."""
+    last = number[-2]
+    return number[:-2] + ("1" if last != "1" else "2") + number[-1]
+
+
+_given = st.one_of(ids, cards, ids.map(_star_masked), cards.map(_star_masked), ids.map(_mistyped),
+                   cards.map(_mistyped), ids.map(lambda n: n[:14] + "****"))
 # written for this test (session 32), after the verdict's word lists were chosen on a writer's batch
 _OWN_NUMBERS = ("报销一直没到账，我的卡号{n}，财务处的老师帮忙看看", "家母身份证号{n}，行动不便，养老金认证可以子女代办吗？",
                 "请问补助打到哪张卡了，我报的是{n}，到现在没收到", "本人工资卡{n}已挂失，新卡号下午补给人事处",
@@ -426,7 +433,8 @@ _OWN_NUMBERS = ("报销一直没到账，我的卡号{n}，财务处的老师帮
 # the same numbers wanting something: a transfer or pay-in, a fee, a click or a code, an impostor, a sender
 _WANTS = ("{n}，急用，先转到这张卡上，明天还你", "我是王院长，这是我的卡号{n}，今天下班前办一下", "我的账号{n}，户名王芳，开户行工行",
           "入会需交手续费200元，我的卡号{n}", "我的卡号{n}收到验证码了，发我一下", "我的卡{n}已冻结，请点击链接解冻",
-          "【工会】您的卡号{n}已登记，回复1确认", "我的卡号{n}，代办职称，需要的私聊", "本人收购银行卡，我的卡号{n}，加微信 sk_8842")
+          "【工会】您的卡号{n}已登记，回复1确认", "我的卡号{n}，代办职称，需要的私聊", "本人收购银行卡，我的卡号{n}，加微信 sk_8842",
+          "稳赚不赔 先转5000到我的卡{n} 给你开户", "我是房东，这次租金请汇我爱人卡上{n}，谢谢")
 
 
 @settings(max_examples=40, deadline=None)
@@ -461,3 +469,29 @@ def test_own_numbers_are_kept_out_of_the_spam_queue_with_the_reason(one_by_one, 
     a = one_by_one.pipe([make_post(template.format(n=number))])[0]
     assert a.spam <= FRAUD_WARNING_CAP, (template, number, a.spam)
     assert OWN_DETAILS_REASON in [r.text for r in a.reasons_for("spam")]
+
+
+# ---------------------------------------------------------------- a fraud script that says 诈骗 is not a warning
+_SCRIPTS = ("我是{city}公安局民警，您的身份证涉嫌一起诈骗案，请立即配合调查，不得告知他人",
+            "您好，这里是{city}反诈中心，您名下银行卡涉嫌电信诈骗，需要您配合我们核实资金",
+            "我是京东客服，您的账户存在诈骗风险，请您按提示操作保护资金安全",
+            "你好，我是{city}派出所的警察，你涉嫌诈骗被举报了，请你配合调查，把资金转到指定账户证明清白")
+_REAL_WARNINGS = ("冒充{city}公安局说你涉嫌诈骗、让你“配合调查”的都是骗子，公安不会电话办案",
+                  "提醒大家：自称客服说“您的账户存在风险”的电话都是诈骗，直接挂断",
+                  "我妈今天接到电话，说她涉嫌洗钱，是诈骗！大家提醒家里老人，不要转账")
+
+
+@settings(max_examples=30, deadline=None)
+@given(template=st.sampled_from(_SCRIPTS), city=st.sampled_from(["南京市", "西安", "杭州市西湖区", "本市"]),
+       base=st.floats(0.0, 1.0))
+def test_a_fraud_script_in_the_voice_of_police_or_a_service_desk_is_not_a_warning(template, city, base) -> None:
+    """Before session 32 the fraud_warning verdict capped 360 of the public corpus's 11,570 fraud scripts."""
+    (doc,) = cued_batch([template.format(city=city)]).docs
+    assert _verdict_of(doc, base) != "fraud_warning", template
+
+
+@settings(max_examples=20, deadline=None)
+@given(template=st.sampled_from(_REAL_WARNINGS), city=st.sampled_from(["南京市", "西安", "本市"]), base=st.floats(0.0, 1.0))
+def test_a_warning_that_quotes_the_script_keeps_its_verdict(template, city, base) -> None:
+    (doc,) = cued_batch([template.format(city=city)]).docs
+    assert _verdict_of(doc, base) == "fraud_warning", template
