@@ -126,7 +126,7 @@ OWN_DETAILS_REASON = "在提供本人或名单上的证件号、卡号、电话�
 # 6217 **** **** 5130, 130***********8218, 35020319780915****
 _MASKED_CARD = re.compile(r"(?<![0-9])(?:[0-9]{3,6}[ *]*\*{3,}[ *]*[0-9]{3,4}[0-9xX]?|[0-9]{10,17}\*{3,})(?![0-9])")
 OWN_DETAILS_CONTACTS = ("wechat_id", "qq_id", "url")
-_FOUR_DIGITS = re.compile(r"[0-9]{4}")  # in every number the verdict looks for
+_THREE_DIGITS = re.compile(r"[0-9]{3}")  # in every number the verdict looks for (masked: 486***…000X)
 
 
 def _finder(words: Sequence[str]) -> Callable[[str], re.Match[str] | None]:
@@ -310,7 +310,7 @@ def _gives_own_details(d: Doc) -> bool:
     for nothing (see `OWN_DETAILS_SAYS`)."""
     assert d.cues is not None
     text = d.text
-    if _FOUR_DIGITS.search(text) is None or _has_own_words(text) is None:  # most posts: one search or two
+    if _THREE_DIGITS.search(text) is None or _has_own_words(text) is None:  # most posts: one search or two
         return False
     if text.startswith("【") or any(d.cues.has(c) for c in OWN_DETAILS_CONTACTS):
         return False

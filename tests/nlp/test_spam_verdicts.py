@@ -5,7 +5,7 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from tests.nlp.cued import cued_batch
 from tests.pii_values import bank_cards, id_numbers, luhn_digit, mobiles
@@ -439,6 +439,7 @@ _WANTS = ("{n}，急用，先转到这张卡上，明天还你", "我是王院�
 
 @settings(max_examples=40, deadline=None)
 @given(template=st.sampled_from(_OWN_NUMBERS), number=_given, base=st.floats(0.0, 1.0))
+@example(template=_OWN_NUMBERS[0], number="486***********000X", base=0.0)  # no run of four digits
 def test_a_member_giving_their_own_numbers_for_a_matter_of_their_own_gets_the_own_details_verdict(
         template, number, base) -> None:
     """Such posts scored 0.6-1.0 by the text model (a writer's batch, session 32: union_spam_b10)."""
