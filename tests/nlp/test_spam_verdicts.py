@@ -325,7 +325,7 @@ def test_a_scam_dressed_as_a_warning_gets_no_report_verdict(template, office, co
 def _verdict_of(doc, base, official=()):
     from nlp.scoring import _verdict
 
-    return _verdict(doc, base, official) if doc.cues is not None and doc.cues.hits else None
+    return _verdict(doc, base, official) if doc.cues is not None else None  # as `Spam.pipe` calls it
 
 
 # ---------------------------------------------------------------- a colleague's testimony for a subsidy link
@@ -496,3 +496,35 @@ def test_a_fraud_script_in_the_voice_of_police_or_a_service_desk_is_not_a_warnin
 def test_a_warning_that_quotes_the_script_keeps_its_verdict(template, city, base) -> None:
     (doc,) = cued_batch([template.format(city=city)]).docs
     assert _verdict_of(doc, base) == "fraud_warning", template
+
+
+# ---------------------------------------------------------------- money asked to a personal card
+_PAY_INS = ("统一订的大闸蟹到了 8只装298 要的转账到{card} 户名陈静", "我是院办小李 院长让我通知你 课题经费先转到这个账户 {card}",
+            "书款每人186 麻烦今晚转到{card} 户名郑晓雨 明天到前台领书", "年化12% 保本保息 起投1万 转账到{card}",
+            "急！我是高老师 手机掉了 能不能先转5000到这个卡{card} 是我爱人的", "会费每人240元 请转到我的工行卡{card} 转完截图")
+_NOT_PAY_INS = ("提醒大家 有人冒充工会主席 让转账到{card} 千万别转", "补助打到哪张卡了？我的是{card}",
+                "刚才说转到{card}的那个是骗子吗？", "我昨天被骗了 对方让我转到{card} 已报警", "我的卡号{card}，报销一直没到账")
+_cards_any = st.one_of(cards, cards.map(_mistyped), cards.map(lambda c: " ".join(c[i:i + 4] for i in range(0, len(c), 4))))
+
+
+@settings(max_examples=40, deadline=None)
+@given(template=st.sampled_from(_PAY_INS), card=_cards_any, base=st.floats(0.0, 1.0))
+def test_money_asked_to_a_personal_card_gets_the_pay_in_verdict(template, card, base) -> None:
+    """Such posts scored 0.28-0.38 by the text model (a writer's batch, session 32: union_spam_b11)."""
+    (doc,) = cued_batch([template.format(card=card)]).docs
+    assert _verdict_of(doc, base) == "pay_in", (template, card)
+
+
+@settings(max_examples=40, deadline=None)
+@given(template=st.sampled_from(_NOT_PAY_INS), card=_cards_any, base=st.floats(0.0, 1.0))
+def test_a_warning_or_a_question_about_such_a_transfer_gets_no_pay_in_verdict(template, card, base) -> None:
+    (doc,) = cued_batch([template.format(card=card)]).docs
+    assert _verdict_of(doc, base) != "pay_in", (template, card)
+
+
+def test_a_pay_in_post_is_raised_with_its_reason(one_by_one, make_post) -> None:
+    from nlp.scoring import PAY_IN_REASON, PHISHING_FLOOR
+
+    card = "621700001001234567" + luhn_digit("621700001001234567")
+    a = one_by_one.pipe([make_post(f"各位老师 工会活动摄影集 每本128元 有需要的转账到{card} 户名刘摄影")])[0]
+    assert a.spam >= PHISHING_FLOOR and PAY_IN_REASON in [r.text for r in a.reasons_for("spam")], a.reasons_for("spam")
