@@ -373,7 +373,7 @@ def _scam_verdict(d: Doc, base: float, official_domains: Sequence[str] = ()) -> 
         # before phishing: a warning quotes what the phishing message says
         own = _QUOTED.sub(" ", d.text)
         asks = any(w in PHISHING_STRONG for w in cues.words("phishing", 12)) and any(w in own for w in WARNING_THAT_ASKS)
-        return None if asks or _speaks_as_sender(own) else "fraud_warning"
+        return None if asks or _speaks_as_sender(_PASTED.sub("", own)) else "fraud_warning"
     fakes = _lookalikes(d, official_domains)
     d.lookalikes = fakes
     if _reports_scam(d.text):
@@ -427,7 +427,8 @@ def _own_voice(text: str) -> str:
 
 def _speaks_as_sender(own: str) -> bool:
     """A fraud script, not a warning: it introduces itself as the police, a bank or a service desk, or
-    speaks to its victim (`SENDER_VOICE`), in the writer's own words `own` (quotes removed)."""
+    speaks to its victim (`SENDER_VOICE`), in the writer's own words `own` (quotes and a pasted
+    【sender】 message removed)."""
     return SENDER_INTRO.search(own) is not None or _has_sender_voice(own) is not None
 
 
