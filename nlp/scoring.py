@@ -132,8 +132,10 @@ OWN_DETAILS_CONTACTS = ("wechat_id", "qq_id", "url")
 # post asks about money it was sent ("补助打到哪张卡了？") or warns against the transfer. On the union spam
 # files (6,078 posts, session 32) it holds for 40 adverts and scams (25 of them in `union_spam_b11`, whose
 # misses it was written for) and no member's post; on the public SMS and fraud corpora (97,093 texts) for
-# 13 spam and fraud texts and no other.
-PAY_IN = re.compile(r"(?:转账|转帐|转|汇款?|打款?|存)[^，。,；;！!？?\s]{0,8}(?:到|至|入)(?!哪)|转账给|转给我|转我|汇给|打给我")
+# 14 spam and fraud texts and no other.
+PAY_IN = re.compile(r"(?:转账|转帐|转|汇款?|打款?|存)[^，。,；;！!？?\s]{0,8}(?:到|至|入)(?!哪)|转账给|转给我|转我|汇给|打给我"
+                    r"|(?:转|汇|打)[^，。,；;！!？?\s]{0,3}卡上|(?:交费|缴费|收款|付款|汇款)(?:账户|帐户|账号|帐号)"
+                    r"|退(?:回|还)?(?:到|至)(?:这个|这张|以下|下面|我)")  # 多打了5000 麻烦退到这个账户
 PAY_IN_WARNED = ("别转", "不要转", "上当", "被骗", "报警", "诈骗", "案例", "提个醒", "警惕")
 PAY_IN_REASON = "要求向帖子给出的个人银行卡转账，请核实"
 _THREE_DIGITS = re.compile(r"[0-9]{3}")  # in every number the verdict looks for (masked: 486***…000X)
