@@ -328,6 +328,11 @@ def _verdict_of(doc, base, official=()):
     return _verdict(doc, base, official) if doc.cues is not None else None  # as `Spam.pipe` calls it
 
 
+def _verdict_on(template: str, base: float, **values: str) -> str | None:
+    (doc,) = cued_batch([template.format(**values)]).docs
+    return _verdict_of(doc, base)
+
+
 # ---------------------------------------------------------------- a colleague's testimony for a subsidy link
 TESTIMONIES = ["我在这领到了{benefit}，1500块已到账，你们也试试 {link}",
                "{benefit}是真的！我已经领了300，链接在这 {link}",
@@ -443,15 +448,13 @@ _WANTS = ("{n}，急用，先转到这张卡上，明天还你", "我是王院�
 def test_a_member_giving_their_own_numbers_for_a_matter_of_their_own_gets_the_own_details_verdict(
         template, number, base) -> None:
     """Such posts scored 0.6-1.0 by the text model (a writer's batch, session 32: union_spam_b10)."""
-    (doc,) = cued_batch([template.format(n=number)]).docs
-    assert _verdict_of(doc, base) == "own_details", (template, number)
+    assert _verdict_on(template, base, n=number) == "own_details", (template, number)
 
 
 @settings(max_examples=60, deadline=None)
 @given(template=st.sampled_from(_WANTS), number=_given, base=st.floats(0.0, 1.0))
 def test_a_number_given_to_get_something_gets_no_own_details_verdict(template, number, base) -> None:
-    (doc,) = cued_batch([template.format(n=number)]).docs
-    assert _verdict_of(doc, base) != "own_details", (template, number)
+    assert _verdict_on(template, base, n=number) != "own_details", (template, number)
 
 
 def test_a_roll_of_colleagues_phones_is_not_an_advert_but_a_group_buy_roll_is(one_by_one, make_post) -> None:
@@ -488,15 +491,13 @@ _REAL_WARNINGS = ("冒充{city}公安局说你涉嫌诈骗、让你“配合调�
        base=st.floats(0.0, 1.0))
 def test_a_fraud_script_in_the_voice_of_police_or_a_service_desk_is_not_a_warning(template, city, base) -> None:
     """Before session 32 the fraud_warning verdict capped 360 of the public corpus's 11,570 fraud scripts."""
-    (doc,) = cued_batch([template.format(city=city)]).docs
-    assert _verdict_of(doc, base) != "fraud_warning", template
+    assert _verdict_on(template, base, city=city) != "fraud_warning", template
 
 
 @settings(max_examples=20, deadline=None)
 @given(template=st.sampled_from(_REAL_WARNINGS), city=st.sampled_from(["南京市", "西安", "本市"]), base=st.floats(0.0, 1.0))
 def test_a_warning_that_quotes_the_script_keeps_its_verdict(template, city, base) -> None:
-    (doc,) = cued_batch([template.format(city=city)]).docs
-    assert _verdict_of(doc, base) == "fraud_warning", template
+    assert _verdict_on(template, base, city=city) == "fraud_warning", template
 
 
 # ---------------------------------------------------------------- money asked to a personal card
@@ -515,15 +516,13 @@ _cards_any = st.one_of(cards, cards.map(_mistyped), cards.map(lambda c: " ".join
 @given(template=st.sampled_from(_PAY_INS), card=_cards_any, base=st.floats(0.0, 1.0))
 def test_money_asked_to_a_personal_card_gets_the_pay_in_verdict(template, card, base) -> None:
     """Such posts scored 0.28-0.38 by the text model (a writer's batch, session 32: union_spam_b11)."""
-    (doc,) = cued_batch([template.format(card=card)]).docs
-    assert _verdict_of(doc, base) == "pay_in", (template, card)
+    assert _verdict_on(template, base, card=card) == "pay_in", (template, card)
 
 
 @settings(max_examples=40, deadline=None)
 @given(template=st.sampled_from(_NOT_PAY_INS), card=_cards_any, base=st.floats(0.0, 1.0))
 def test_a_warning_or_a_question_about_such_a_transfer_gets_no_pay_in_verdict(template, card, base) -> None:
-    (doc,) = cued_batch([template.format(card=card)]).docs
-    assert _verdict_of(doc, base) != "pay_in", (template, card)
+    assert _verdict_on(template, base, card=card) != "pay_in", (template, card)
 
 
 def test_a_pay_in_post_is_raised_with_its_reason(one_by_one, make_post) -> None:
