@@ -105,10 +105,9 @@ REPORT_SPEAKS = ("请您", "需要您", "需要你", "请你配合", "配合调�
 # want something for it: a transfer or pay-in (转到, 汇, 户名, 开户行: "我的账号：邮政…，户名：陈学辉"), a fee, a
 # click, a reply, a code; or they speak as the sender (您的, 尊敬) or as someone in charge (`IMPOSTOR`: "我是
 # 王院长，这是我的卡号…"). So: an ID- or card-shaped number (typed by hand, checked or not, or masked with
-# *) or a roll of two phones, a
-# word of the writer's own (`OWN_DETAILS_SAYS`), none of `OWN_DETAILS_WANTS`, no WeChat, QQ or link, no
-# 【sender】 in front. On the union spam seed and dev files (6,078 posts, session 32) it holds for 79
-# members' posts and no advert or scam; on the public SMS and fraud corpora (97,093 texts: mudou, China
+# *) or a roll of two phones, a word of the writer's own (`OWN_DETAILS_SAYS`), none of `OWN_DETAILS_WANTS`,
+# no WeChat, QQ or link, no 【sender】 in front. On the union spam seed and dev files (6,374 posts, session
+# 32) it holds for 79 members' posts and no advert or scam; on the public SMS and fraud corpora (97,093 texts: mudou, China
 # Mobile, fraud scripts, fake-base-station SMS, game-forum junk), for none. The lists were chosen on two
 # writers' batches (`union_spam_b10`, `union_spam_b11`); the second, scored unread, showed the first version
 # missing mistyped numbers and "转5000到我的卡".
@@ -130,8 +129,8 @@ OWN_DETAILS_CONTACTS = ("wechat_id", "qq_id", "url")
 # 我的卡…". Group-buys, fees and "urgent" requests by someone who says they are a colleague or a leader;
 # members are told not to pay into private cards, and a moderator should see such a post. Not when the
 # post asks about money it was sent ("补助打到哪张卡了？") or warns against the transfer. On the union spam
-# files (6,078 posts, session 32) it holds for 40 adverts and scams (25 of them in `union_spam_b11`, whose
-# misses it was written for) and no member's post; on the public SMS and fraud corpora (97,093 texts) for
+# files (6,374 posts, session 32) it holds for 50 adverts and scams (35 of them in `union_spam_b11` and
+# `union_spam_b12`, whose misses it was written for) and no member's post; on the public SMS and fraud corpora (97,093 texts) for
 # 14 spam and fraud texts and no other.
 PAY_IN = re.compile(r"(?:转账|转帐|转|汇款?|打款?|存)[^，。,；;！!？?\s]{0,8}(?:到|至|入)(?!哪)|转账给|转给我|转我|汇给|打给我"
                     r"|(?:转|汇|打)[^，。,；;！!？?\s]{0,3}卡上|(?:交费|缴费|收款|付款|汇款)(?:账户|帐户|账号|帐号)"
