@@ -84,7 +84,7 @@ REPORT_DOUBT = ("骗子", "骗局", "冒充", "假冒", "别信", "不要信", "
                 "是真的吗", "真的假的", "是不是真的", "是否属实", "属实吗", "是不是骗", "是骗子吗", "靠谱吗", "可信吗", "正规吗",
                 "是不是诈骗", "是诈骗吗", "是不是假的", "是假的吗", "是真是假", "学校的吗", "网址不对", "不是学校的",
                 "没敢填", "没敢点",
-                "是学校的吗", "是不是学校", "发的吗", "大家注意", "大家小心", "一定注意", "都注意", "注意一下", "提醒大家",
+                "是不是学校", "发的吗", "大家注意", "大家小心", "一定注意", "都注意", "注意一下", "提醒大家",
                 "提醒一下", "提醒下", "提醒家里", "大家留意", "谨防", "幸好没", "还好没", "没上当", "差点上当", "差点被骗")
 REPORT_RECEIVED = ("收到", "接到", "打来", "发来", "给我发", "加我", "加了我", "私聊我", "联系我说", "来电", "短信称",
                    "短信说", "自称", "说是", "号码是", "号是", "发送号码", "转来", "转给我", "冒充",
@@ -142,7 +142,7 @@ _THREE_DIGITS = re.compile(r"[0-9]{3}")  # in every number the verdict looks for
 
 def _finder(words: Sequence[str]) -> Callable[[str], re.Match[str] | None]:
     """`finder(text)` is truthy when one of `words` occurs in `text`: `any(w in text for w in words)`
-    as one regex search (the verdicts run for every post with a cue)."""
+    as one regex search (the verdicts run for every post with a cue or three digits)."""
     return re.compile("|".join(map(re.escape, words))).search
 
 
@@ -343,9 +343,7 @@ def _asks_pay_in(d: Doc) -> bool:
     """The post asks readers to send money to a card it gives (see `PAY_IN`), and neither asks a
     question about it nor warns against it."""
     text = d.text
-    if _has_pay_in(text) is None or _has_question(text) is not None or _has_doubt(text) is not None:
-        return False
-    if _has_warned(text) is not None:
+    if _has_pay_in(text) is None or _has_question(text) or _has_doubt(text) or _has_warned(text):
         return False
     return _card_shaped(d)
 
