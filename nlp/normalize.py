@@ -99,12 +99,16 @@ _URL_HINT_RE = re.compile(r"hxxp|h\*\*p|\[\.\]|\(\.\)|【\.】|dot|点(?:com|cn|
 # pre-checks for step 4 over a whole batch; texts without a hit skip it. Each regex starts with a
 # literal or a character class so the engine skips non-candidate positions in C.
 _FILL_CHARS = " \t*·•\\-_/|\\\\.~^丶'`\u2600-\u27bf\U0001f300-\U0001faff"
+# In the third, every alternative starts with a plain character (微❤ spelt out per character, not
+# [微薇威]❤): the engine then skips, in C, the positions where no alternative can start; one class-led
+# alternative made it try all of them at every position (84 ms per 20,000 posts instead of 10)
 _EVASION_HINTS = (
     re.compile(f"[{_FILL_CHARS}][\u3400-\u9fff0-9a-z][{_FILL_CHARS}]+[\u3400-\u9fff0-9a-z]"),
     _CN_NUM_HINT,
     re.compile("|".join(
         [f"{a}{b}" for a in "薇威徽嶶溦卫维胃魏vw" for b in "信"] + ["微芯", "薇芯", "威芯", "微心", "wei信", "weixin",
-         "wechat", "vx", "wx", f"[微薇威]{_EMOJI}", "[薇威][:：]", "扣扣", "抠抠", "叩叩", "寇寇", "企鹅", "q", "v", "➕", "✚", "╋", "加薇", "加威"]
+         "wechat", "vx", "wx"] + [f"{a}{_EMOJI}" for a in "微薇威"] + [f"{a}[:：]" for a in "薇威"]
+        + ["扣扣", "抠抠", "叩叩", "寇寇", "企鹅", "q", "v", "➕", "✚", "╋", "加薇", "加威"]
         + [r"1[3-9]\d{1,8}[ \-_.·]\d", r"hxxp", r"h\*\*p", r"\[\.\]", r"\(\.\)", r"【\.】", "dot",
            "点(?:com|cn|net|org|top|xyz|cc|me|vip|info)"]
     )),

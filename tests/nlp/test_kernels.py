@@ -153,3 +153,20 @@ def test_character_ngrams_fold_digits_and_words_keep_them() -> None:
     assert not (a[3] == b[3]).all()  # word unigrams: 500 and 870 are different words
     raw_a, raw_b = grams("日赚500元", False), grams("日赚870元", False)
     assert not all((x == y).all() for x, y in zip(raw_a[:3], raw_b[:3]))
+
+
+def test_evasion_hints_open_with_a_character_the_engine_can_skip_to() -> None:
+    """Each batch-wide pre-check starts with a character or a class, and an alternation has only
+    character-led alternatives: then `re` scans for the possible first characters in C. One
+    alternative led by a class ([微薇威]❤) made it try every alternative at every position."""
+    from re import _constants as c
+    from re import _parser
+
+    from nlp.normalize import _EVASION_HINTS
+
+    for rx in _EVASION_HINTS:
+        first = _parser.parse(rx.pattern).data[0]
+        if first[0] is c.BRANCH:
+            assert all(alt.data and alt.data[0][0] is c.LITERAL for alt in first[1][1]), rx.pattern[:60]
+        else:
+            assert first[0] in (c.LITERAL, c.IN), rx.pattern[:60]
