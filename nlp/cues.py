@@ -47,6 +47,7 @@ _OFFICIAL_DOMAIN = re.compile(r"^(?:https?://)?[a-z0-9.\-]*\.(?:edu|gov)\.cn(?![
 _DOMAIN_NAME = re.compile(r"[a-z0-9\-]+$")
 _HOST_BEFORE = re.compile(r"[a-z0-9.\-]*$")
 _HOST_GOES_ON = re.compile(r"\.[a-z0-9\-]+\.")  # after a TLD: more labels, then another dot
+_NEXT_TLD = re.compile(rf"\.(?:{_TLD})(?![a-z0-9\-])")  # "rsc-xxdx.com.cn": .com is not where the host ends
 
 
 def _url_code(host: str) -> str:
@@ -76,8 +77,8 @@ def _classify(text: str, m: re.Match[str]) -> tuple[str, int] | None:
         b = _host_start(text, s)  # "cw.xxdx.edu.cn.awww.top": the host may begin before the "www"
         return _url_code(host_of(text[b:s] + m.group(0))), b
     if c == ".":
-        if _HOST_GOES_ON.match(text, m.end()):  # "xxdx.edu.cn.kx8.top": the host ends at a later dot
-            return None
+        if _HOST_GOES_ON.match(text, m.end()) or _NEXT_TLD.match(text, m.end()):
+            return None  # "xxdx.edu.cn.kx8.top", "xxdx.com.cn": the host ends at a later dot
         if not _DOMAIN_NAME.search(text, max(0, s - 40), s):
             return None
         b = _host_start(text, s)

@@ -84,6 +84,18 @@ def test_a_label_that_holds_www_does_not_cut_the_host_short(sub, site, tld) -> N
     assert doc.cues is not None and doc.cues.words("lookalike_url", 4) == [host], doc.cues.hits
 
 
+@settings(max_examples=60, deadline=None)
+@given(name=st.from_regex(r"[a-z][a-z0-9\-]{1,10}[a-z0-9]", fullmatch=True),
+       tlds=st.sampled_from(["com.cn", "net.cn", "org.cn", "com.cc", "cn.com", "top", "com"]),
+       after=st.sampled_from([" 核对", "/login?id=3 填写", "，", ""]))
+def test_a_host_that_ends_in_two_domain_labels_is_one_link(name, tlds, after) -> None:
+    """"rsc-xxdx.com.cn" was read as two links, rsc-xxdx.com and rsc-xxdx.com.cn: the url column counted
+    two and the phishing reason named both."""
+    host = f"{name}.{tlds}"
+    (doc,) = cued_batch([f"请登录 {host}{after}"]).docs
+    assert doc.cues is not None and doc.cues.words("url", 4) == [host], doc.cues.hits
+
+
 @settings(max_examples=40, deadline=None)
 @given(path=st.from_regex(r"[A-Za-z0-9_\-]{6,22}", fullmatch=True),
        host=st.sampled_from(["mp.weixin.qq.com", "weixin.qq.com", "wx.qq.com", "qq.com", "www.wechat.com"]))
