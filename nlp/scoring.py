@@ -56,6 +56,8 @@ BENEFITS = ("补贴", "福利", "关爱金", "慰问金", "红包", "奖金", "�
 # warning quotes the ask ("让你点击链接填写银行卡号的都是诈骗") but does not give it in its own voice (请…).
 WARNING_THAT_ASKS = ("请下载", "请安装", "请扫码", "请点击", "请登录", "请输入", "按提示")
 _QUOTED = re.compile(r"[“\"「『‘'][^”\"」』’']{0,300}[”\"」』’']")  # what a warning quotes is not its own voice
+# the message a member quotes to ask about it: "请问这个是真的吗“校工会通知：…请扫码领取”"
+_QUOTED_MESSAGE = re.compile(r"[“「『\"][^”」』\"]{8,300}[”」』\"]")
 _PASTED = re.compile(r"[:：]\s*【[^】]{1,15}】.*", re.S)  # a message pasted after a colon, from its 【sender】 on
 PHISHING_FLOOR = 0.85
 # Below this text-model probability only a look-alike link gives the phishing verdict. The other signs
@@ -411,7 +413,7 @@ def _testimony(text: str) -> bool:
 def _reports_scam(text: str) -> bool:
     """A member passing on, or asking about, a message someone sent them (see `REPORT_DOUBT`). Vouching
     and the sender's voice count in the writer's own words only (`_own_voice`)."""
-    if _has_doubt(text) is None or _has_received(text) is None:
+    if _has_doubt(text) is None or (_has_received(text) is None and _QUOTED_MESSAGE.search(text) is None):
         return False
     own = _own_voice(text)
     return _has_vouch(own) is None and _has_speaks(own) is None

@@ -308,7 +308,9 @@ PASTED_SCAMS = ["【{office}】您的工资卡因信息不全已被冻结，请�
 ASKING = ["这个是不是诈骗啊？刚收到短信：{scam}", "收到这个短信，是真的吗？“{scam}”", "我妈收到的短信：{scam}，是不是假的",
           "刚接到一条：{scam}。是诈骗吗？咱们学校有这回事吗",
           # pointing at the one message without saying it was received (session 32)
-          "这条短信是真的吗？“{scam}” 我觉得不像", "我这有个短信，说“{scam}”，是真是假", "请问这个链接是咱们学校的吗？“{scam}” 没敢点"]
+          "这条短信是真的吗？“{scam}” 我觉得不像", "我这有个短信，说“{scam}”，是真是假", "请问这个链接是咱们学校的吗？“{scam}” 没敢点",
+          # quoting the message, no word for receiving it (session 33)
+          "请问这个是真的吗“{scam}” 我看着不像咱们工会的风格啊", "「{scam}」这是学校发的吗？", "大家看看“{scam}”靠谱吗"]
 
 
 @settings(max_examples=40, deadline=None)
