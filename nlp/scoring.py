@@ -124,6 +124,19 @@ OWN_DETAILS_WANTS = ("转账", "转帐", "转给", "汇款", "付款", "以下",
                      "下单", "包邮", "团购", "出售", "需要的", "有需要", "优惠", "私聊", "私我", "私信我", "加我")
 IMPOSTOR = re.compile(r"我是[^，。,！!？?\s]{0,6}(院长|校长|书记|处长|主任|领导|局|财务|会计|部长|科长|经理|客服)")
 OWN_DETAILS_REASON = "在提供本人或名单上的证件号、卡号、电话，未要求转账、付费、点击或回复，不按广告计"
+# An advert in a colleague's voice sends readers to a private chat, often with no number or link at all:
+# "…两个月腰围少了8cm 想要的私", "…我师父是易经协会的 需要的扣1", "USDT搬砖 每天稳定2到3个点 滴滴我". The
+# text model read such posts as chat (0.04-0.49 on a new writer's batch). A reader-directed lure (`LURE_OFFER`)
+# raises the score to the review line, unless the post sells or gives away something of the writer's own
+# once (`ONE_OFF`: 闲置, 九成新, 招租, 拼车, a group-buy or 接龙 for colleagues) or doubts and warns.
+LURE_OFFER = re.compile(
+    r"(?:想要|需要|要|感兴趣|有意|想了解|想试试|想跟|想听|想买)的?(?:老师|同事|朋友|姐妹|宝子|家人)?们?(?:可以|赶紧|抓紧|直接)?"
+    r"(?:私(?:我|聊|信(?!交流)|(?=$|[\s，,。.!！~～\[]))|(?<![点滴])滴滴我?|扣1(?!\d)|戳(?:我|头像)(?![笑萌泪心中的了]))"
+    r"|(?:抓紧|赶紧)私(?:我|聊|信|(?=$|[\s，,。.!！~～\[]))|(?<![点滴])滴滴我|戳我(?:头像)?(?![笑萌泪心中的了])|扣1(?!\d)")
+ONE_OFF = ("闲置", "二手", "转让", "原价", "九成新", "几成新", "出一", "出个", "自家", "自己家", "老家", "不赚钱", "搬家",
+           "出租", "租给", "招租", "拼车", "顺风车", "团购", "接龙", "拼单", "送了", "送人", "免费送")
+LURE_DOUBT = re.compile(r"骗|别信|不要信|是真的吗|真的假的|靠谱吗|可信吗|正规吗|举报|拉黑|小心|提醒")
+LURE_FLOOR = 0.8  # the review queue's line (rules/default.yaml spam_post): a moderator looks, nothing is removed
 # 6217 **** **** 5130, 130***********8218, 35020319780915****
 _MASKED_CARD = re.compile(r"(?<![0-9])(?:[0-9]{3,6}[ *]*\*{3,}[ *]*[0-9]{3,4}[0-9xX]?|[0-9]{10,17}\*{3,})(?![0-9])")
 OWN_DETAILS_CONTACTS = ("wechat_id", "qq_id", "url")
@@ -160,6 +173,7 @@ _has_testimony, _has_benefit = _finder(TESTIMONY), _finder(BENEFITS)
 _has_qr, _has_private_ask, _has_private_reply = _finder(QR_WORDS), _finder(PRIVATE_ASK), _finder(PRIVATE_REPLY)
 _has_own_trouble, _has_lure = _finder(OWN_TROUBLE), _finder(LURES)
 _has_own_words = _finder(OWN_DETAILS_SAYS)
+_has_one_off = _finder(ONE_OFF)
 _has_pay_in, _has_question, _has_warned = PAY_IN.search, re.compile(r"[吗？?]|哪").search, _finder(PAY_IN_WARNED)
 # money sent to the number, unless the member asks where it went ("补助打到哪张卡了？")
 _has_wants = re.compile("|".join(map(re.escape, OWN_DETAILS_WANTS))
@@ -268,6 +282,8 @@ class Spam:
             verdict = _verdict(d, base, ctx.official_domains) if d.cues is not None else None
             if verdict in ("phishing", "pay_in"):
                 score = max(score, PHISHING_FLOOR)
+            elif verdict == "lure_offer":
+                score = max(score, LURE_FLOOR)
             elif verdict in ("fraud_warning", "scam_report", "own_details"):  # a member's, not an advert
                 score = min(score, FRAUD_WARNING_CAP)
             cl = d.cluster
@@ -298,6 +314,10 @@ class Spam:
             d.reasons.append(Reason("spam", "phishing_verdict", _phishing_reason(d), 1.0))
         if verdict == "pay_in":
             d.reasons.append(Reason("spam", "pay_in", PAY_IN_REASON, 1.0))
+        if verdict == "lure_offer":
+            lure = _lure_offer(d)
+            said = f"（“{lure.group(0)}”）" if lure is not None else ""
+            d.reasons.append(Reason("spam", "lure_offer", f"引导读者私下联系{said}，像推销或引流，请核实", 1.0))
         # a post holding an ID or card number of its own names them; phishing (the verdict) asks for them
         gives = verdict != "phishing" and any(s.kind in GIVEN_NUMBERS for s in d.pii)
         _cue_reasons(d, "spam", SPAM_CUES, 0.0, {"phishing": GIVES_SENSITIVE} if gives else None)
@@ -318,11 +338,23 @@ def _verdict(d: Doc, base: float, official_domains: Sequence[str] = ()) -> str |
     (`PAY_IN`), or own_details, a member giving their own numbers (`OWN_DETAILS_SAYS`)."""
     assert d.cues is not None
     verdict = _scam_verdict(d, base, official_domains) if d.cues.hits else None
-    if verdict is not None or _THREE_DIGITS.search(d.text) is None:  # most posts
-        return verdict
-    if not d.cues.has("fraud_warning") and _asks_pay_in(d):
-        return "pay_in"
-    return "own_details" if _gives_own_details(d) else None
+    if verdict is None and _THREE_DIGITS.search(d.text) is not None:
+        if not d.cues.has("fraud_warning") and _asks_pay_in(d):
+            verdict = "pay_in"
+        elif _gives_own_details(d):
+            verdict = "own_details"
+    if verdict is None and _lure_offer(d) is not None:
+        verdict = "lure_offer"
+    return verdict
+
+
+def _lure_offer(d: Doc) -> re.Match[str] | None:
+    """The reader-directed lure of an advert in a colleague's voice (see `LURE_OFFER`), or None."""
+    assert d.cues is not None
+    m = LURE_OFFER.search(d.text)
+    if m is None or _has_one_off(d.text) or LURE_DOUBT.search(d.text) or d.cues.has("fraud_warning"):
+        return None
+    return m
 
 
 def _gives_own_details(d: Doc) -> bool:

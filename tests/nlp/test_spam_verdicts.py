@@ -545,3 +545,46 @@ def test_a_pay_in_post_is_raised_with_its_reason(one_by_one, make_post) -> None:
     card = "621700001001234567" + luhn_digit("621700001001234567")
     a = one_by_one.pipe([make_post(f"各位老师 工会活动摄影集 每本128元 有需要的转账到{card} 户名刘摄影")])[0]
     assert a.spam >= PHISHING_FLOOR and PAY_IN_REASON in [r.text for r in a.reasons_for("spam")], a.reasons_for("spam")
+
+
+# ---------------------------------------------------------------- an advert that sends readers to a private chat
+# offers in a colleague's voice, with no number or link (a new writer's batch, session 33: the text model scored
+# such posts 0.04-0.49)
+LURE_OFFERS = ["产后肚子一直下不去的 我用了这个燃脂腰带 两个月腰围少了8cm {lure}",
+               "孩子起名改名看八字 我师父是易经协会的 {lure}",
+               "今天群里老师推的票又涨停了 本周还有一只 {lure}",
+               "在读博士 帮忙做数据分析 SPSS Stata 都行 价格好商量 {lure}",
+               "我嫂子那边有款带病也能买的保险 过几天就下架 {lure}"]
+LURES = ["想要的私", "需要的扣1", "要的滴滴我", "感兴趣的老师私我", "有意的可以私聊", "滴滴我", "戳我头像", "抓紧私我",
+         "想了解的私信[抱拳]"]
+# the same lures where a colleague sells or gives away something of their own once, or warns
+ONE_OFFS = ["出一辆儿童自行车 九成新 {lure}", "搬家清闲置 书架衣柜都有 {lure}", "家属院3栋两室一厅招租 本校老师优先 {lure}",
+            "周四早上去体检中心 能拼车坐三个人 {lure}", "有两张周六的话剧票 原价转 {lure}", "蛋糕券我不吃甜的 送人了 {lure}",
+            "团购五常大米 十斤58 {lure} 周五统一下单"]
+WARNED = ["群里那个说“减肥茶 {lure}”的是骗子 已经踢了", "大家小心 最近好多“{lure}”的广告号", "“荐股老师 {lure}”这种靠谱吗"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(template=st.sampled_from(LURE_OFFERS), lure=st.sampled_from(LURES), base=st.floats(0.0, 1.0))
+def test_an_offer_that_sends_readers_to_a_private_chat_gets_the_lure_verdict(template, lure, base) -> None:
+    assert _verdict_on(template, base, lure=lure) == "lure_offer", template.format(lure=lure)
+
+
+@settings(max_examples=60, deadline=None)
+@given(template=st.sampled_from(ONE_OFFS + WARNED), lure=st.sampled_from(LURES), base=st.floats(0.0, 1.0))
+def test_a_colleagues_own_sale_or_a_warning_with_the_same_lure_does_not(template, lure, base) -> None:
+    assert _verdict_on(template, base, lure=lure) != "lure_offer", template.format(lure=lure)
+
+
+@pytest.mark.parametrize("text", ["这个视频太戳我笑点了", "回忆点点滴滴我都记得", "需要私家车主自发接送", "感兴趣的私信交流，这是个学术问题",
+                                  "本月工资扣12.6元会费", "大家看看这个方案 有意见的周五前反馈"])
+def test_words_that_only_look_like_a_lure_are_not_one(text) -> None:
+    assert _verdict_on(text, 0.5) != "lure_offer"
+
+
+def test_the_lure_verdict_raises_to_the_review_line_with_its_reason(one_by_one, make_post) -> None:
+    from nlp.scoring import LURE_FLOOR
+
+    a = one_by_one.pipe([make_post("失眠的老师看过来 我用了一款助眠喷雾 现在沾枕头就着 要的滴滴我")])[0]
+    reasons = [r for r in a.reasons_for("spam") if r.code == "lure_offer"]
+    assert a.spam >= LURE_FLOOR and reasons and "要的滴滴我" in reasons[0].text, a.reasons_for("spam")
