@@ -156,6 +156,14 @@ DEV_ONLY: tuple[Source, ...] = (
     # pay_in words were then widened on it (0.897). Its even rows at 0.6 took its odd rows 0.891 -> 0.909 but
     # cost union_dev4_spam 0.5 and union_dev_spam and dev2 0.3 points each, so it is a dev set
     Source("union_spam_b12", "spam", "nlp:seed/union_spam_b12.csv", 0.0, dev_fraction=1.0),
+    # a new writer, session 33, from a brief on adverts in a colleague's voice that lure readers to a private
+    # chat, mostly without a number or link (insurance, stock tips, supplements, 降重, 八字, 实验外包, dating,
+    # 砍一刀), beside members asking about such things, one-off sales and the union's own group-buys. Scored
+    # unread: F1 0.922 (session 32's code and model), 0.927 with the cue words of 1044ee7; then read: the
+    # lure_offer verdict and quoted-message scam_report were written on what it showed (0.967). Trained at 0.3
+    # or 0.6 together with union_spam_b12 it took b10 +1.3/+1.6 and b11 +0.4 but union_dev_spam -0.7 and
+    # union_dev4_spam -0.8/-0.6, so it is a dev set
+    Source("union_spam_b13", "spam", "nlp:seed/union_spam_b13.csv", 0.0, dev_fraction=1.0),
     # a new writer, session 25 (in eval/ until session 28): the grievance head's log-odds shift was
     # chosen on it; its logit scale is fitted on it too (`train.CALIBRATED`)
     Source("union_dev_grievance", "grievance", "nlp:seed/union_dev_grievance.csv", 0.0, dev_fraction=1.0),

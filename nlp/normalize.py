@@ -86,9 +86,10 @@ _CONTACT_RULES: list[tuple[re.Pattern[str], str]] = [
      "QQ"),
     (re.compile("(?:➕|✚|╋|\\+)\\s*(?=微信|QQ)"), "加"),
 ]
-_CONTACT_HINT_RE = re.compile(
-    f"[微薇威]{_EMOJI}|[薇威][:：]|[薇威徽嶶溦卫维胃魏vw]信|[微薇威]芯|微心|wei信|weixin|wechat|vx|wx|[扣抠叩寇]{{2}}|企鹅|(?<![a-z])q|(?<![a-z])v(?![a-z])|➕|✚|╋"
-    "|\\+\\s*v|加[薇威]")
+_CONTACT_HINT_RE = re.compile("|".join(  # every alternative starts with a plain character (see _EVASION_HINTS)
+    [f"{a}{_EMOJI}" for a in "微薇威"] + [f"{a}[:：]" for a in "薇威"] + [f"{a}信" for a in "薇威徽嶶溦卫维胃魏vw"]
+    + [f"{a}芯" for a in "微薇威"] + ["微心", "wei信", "weixin", "wechat", "vx", "wx"] + [f"{a}[扣抠叩寇]" for a in "扣抠叩寇"]
+    + ["企鹅", "q(?<![a-z]q)", "v(?<![a-z]v)(?![a-z])", "➕", "✚", "╋", "\\+\\s*v", "加[薇威]"]))
 
 _URL_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"h(?:xx|\*\*|tt)p(s?)(?::|：)//|h(?:xx|\*\*)p(s?)(?=[:：]?//)"), "url_scheme"),
