@@ -85,13 +85,15 @@ REPORT_DOUBT = ("骗子", "骗局", "冒充", "假冒", "别信", "不要信", "
                 "不要回", "别点", "不要点", "别加", "不要加", "拉黑", "已举报", "举报了", "已经举报", "已报警", "报警了",
                 "是真的吗", "真的假的", "是不是真的", "是否属实", "属实吗", "是不是骗", "是骗子吗", "靠谱吗", "可信吗", "正规吗",
                 "是不是诈骗", "是诈骗吗", "是不是假的", "是假的吗", "是真是假", "学校的吗", "网址不对", "不是学校的",
-                "没敢填", "没敢点",
+                "没敢填", "没敢点", "有这个人吗", "有这人吗",
                 "是不是学校", "发的吗", "大家注意", "大家小心", "一定注意", "都注意", "注意一下", "提醒大家",
                 "提醒一下", "提醒下", "提醒家里", "大家留意", "谨防", "幸好没", "还好没", "没上当", "差点上当", "差点被骗")
 REPORT_RECEIVED = ("收到", "接到", "打来", "发来", "给我发", "加我", "加了我", "私聊我", "联系我说", "来电", "短信称",
                    "短信说", "自称", "说是", "号码是", "号是", "发送号码", "转来", "转给我", "冒充",
                    # the one message or link the member is asking about
-                   "这条短信", "这个短信", "有个短信", "短信内容", "发信号码", "这个链接", "这个网址", "这个网站", "这个号码")
+                   "这条短信", "这个短信", "有个短信", "短信内容", "发信号码", "这个链接", "这个网址", "这个网站", "这个号码",
+                   # what the message asked of the member ("hr-xxdx.com 让我登录更新银行卡信息")
+                   "让我", "要我", "叫我")
 REPORT_VOUCH = ("我领到", "已经领了", "领到了", "亲测", "试试", "挺快", "真的能", "真能", "靠谱的", "不是骗", "不是诈骗",
                 "不是假的", "请联系", "请找", "认准", "正规渠道", "正规流程", "联系我", "找我", "私我", "咨询", "想了解",
                 "报我名字", "有需要", "需要的", "有意", "的加我", "可加我", "请加我", "就加我", "以加我", "欢迎",
@@ -122,7 +124,7 @@ OWN_DETAILS_WANTS = ("转账", "转帐", "转给", "汇款", "付款", "以下",
                      "点击", "回复", "扫码", "登录", "链接", "下载", "安装", "输入", "按提示", "验证码", "密码",
                      "您的", "请您", "尊敬", "退订", "冻结", "异常", "涉嫌", "致电", "咨询",
                      "下单", "包邮", "团购", "出售", "需要的", "有需要", "优惠", "私聊", "私我", "私信我", "加我")
-IMPOSTOR = re.compile(r"我是[^，。,！!？?\s]{0,6}(院长|校长|书记|处长|主任|领导|局|财务|会计|部长|科长|经理|客服)")
+IMPOSTOR = re.compile(r"我是[^，。,！!？?\s]{0,6}(院长|校长|书记|处长|主任|领导|局|财务|会计|部长|科长|经理|客服|主席|助理|秘书)")
 OWN_DETAILS_REASON = "在提供本人或名单上的证件号、卡号、电话，未要求转账、付费、点击或回复，不按广告计"
 # An advert in a colleague's voice sends readers to a private chat, often with no number or link at all:
 # "…两个月腰围少了8cm 想要的私", "…我师父是易经协会的 需要的扣1", "USDT搬砖 每天稳定2到3个点 滴滴我". The
@@ -457,8 +459,8 @@ def _reports_scam(text: str) -> bool:
     and the sender's voice count in the writer's own words only (`_own_voice`)."""
     if _has_doubt(text) is None or (_has_received(text) is None and _QUOTED_MESSAGE.search(text) is None):
         return False
-    own = _own_voice(text)
-    return _has_vouch(own) is None and _has_speaks(own) is None
+    own = _own_voice(text)  # "我是校工会主席的助理，主席让我收一下会费": the collector, not a report
+    return _has_vouch(own) is None and _has_speaks(own) is None and IMPOSTOR.search(own) is None
 
 
 def _own_voice(text: str) -> str:
