@@ -90,6 +90,12 @@ CUE_GROUPS: tuple[CueGroup, ...] = (
         恭喜 祝贺 贺喜 道喜 同喜 可喜可贺 喜大普奔 实至名归 名副其实 当之无愧 众望所归 与有荣焉 点赞 佩服 膜拜 致敬
         好棒 真棒 太棒
     """)),
+    # rhetorical questions: a complaint asked as a question ("难道青年教师就不需要生活吗", "这合理吗"). Without them
+    # the subjective head read such posts as plain questions (neutral), like "请问报销在哪里办"
+    CueGroup("rhetoric", "sentiment", "反问质疑", _p("""
+        难道 凭什么 是个头 这合理吗 合理吗 公平吗 这公平吗 有人管吗 有没有人管 有人关心过 谁来管 就不需要 图什么
+        有意思吗 至于吗 有必要吗 还让不让 让不让人 算什么 故意的吧 怎么想的 咋想的 何时才能 什么时候才能
+    """)),
     # insults aimed at a person (the words a union moderator removes; swearing at things, 垃圾 and 卧槽, is not
     # here). Each is rare in the corpora; as one column the abuse head learns them together. The other heads
     # leave this column and the next at 0 (`train.HEAD_ONLY_CUES`). An all-ASCII word matches only on its own
