@@ -130,7 +130,8 @@ OWN_DETAILS_REASON = "在提供本人或名单上的证件号、卡号、电话�
 # "…两个月腰围少了8cm 想要的私", "…我师父是易经协会的 需要的扣1", "USDT搬砖 每天稳定2到3个点 滴滴我". The
 # text model read such posts as chat (0.04-0.49 on a new writer's batch). A reader-directed lure (`LURE_OFFER`)
 # raises the score to the review line, unless the post sells or gives away something of the writer's own
-# once (`ONE_OFF`: 闲置, 九成新, 招租, 拼车, a group-buy or 接龙 for colleagues) or doubts and warns.
+# once (`ONE_OFF`: 闲置, 九成新, 招租, 拼车, a group-buy or 接龙 for colleagues) or doubts and warns
+# (`REPORT_DOUBT`, `PAY_IN_WARNED`, the fraud_warning cue).
 _LURE_TO = r"(?:私(?:我|聊|信(?!交流)|(?=$|[\s，,。.!！~～\[]))|(?<![点滴])滴滴我?|扣1(?!\d)|戳(?:我|头像)(?![笑萌泪心中的了]))"
 # every alternative starts with a plain character, so the search skips to candidates in C (it runs on every post)
 LURE_OFFER = re.compile("|".join(
@@ -140,7 +141,6 @@ LURE_OFFER = re.compile("|".join(
     + [r"滴滴我(?<![点滴]滴滴我)", r"戳我(?:头像)?(?![笑萌泪心中的了])", r"扣1(?!\d)"]))
 ONE_OFF = ("闲置", "二手", "转让", "原价", "九成新", "几成新", "出一", "出个", "自家", "自己家", "老家", "不赚钱", "搬家",
            "出租", "租给", "招租", "拼车", "顺风车", "团购", "接龙", "拼单", "送了", "送人", "免费送")
-LURE_DOUBT = re.compile(r"骗|别信|不要信|是真的吗|真的假的|靠谱吗|可信吗|正规吗|举报|拉黑|小心|提醒")
 LURE_FLOOR = 0.8  # the review queue's line (rules/default.yaml spam_post): a moderator looks, nothing is removed
 # 6217 **** **** 5130, 130***********8218, 35020319780915****
 _MASKED_CARD = re.compile(r"(?<![0-9])(?:[0-9]{3,6}[ *]*\*{3,}[ *]*[0-9]{3,4}[0-9xX]?|[0-9]{10,17}\*{3,})(?![0-9])")
@@ -168,7 +168,7 @@ _THREE_DIGITS = re.compile(r"[0-9][0-9]{2}")
 
 def _finder(words: Sequence[str]) -> Callable[[str], re.Match[str] | None]:
     """`finder(text)` is truthy when one of `words` occurs in `text`: `any(w in text for w in words)`
-    as one regex search (the verdicts run for every post with a cue or three digits)."""
+    as one regex search (the verdicts run for every post)."""
     return re.compile("|".join(map(re.escape, words))).search
 
 
@@ -364,7 +364,8 @@ def _lure_offer(d: Doc) -> re.Match[str] | None:
     """The reader-directed lure of an advert in a colleague's voice (see `LURE_OFFER`), or None."""
     assert d.cues is not None
     m = LURE_OFFER.search(d.text)
-    if m is None or _has_one_off(d.text) or LURE_DOUBT.search(d.text) or d.cues.has("fraud_warning"):
+    text = d.text  # a doubt or warning about such posts: the words a report or a warned pay-in uses
+    if m is None or _has_one_off(text) or _has_doubt(text) or _has_warned(text) or d.cues.has("fraud_warning"):
         return None
     return m
 

@@ -584,7 +584,7 @@ def test_a_colleagues_own_sale_or_a_warning_with_the_same_lure_does_not(template
 
 
 @pytest.mark.parametrize("text", ["这个视频太戳我笑点了", "回忆点点滴滴我都记得", "需要私家车主自发接送", "感兴趣的私信交流，这是个学术问题",
-                                  "本月工资扣12.6元会费", "大家看看这个方案 有意见的周五前反馈"])
+                                  "本月工资扣12.6元会费", "需要私人定制的旅行方案吗"])
 def test_words_that_only_look_like_a_lure_are_not_one(text) -> None:
     assert _verdict_on(text, 0.5) != "lure_offer"
 
