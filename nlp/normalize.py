@@ -71,6 +71,7 @@ _ID = "(?=[a-z0-9_\\-]{5,}(?![a-z0-9_\\-]))[a-z_\\-]*[0-9]"  # an account id: 5+
 _DECOR = "[❤♥➡→⬅:：=\\s\u2600-\u27bf\U0001f300-\U0001faff]"  # hearts, arrows, emoji between "v" and an id
 _EMOJI = "[❤♥\u2600-\u27bf\U0001f300-\U0001faff]"  # symbols spammers put inside a word
 _HOST_REST = "[a-z0-9\\-]*\\.[a-z]"  # the rest of a host label: "qqa.xxdx.edu.cn" is a host, not QQ
+_QQ_SOUNDS = ("扣扣", "抠抠", "叩叩", "寇寇")  # QQ spelt by sound
 _CONTACT_RULES: list[tuple[re.Pattern[str], str]] = [
     # (pattern, canonical form); a match that differs from the canonical form beyond case is an evasion
     (re.compile(f"[薇威徽嶶溦卫维胃魏vw]信|[微薇威]芯|微心|wei信|(?:weixin|wechat)(?!{_HOST_REST})"  # mp.weixin.qq.com is a link
@@ -81,15 +82,19 @@ _CONTACT_RULES: list[tuple[re.Pattern[str], str]] = [
                 f"|(?<=[+➕✚╋])\\s*v(?={_ID})"  # +vyc2901: "+V" then the id
                 f"|(?<![a-z])v{_DECOR}+(?={_ID})"  # v❤➡yg50093
                 "|(?<![增参添更追附施]加)(?<=加)[薇威](?![信芯心薇威])"), "微信"),  # 加薇: dn55069
-    (re.compile("扣扣|抠抠|叩叩|寇寇|企鹅号|企鹅(?=[:：]?\\s*\\d{5,})|(?<=加)企鹅"
+    (re.compile("|".join(_QQ_SOUNDS) + "|企鹅号|企鹅(?=[:：]?\\s*\\d{5,})|(?<=加)企鹅"
                 f"|(?<![a-z])q(?=[:：号群]?\\s*\\d{{5,}})(?!{_HOST_REST})|(?<![a-z0-9.\\-])qq+(?!{_HOST_REST})"),  # qqq: a stray q next to QQ
      "QQ"),
     (re.compile("(?:➕|✚|╋|\\+)\\s*(?=微信|QQ)"), "加"),
 ]
-_CONTACT_HINT_RE = re.compile("|".join(  # every alternative starts with a plain character (see _EVASION_HINTS)
+# Where a contact rule can start: the contact step's own check and part of the batch pre-check
+# (`_EVASION_HINTS`), so a text the rules would rewrite always reaches them. Every alternative starts with
+# a plain character (see _EVASION_HINTS)
+_CONTACT_HINTS = (
     [f"{a}{_EMOJI}" for a in "微薇威"] + [f"{a}[:：]" for a in "薇威"] + [f"{a}信" for a in "薇威徽嶶溦卫维胃魏vw"]
-    + [f"{a}芯" for a in "微薇威"] + ["微心", "wei信", "weixin", "wechat", "vx", "wx"] + [f"{a}[扣抠叩寇]" for a in "扣抠叩寇"]
-    + ["企鹅", "q(?<![a-z]q)", "v(?<![a-z]v)(?![a-z])", "➕", "✚", "╋", "\\+\\s*v", "加[薇威]"]))
+    + [f"{a}芯" for a in "微薇威"] + ["微心", "wei信", "weixin", "wechat", "vx", "wx"] + list(_QQ_SOUNDS)
+    + ["企鹅", "q(?<![a-z]q)", "v(?<![a-z]v)(?![a-z])", "➕", "✚", "╋", "\\+\\s*v", "\\+\\s*微信", "加[薇威]"])
+_CONTACT_HINT_RE = re.compile("|".join(_CONTACT_HINTS))
 
 _URL_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"h(?:xx|\*\*|tt)p(s?)(?::|：)//|h(?:xx|\*\*)p(s?)(?=[:：]?//)"), "url_scheme"),
@@ -107,9 +112,7 @@ _EVASION_HINTS = (
     re.compile(f"[{_FILL_CHARS}][\u3400-\u9fff0-9a-z][{_FILL_CHARS}]+[\u3400-\u9fff0-9a-z]"),
     _CN_NUM_HINT,
     re.compile("|".join(
-        [f"{a}{b}" for a in "薇威徽嶶溦卫维胃魏vw" for b in "信"] + ["微芯", "薇芯", "威芯", "微心", "wei信", "weixin",
-         "wechat", "vx", "wx"] + [f"{a}{_EMOJI}" for a in "微薇威"] + [f"{a}[:：]" for a in "薇威"]
-        + ["扣扣", "抠抠", "叩叩", "寇寇", "企鹅", "q", "v", "➕", "✚", "╋", "加薇", "加威"]
+        _CONTACT_HINTS
         + [r"1[3-9]\d{1,8}[ \-_.·]\d", r"hxxp", r"h\*\*p", r"\[\.\]", r"\(\.\)", r"【\.】", "dot",
            "点(?:com|cn|net|org|top|xyz|cc|me|vip|info)"]
     )),

@@ -8,6 +8,7 @@ import unicodedata
 
 import numpy as np
 import pytest
+from hypothesis import example, given, settings, strategies as st
 
 from nlp.hashing import HashTable, SpanHasher, bucket, codes_of, hash_codes, hash_strings
 
@@ -172,3 +173,24 @@ def test_regexes_searched_in_every_post_open_with_a_character_the_engine_can_ski
             assert all(alt.data and alt.data[0][0] is c.LITERAL for alt in first[1][1]), rx.pattern[:60]
         else:
             assert first[0] in (c.LITERAL, c.IN), rx.pattern[:60]
+
+
+_CONTACT_PIECES = ("微", "薇", "威", "卫", "信", "芯", "心", "微信", "扣", "抠", "扣扣", "企鹅", "号", "加", "增加", "q", "qq",
+                   "v", "vx", "wx", "wei", "weixin", "+", "➕", "✚", "╋", ":", "：", "❤", " ", "_", "-", ".", "12345",
+                   "abc12", "yk")
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_CONTACT_PIECES), max_size=6).map("".join))
+@example("+ 微信")
+@example("增加薇")
+@example("抠抠")
+def test_every_text_a_contact_rule_rewrites_passes_the_pre_checks(text: str) -> None:
+    """The batch pre-check and the contact step's own check are built from one list of alternatives
+    (`_CONTACT_HINTS`); a rule that can match where no alternative starts would be skipped unseen
+    ("+微信" was, until session 34)."""
+    from nlp.normalize import _CONTACT_HINT_RE, _CONTACT_RULES, _EVASION_HINTS
+
+    if any(rx.search(text) for rx, _ in _CONTACT_RULES):
+        assert _CONTACT_HINT_RE.search(text), text
+        assert _EVASION_HINTS[2].search(text), text

@@ -31,6 +31,7 @@ def norm() -> Normalizer:
         ("月入过万，v❤➡yg50093", "月入过万,微信yg50093", "contact_variant"),
         ("加我微❤信领试用装", "加我微信领试用装", "contact_variant"),
         ("口红三支包邮 ❤薇❤:kh2990", "口红三支包邮 ❤微信❤:kh2990", "contact_variant"),
+        ("面膜试用 +微信 mm52013", "面膜试用 加微信 mm52013", "contact_variant"),
         ("扣扣：12345678", "QQ:12345678", "contact_variant"),
         ("企鹅号 87654321", "QQ 87654321", "contact_variant"),
         ("电话一三八一二三四五六七八", "电话13812345678", "cn_digits"),
