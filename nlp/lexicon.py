@@ -84,11 +84,15 @@ CUE_GROUPS: tuple[CueGroup, ...] = (
     CueGroup("emo_pos", "sentiment", "正面表情", EMOTICONS_POS),
     CueGroup("emo_neg", "sentiment", "负面表情", EMOTICONS_NEG),
     # congratulations and admiration: each word is rare in the corpora (实至名归 in 7 rows, 祝贺 in 30), too rare
-    # for its own n-gram weight; as one column the heads learn them together. Thanks (感谢, 谢谢, 辛苦了) stay
+    # for its own n-gram weight; as one column the heads learn them together. The second line is internet
+    # slang for delight (狠狠爱了, 泰裤辣, 爷青回, 上岸了): absent from the public corpora, it was read as blame
+    # (`union_dev6_sentiment`). Thanks (感谢, 谢谢, 辛苦了) stay
     # out: they are polite or ironic in complaints, and with them union_dev3_sentiment lost 0.5
     CueGroup("praise", "sentiment", "祝贺称赞", _p("""
         恭喜 祝贺 贺喜 道喜 同喜 可喜可贺 喜大普奔 实至名归 名副其实 当之无愧 众望所归 与有荣焉 点赞 佩服 膜拜 致敬
         好棒 真棒 太棒
+        狠狠爱了 狠狠期待 爱了爱了 泰裤辣 太酷啦 爷青回 dna动了 芜湖起飞 awsl 瑞思拜 打call 血赚 狂喜 上岸了 牛哇 好耶
+        冲鸭
     """)),
     # rhetorical questions: a complaint asked as a question ("难道青年教师就不需要生活吗", "这合理吗"). Without them
     # the subjective head read such posts as plain questions (neutral), like "请问报销在哪里办"
