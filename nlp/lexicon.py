@@ -80,6 +80,16 @@ OFFICE_CLAIMS = _p("""
     离退休处 网络中心 信息化办公室
 """)
 
+# A reply that is nothing but admiration ("厉害！", "专业！！", "优秀优秀", "nb!!!", "涨知识了", "太强了[赞]"): the
+# heads read many of these as blame or as no stance (厉害 is severity in reviews, "太…了" and "！" complaints
+# in shop and Weibo corpora). `scoring.SentimentScorer` reads such a whole reply as praise, with the
+# `praise` column's words. In every union and public sentiment file here a whole reply of these words (with
+# 真/好/太/很… before, 了/啊/哇… after, positive emoticons and punctuation around) is labelled positive: 146
+# rows, none neutral or negative (session 34); 绝了, 服了 and 服气 go both ways and are not here
+PRAISE_REPLY = _p("""
+    厉害 优秀 精彩 专业 牛 牛啊 牛哇 牛逼 nb 666 6666 66666 妙 强 赞 棒 给力 漂亮 威武 霸气 好样的 了不起 有才 靠谱
+    暖心 贴心 学到了 涨知识了 受教了 瑞思拜 respect yyds
+""")
 CUE_GROUPS: tuple[CueGroup, ...] = (
     CueGroup("emo_pos", "sentiment", "正面表情", EMOTICONS_POS),
     CueGroup("emo_neg", "sentiment", "负面表情", EMOTICONS_NEG),

@@ -17,7 +17,7 @@ from core.masking import mask_value, redact
 from nlp.components import Batch, Context, Doc, top_per_doc, word_weights
 from nlp.cues import CUE_LABELS, FEATURES
 from nlp.domains import Lookalike, host_of, is_official, lookalikes
-from nlp.lexicon import PHISHING_STRONG
+from nlp.lexicon import CUE_GROUPS, EMOTICON_POLARITY, PHISHING_STRONG, PRAISE_REPLY
 from nlp.pii import find_personal_data
 
 EVASION_LABELS = {
@@ -224,11 +224,36 @@ def _cue_reasons(d: Doc, score: str, codes: tuple[str, ...], weight: float,
             d.reasons.append(Reason(score, code, f"{label}：{'、'.join(words)}", weight))
 
 
+# A whole reply of admiration (`lexicon.PRAISE_REPLY` and the `praise` column's words), one to three times,
+# with 真/好/太/很… before and 了/啊/哇… after, around it only punctuation and plainly positive emoticons
+# (`lexicon.EMOTICON_STRONG_POS`): "厉害！", "专业！！", "优秀优秀", "nb!!!", "太强了[赞]". Any other emoticon
+# ([微笑], [doge]: often ironic) or word leaves the reply to the model
+_PRAISE_WORDS = sorted({*PRAISE_REPLY, *(w for g in CUE_GROUPS if g.code == "praise" for w in g.phrases)},
+                       key=len, reverse=True)
+PRAISE_REPLY_RE = re.compile("(?:(?:真|好|太|很|超|超级|非常|实在|真的|简直|这也太|也太)?(?:"
+                             + "|".join(map(re.escape, _PRAISE_WORDS)) + ")(?:了|啊|呀|哇|哈|滴)*){1,3}")
+_REPLY_DECOR = re.compile(r"[\s!！~～。.,，、…]+|" + "|".join(
+    map(re.escape, sorted((e for e, w in EMOTICON_POLARITY.items() if w >= 1.0), key=len, reverse=True))))
+PRAISE_REPLY_CHARS = 16  # the longest reply read this way, decoration left out ("respect respect")
+PRAISE_REPLY_POLARITY = 0.5  # the polarity such a reply gets at least
+
+
+def _praise_reply(text: str) -> str | None:
+    """The words of a reply that is nothing but admiration (see `PRAISE_REPLY_RE`), or None."""
+    if len(text) > 4 * PRAISE_REPLY_CHARS:
+        return None
+    core = _REPLY_DECOR.sub("", text)
+    if not core or len(core) > PRAISE_REPLY_CHARS or PRAISE_REPLY_RE.fullmatch(core) is None:
+        return None
+    return core
+
+
 class SentimentScorer:
     """pos/neu/neg and polarity from two heads: subjective-vs-neutral and positive-vs-negative.
 
     P(neu) = 1 - s, P(pos) = s * p, P(neg) = s * (1 - p), polarity = P(pos) - P(neg) = s (2p - 1).
-    The sign of the polarity is the positive-vs-negative decision alone."""
+    The sign of the polarity is the positive-vs-negative decision alone. A reply that is nothing but
+    admiration (`_praise_reply`: "厉害！", "专业！！") is positive whatever the heads say."""
 
     name = "sentiment.v1"
 
@@ -250,11 +275,15 @@ class SentimentScorer:
                 d.reasons.append(Reason("sentiment", "blank", "空白内容，按中性计", 0.0))
                 continue
             lab = labels[k]
-            d.sentiment = lab
-            d.polarity = polarity_i = round(pol[i], 4)
+            polarity_i = round(pol[i], 4)
             text = f"情感{names[k]}（把握 {conf[i]:.0%}，倾向 {polarity_i:+.2f}）"
             d.reasons.append(Reason("sentiment", "model", text, polarity_i))
-            if terms[i]:
+            reply = _praise_reply(d.text) if lab is not Sentiment.POS else None
+            if reply is not None:
+                lab, polarity_i = Sentiment.POS, max(polarity_i, PRAISE_REPLY_POLARITY)
+                d.reasons.append(Reason("sentiment", "praise_reply", f"整条回复是称赞（“{reply}”），按正面计", polarity_i))
+            d.sentiment, d.polarity = lab, polarity_i
+            if terms[i] and reply is None:
                 code, what = ("positive_terms", "正面词") if lab is Sentiment.POS else ("negative_terms", "负面词")
                 d.reasons.append(Reason("sentiment", code, f"{what}：{'、'.join(terms[i])}", polarity_i))
         return batch
