@@ -84,8 +84,9 @@ OFFICE_CLAIMS = _p("""
 # heads read many of these as blame or as no stance (厉害 is severity in reviews, "太…了" and "！" complaints
 # in shop and Weibo corpora). `scoring.SentimentScorer` reads such a whole reply as praise, with the
 # `praise` column's words. In every union and public sentiment file here a whole reply of these words (with
-# 真/好/太/很… before, 了/啊/哇… after, positive emoticons and punctuation around) is labelled positive: 146
-# rows, none neutral or negative (session 34); 绝了, 服了 and 服气 go both ways and are not here
+# 真/好/太/很… before, 了/啊/哇… after, plainly positive emoticons and punctuation around) is labelled
+# positive: 144 rows, none neutral or negative (session 34); ToSarcasm's news comments hold three sarcastic
+# ones ("致敬！", "厉害了") and three plain. 绝了, 服了 and 服气 go both ways and are not here
 PRAISE_REPLY = _p("""
     厉害 优秀 精彩 专业 牛 牛啊 牛哇 牛逼 nb 666 6666 66666 妙 强 赞 棒 给力 漂亮 威武 霸气 好样的 了不起 有才 靠谱
     暖心 贴心 学到了 涨知识了 受教了 瑞思拜 respect yyds
