@@ -234,13 +234,14 @@ PRAISE_REPLY_RE = re.compile("(?:(?:真|好|太|很|超|超级|非常|实在|真
                              + "|".join(map(re.escape, _PRAISE_WORDS)) + ")(?:了|啊|呀|哇|哈|滴)*){1,3}")
 _REPLY_DECOR = re.compile(r"[\s!！~～。.,，、…]+|" + "|".join(
     map(re.escape, sorted((e for e, w in EMOTICON_POLARITY.items() if w >= 1.0), key=len, reverse=True))))
+_has_praise_word = _finder(_PRAISE_WORDS)  # most short posts have none: the pre-check skips the rest
 PRAISE_REPLY_CHARS = 16  # the longest reply read this way, decoration left out ("respect respect")
 PRAISE_REPLY_POLARITY = 0.5  # the polarity such a reply gets at least
 
 
 def _praise_reply(text: str) -> str | None:
     """The words of a reply that is nothing but admiration (see `PRAISE_REPLY_RE`), or None."""
-    if len(text) > 4 * PRAISE_REPLY_CHARS:
+    if len(text) > 3 * PRAISE_REPLY_CHARS or _has_praise_word(text) is None:
         return None
     core = _REPLY_DECOR.sub("", text)
     if not core or len(core) > PRAISE_REPLY_CHARS or PRAISE_REPLY_RE.fullmatch(core) is None:
