@@ -17,7 +17,7 @@ from core.masking import mask_value, redact
 from nlp.components import Batch, Context, Doc, top_per_doc, word_weights
 from nlp.cues import CUE_LABELS, FEATURES
 from nlp.domains import Lookalike, host_of, is_official, lookalikes
-from nlp.lexicon import CUE_GROUPS, EMOTICON_POLARITY, PHISHING_STRONG, PRAISE_REPLY
+from nlp.lexicon import CUE_GROUPS, EMOTICON_STRONG_POS, PHISHING_STRONG, PRAISE_REPLY
 from nlp.pii import find_personal_data
 
 EVASION_LABELS = {
@@ -232,8 +232,7 @@ _PRAISE_WORDS = sorted({*PRAISE_REPLY, *(w for g in CUE_GROUPS if g.code == "pra
                        key=len, reverse=True)
 PRAISE_REPLY_RE = re.compile("(?:(?:真|好|太|很|超|超级|非常|实在|真的|简直|这也太|也太)?(?:"
                              + "|".join(map(re.escape, _PRAISE_WORDS)) + ")(?:了|啊|呀|哇|哈|滴)*){1,3}")
-_REPLY_DECOR = re.compile(r"[\s!！~～。.,，、…]+|" + "|".join(
-    map(re.escape, sorted((e for e, w in EMOTICON_POLARITY.items() if w >= 1.0), key=len, reverse=True))))
+_REPLY_DECOR = re.compile(r"[\s!！~～。.,，、…]+|" + "|".join(map(re.escape, sorted(EMOTICON_STRONG_POS, key=len, reverse=True))))
 _has_praise_word = _finder(_PRAISE_WORDS)  # most short posts have none: the pre-check skips the rest
 PRAISE_REPLY_CHARS = 16  # the longest reply read this way, decoration left out ("respect respect")
 PRAISE_REPLY_POLARITY = 0.5  # the polarity such a reply gets at least
@@ -241,7 +240,7 @@ PRAISE_REPLY_POLARITY = 0.5  # the polarity such a reply gets at least
 
 def _praise_reply(text: str) -> str | None:
     """The words of a reply that is nothing but admiration (see `PRAISE_REPLY_RE`), or None."""
-    if len(text) > 3 * PRAISE_REPLY_CHARS or _has_praise_word(text) is None:
+    if len(text) > 3 * PRAISE_REPLY_CHARS or _has_praise_word(text) is None:  # 3x: room for emoticons
         return None
     core = _REPLY_DECOR.sub("", text)
     if not core or len(core) > PRAISE_REPLY_CHARS or PRAISE_REPLY_RE.fullmatch(core) is None:

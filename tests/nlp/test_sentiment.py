@@ -92,6 +92,8 @@ def test_a_reply_that_is_only_admiration_reads_positive(analyzer, make_post) -> 
     "牛什么牛",
     "真强[doge][doge]我服了",
 ])
-def test_admiration_inside_a_longer_or_ironic_reply_is_left_to_the_model(analyzer, make_post, text) -> None:
-    a = analyzer.pipe([make_post(text)])[0]
-    assert not any(r.code == "praise_reply" for r in a.reasons), text
+def test_admiration_inside_a_longer_or_ironic_reply_is_left_to_the_model(text) -> None:
+    from nlp.normalize import Normalizer
+    from nlp.scoring import _praise_reply
+
+    assert _praise_reply(Normalizer()(text).text) is None, text  # whatever the heads say of it
