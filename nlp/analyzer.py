@@ -143,6 +143,9 @@ class Analyzer:
                 docs = self._run(posts[i : i + step])
                 version = self._ctx.models.version
                 out.extend([_to_analysis(d, version) for d in docs])
+                # The docs (token lists, cue hits, normalised texts) are freed here, by reference counting:
+                # the collection that ends the pause then walks the analyses only (half the objects).
+                del docs
         return out
 
     def _bounded(self, posts: Sequence[Post]) -> Sequence[Post]:
