@@ -321,10 +321,15 @@ class Normalizer:
             todo.update(matching_docs(rx, joined, starts))
         for i in sorted(todo):
             norms[i] = self._evasions(norms[i])
-        if _MASKED_HINT_RE.search(joined):
-            for i in matching_docs(_MASKED_RE, "\x1e".join(n.text for n in norms), _starts(norms)):
-                n = norms[i]
-                norms[i] = Normalized(_MASKED_RE.sub(_unmask, n.text), n.src, n.evasions)
+        if todo:  # the evasion steps may have joined "x 1 2 x" into a masked run
+            joined = "\x1e".join(n.text for n in norms)
+            starts = _starts(norms)
+        # _MASKED_RE starts with look-arounds (no fast scan): it runs only on the texts the literal hint finds
+        for i in matching_docs(_MASKED_HINT_RE, joined, starts):
+            n = norms[i]
+            text = _MASKED_RE.sub(_unmask, n.text)
+            if text != n.text:
+                norms[i] = Normalized(text, n.src, n.evasions)
         return norms
 
     @staticmethod

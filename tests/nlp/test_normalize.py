@@ -98,7 +98,7 @@ def test_batch_equals_one_by_one(norm: Normalizer) -> None:
 # letters, contact variants, Chinese digits, full-width, invisible and traditional characters), so that
 # a text drawn from one alphabet often holds that step's forms.
 _BATCH_ALPHABETS = [
-    ["x", "xx", "1", "12", "5", ".", "电话", "元"],
+    ["x", "xx", "1", "12", "5", ".", " ", "-", "电话", "元"],
     ["刷", "单", " ", "-", ".", "·", "a", "兼职"],
     ["薇", "信", "v", "V", "加", "+", "＋", "微", "扣", "❤", ":", "1"],
     ["一", "三", "八", "幺", "1", "3", " ", "-"],
@@ -109,6 +109,7 @@ _batch_text = st.sampled_from(_BATCH_ALPHABETS).flatmap(lambda a: st.lists(st.sa
 
 @settings(max_examples=300, deadline=None)
 @example(["电话1x34x678", "xx"])
+@example(["电话1 x 3 4 x 6", "xx"])
 @given(st.lists(_batch_text, min_size=1, max_size=5))
 def test_a_text_normalises_the_same_whatever_else_is_in_its_batch(norm: Normalizer, texts: list[str]) -> None:
     """The batch steps run their pre-checks once over all texts joined: a pre-check that misses a form
