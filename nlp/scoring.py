@@ -184,7 +184,9 @@ _has_testimony, _has_benefit = _finder(TESTIMONY), _finder(BENEFITS)
 _has_qr, _has_private_ask, _has_private_reply = _finder(QR_WORDS), _finder(PRIVATE_ASK), _finder(PRIVATE_REPLY)
 _has_own_trouble, _has_lure = _finder(OWN_TROUBLE), _finder(LURES)
 _has_own_words = _finder(OWN_DETAILS_SAYS)
-_has_one_off = _finder(ONE_OFF)
+# 出一 sells one thing ("出一辆自行车", "想出一台钢琴") but also ends verbs: 推出一款, 提出一个, 做出一点, 如出一辙
+_NOT_SELLING = "推不如吃做拿付看冒作露多提发弹突示找造能说抽现摆给外得晒指献蹦划惊爆放分透跳扯萌辨演腾装举抛豁让查究翻清选走退展杰输产支派列搞长生写跑超排挤画唱交亮打卖研开闯逼憋熬练磨活过喊叫传溢析算测判认猜悟品"
+_has_one_off = re.compile("|".join(re.escape(w) for w in ONE_OFF if w != "出一") + f"|(?<![{_NOT_SELLING}])出一").search
 _has_pay_in, _has_question, _has_warned = PAY_IN.search, re.compile(r"[吗？?]|哪").search, _finder(PAY_IN_WARNED)
 # money sent to the number, unless the member asks where it went ("补助打到哪张卡了？")
 _has_wants = re.compile("|".join(map(re.escape, OWN_DETAILS_WANTS))
