@@ -65,12 +65,17 @@ _UNIT = "[\u3400-\u9fff0-9a-z]"
 _FILL = "[ \t*·•\\-_/|\\\\.~^丶'`\u2600-\u27bf\U0001f300-\U0001faff]+"
 _NOT_UNIT = "(?<![\u3400-\u9fff0-9a-z])"
 _SPACED_RE = re.compile(f"{_NOT_UNIT}{_UNIT}(?:{_FILL}{_UNIT}(?={_FILL})){{1,}}{_FILL}{_UNIT}")
+_TLDS = "com|cn|net|org|top|xyz|vip|cc|me|info|shop|club|site"  # top-level domains of the links spammers post
+# the ASCII run a spaced-out match starts, when it is a host: "a-0.com.cn" and "x-1.cn" are links, not 刷.单
+_HOST_RUN = re.compile(rf"[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.(?:{_TLDS})(?![a-z0-9\-])")
 
 _PLUS = "(?:\\+|➕|✚|╋|加)"
 _ID = "(?=[a-z0-9_\\-]{5,}(?![a-z0-9_\\-]))[a-z_\\-]*[0-9]"  # an account id: 5+ characters, a digit
 _DECOR = "[❤♥➡→⬅:：=\\s\u2600-\u27bf\U0001f300-\U0001faff]"  # hearts, arrows, emoji between "v" and an id
 _EMOJI = "[❤♥\u2600-\u27bf\U0001f300-\U0001faff]"  # symbols spammers put inside a word
-_HOST_REST = "[a-z0-9\\-]*\\.[a-z]"  # the rest of a host label: "qqa.xxdx.edu.cn" is a host, not QQ
+# the rest of a host: "qqa.xxdx.edu.cn", "qqm.0.0.com" and "wx.7g-zr2.edu.cn" are hosts, not QQ or 微信 (a later
+# label holds a letter: "qq.12345678" is a QQ number)
+_HOST_REST = "[a-z0-9\\-]*(?:\\.[0-9\\-]+)*\\.[0-9\\-]*[a-z]"
 _QQ_SOUNDS = ("扣扣", "抠抠", "叩叩", "寇寇")  # QQ spelt by sound
 _CONTACT_RULES: list[tuple[re.Pattern[str], str]] = [
     # (pattern, canonical form); a match that differs from the canonical form beyond case is an evasion
@@ -122,11 +127,11 @@ _EVASION_HINTS = (
 # digits masked as x by data providers and in forwarded messages ("xx元", "电话1xxxxxxxxxx", "xxxx年"):
 # a run of digits and x with at least two x, not inside a word, reads as a number (x -> 0, same length,
 # so offsets are unchanged). Not an evasion. Nor is a host label: "xx.xxdx.edu.cn", "abc.xx.com" stay as written
-# (a label then a dot, or a top-level domain, follows; or a label not ending in x and a dot precede), while
-# "xx.xx元" is a number
+# (a dot, a label and a dot follow; or a dot or hyphen, then labels ending in a top-level domain; or a label
+# not ending in x and a dot precede), while "xx.xx元", "xxxx-xx-xx" and "138-xxxx-xxxx" are numbers
 _MASKED_RE = re.compile(
     r"(?<![a-z0-9])(?<![a-wyz]\.)(?=[0-9x]*x[0-9x]*x)[0-9x]{2,}"
-    r"(?![a-z0-9]|\.[a-z0-9\-]*[a-z][a-z0-9\-]*\.|\.(?:com|cn|net|org|top|xyz|vip|cc|me|info|shop|club|site)(?![a-z]))")
+    rf"(?![a-z0-9]|\.[a-z0-9\-]*[a-z][a-z0-9\-]*\.|[.\-](?:[a-z0-9\-]+\.)*(?:{_TLDS})(?![a-z0-9\-]))")
 _MASKED_HINT_RE = re.compile(r"x[0-9]*x")  # any two x of one [0-9x] run: every text _MASKED_RE can match
 
 
@@ -474,6 +479,8 @@ def _unspace(m: re.Match[str]) -> str:
     # keep ordinary spaced words like "a b c" in prose only if they are all ASCII letters
     if all(u.isascii() and u.isalpha() for u in units):
         return s
+    if s.isascii() and not s.strip("-.0123456789abcdefghijklmnopqrstuvwxyz") and _HOST_RUN.match(m.string, m.start()):
+        return s  # labels joined by - and . that end in a top-level domain: a host, kept as written
     return "".join(units)
 
 

@@ -149,6 +149,25 @@ def test_a_host_label_of_x_and_digits_is_not_a_masked_number(norm: Normalizer, l
     assert norm(f"请登录 {host} 填写").text == f"请登录 {host} 填写"
 
 
+_LABEL = st.from_regex(r"[a-z0-9]{1,3}(?:-[a-z0-9]{1,3})?", fullmatch=True)
+_HOSTS = st.tuples(st.lists(_LABEL, min_size=1, max_size=3),
+                   st.sampled_from(["com", "cn", "top", "com.cn", "edu.cn", "xyz", "vip"])).map(
+    lambda t: ".".join(t[0]) + "." + t[1])
+
+
+@settings(max_examples=400, deadline=None)
+@example("a-0.com.cn")  # read as spaced-out: a0com.cn
+@example("qqm.0.0.com")  # read as QQ
+@example("wx.7g-zr2.edu.cn")  # read as 微信
+@example("xx-bank-jf.cn")  # read as a masked number: 00-bank-jf.cn
+@given(_HOSTS)
+def test_a_host_is_kept_as_written(norm: Normalizer, host: str) -> None:
+    """Short labels of letters and digits joined by - and . and ending in a top-level domain are a link:
+    no evasion step (spaced-out, contact variants, masked digits) rewrites them, so the link cues and a
+    phishing reason name the host the post holds."""
+    assert host in norm(f"请登录 {host} 填写").text
+
+
 @pytest.mark.parametrize("text", ["xxl码的工会文化衫", "xbox 和 max", "0x1f", "x光片"])
 def test_words_with_x_are_not_numbers(norm: Normalizer, text: str) -> None:
     assert norm(text).text == text
