@@ -68,6 +68,7 @@ _SPACED_RE = re.compile(f"{_NOT_UNIT}{_UNIT}(?:{_FILL}{_UNIT}(?={_FILL})){{1,}}{
 _TLDS = "com|cn|net|org|top|xyz|vip|cc|me|info|shop|club|site"  # top-level domains of the links spammers post
 # the ASCII run a spaced-out match starts, when it is a host: "a-0.com.cn" and "x-1.cn" are links, not 刷.单
 _HOST_RUN = re.compile(rf"[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.(?:{_TLDS})(?![a-z0-9\-])")
+_HOST_CHARS = frozenset("-.0123456789abcdefghijklmnopqrstuvwxyz")
 
 _PLUS = "(?:\\+|➕|✚|╋|加)"
 _ID = "(?=[a-z0-9_\\-]{5,}(?![a-z0-9_\\-]))[a-z_\\-]*[0-9]"  # an account id: 5+ characters, a digit
@@ -104,9 +105,9 @@ _CONTACT_HINT_RE = re.compile("|".join(_CONTACT_HINTS))
 _URL_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"h(?:xx|\*\*|tt)p(s?)(?::|：)//|h(?:xx|\*\*)p(s?)(?=[:：]?//)"), "url_scheme"),
     (re.compile(r"(?<=[a-z0-9])\s*(?:\[\.\]|\(\.\)|【\.】|\(dot\)|\[dot\]|\s+dot\s+|点)\s*"
-                r"(?=(?:com|cn|net|org|top|xyz|cc|me|vip|info|shop|club|site)\b)"), "url_dot"),
+                rf"(?=(?:{_TLDS})(?![a-z0-9]))"), "url_dot"),  # not \b: "abc点com领取" (a CJK letter follows)
 ]
-_URL_HINT_RE = re.compile(r"hxxp|h\*\*p|\[\.\]|\(\.\)|【\.】|dot|点(?:com|cn|net|org|top|xyz|cc|me|vip|info)")
+_URL_HINT_RE = re.compile(rf"hxxp|h\*\*p|\[\.\]|\(\.\)|【\.】|dot|点(?:{_TLDS})")
 # pre-checks for step 4 over a whole batch; texts without a hit skip it. Each regex starts with a
 # literal or a character class so the engine skips non-candidate positions in C.
 _FILL_CHARS = " \t*·•\\-_/|\\\\.~^丶'`\u2600-\u27bf\U0001f300-\U0001faff"
@@ -119,7 +120,7 @@ _EVASION_HINTS = (
     re.compile("|".join(
         _CONTACT_HINTS
         + [r"1[3-9]\d{1,8}[ \-_.·]\d", r"hxxp", r"h\*\*p", r"\[\.\]", r"\(\.\)", r"【\.】", "dot",
-           "点(?:com|cn|net|org|top|xyz|cc|me|vip|info)"]
+           f"点(?:{_TLDS})"]
     )),
 )
 
@@ -479,7 +480,7 @@ def _unspace(m: re.Match[str]) -> str:
     # keep ordinary spaced words like "a b c" in prose only if they are all ASCII letters
     if all(u.isascii() and u.isalpha() for u in units):
         return s
-    if s.isascii() and not s.strip("-.0123456789abcdefghijklmnopqrstuvwxyz") and _HOST_RUN.match(m.string, m.start()):
+    if set(s) <= _HOST_CHARS and _HOST_RUN.match(m.string, m.start()):
         return s  # labels joined by - and . that end in a top-level domain: a host, kept as written
     return "".join(units)
 

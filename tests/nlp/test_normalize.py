@@ -38,6 +38,8 @@ def norm() -> Normalizer:
         ("电话1三8幺2三4五6七8", "电话13812345678", "cn_digits"),
         ("电话138-1234-5678", "电话13812345678", "split_number"),
         ("打开 hxxps://abc[.]com 领取", "打开 https://abc.com 领取", "obfuscated_url"),
+        ("下载地址：tinyurl点com斜杠jzapp", "下载地址:tinyurl.com斜杠jzapp", "obfuscated_url"),  # a CJK letter after the TLD
+        ("奖品在 abc点shop 领取", "奖品在 abc.shop 领取", "obfuscated_url"),
         ("访问 abc点com", "访问 abc.com", "obfuscated_url"),
     ],
 )
