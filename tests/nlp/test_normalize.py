@@ -97,14 +97,14 @@ def test_batch_equals_one_by_one(norm: Normalizer) -> None:
 
 
 # Pieces that some batch-wide pre-check looks for, one small alphabet per step (masked digits, spaced-out
-# letters, contact variants, Chinese digits, full-width, invisible and traditional characters), so that
-# a text drawn from one alphabet often holds that step's forms.
+# letters, contact variants, Chinese digits, full-width, invisible and traditional characters, obfuscated
+# links), so that a text drawn from one alphabet often holds that step's forms.
 _BATCH_ALPHABETS = [
     ["x", "xx", "1", "12", "5", ".", " ", "-", "电话", "元"],
     ["刷", "单", " ", "-", ".", "·", "a", "兼职"],
     ["薇", "信", "v", "V", "加", "+", "＋", "微", "扣", "❤", ":", "1"],
     ["一", "三", "八", "幺", "1", "3", " ", "-"],
-    ["ＡＢＣ", "５", "\u200b", "職稱", "，", "😀", "hxxp", "[.]", "com"],
+    ["ＡＢＣ", "５", "\u200b", "職稱", "，", "😀", "hxxp", "[.]", "点", "abc", "com", "shop", "领"],
 ]
 _batch_text = st.sampled_from(_BATCH_ALPHABETS).flatmap(lambda a: st.lists(st.sampled_from(a), max_size=8)).map("".join)
 

@@ -128,7 +128,8 @@ def test_manifest_says_what_it_was_built_from(trained) -> None:
     assert set(manifest["base_dev_metrics"]) == set(manifest["dev_metrics"]) == {
         "union_dev_sentiment", "union_dev_spam", "union_dev_rumour", "union_dev3_sentiment", "union_dev3_spam",
         "union_dev3_rumour", "union_dev4_sentiment", "union_dev4_spam",
-        "union_dev5_sentiment", "union_dev6_sentiment", "union_dev7_sentiment", "union_dev8_sentiment", "union_spam_b10", "union_spam_b11", "union_spam_b12", "union_spam_b13",
+        "union_dev5_sentiment", "union_dev6_sentiment", "union_dev7_sentiment", "union_dev8_sentiment",
+        "union_spam_b10", "union_spam_b11", "union_spam_b12", "union_spam_b13",
         "union_dev_grievance"}
 
 
