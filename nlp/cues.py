@@ -16,7 +16,7 @@ import numpy as np
 
 from nlp.domains import host_of, is_official, lookalike
 from nlp.hashing import P, HashTable, SpanHasher, hash_strings, prefix_hashes
-from nlp.lexicon import CUE_GROUPS, EMOTICON_POLARITY, TOPICS
+from nlp.lexicon import CUE_GROUPS, EMOTICON_POLARITY, TLDS, TOPICS
 
 # regex cues: code -> (score, label_zh). Their patterns are one alternation whose branches all start
 # with a literal character (not a class: one class there makes the scan ~3x slower), so the regex engine
@@ -32,7 +32,7 @@ REGEX_CUES: dict[str, tuple[str, str]] = {
     "lookalike_url": ("spam", "仿冒官方网址"),
     "doc_number": ("rumour", "文件编号"),
 }
-_TLD = "com|cn|net|org|top|xyz|vip|cc|me|info|shop|club|site|ly"
+_TLD = TLDS
 _REGEX = re.compile(
     r"https?://[^\s\x00]+|www\.[^\s\x00]+"  # url
     rf"|\.(?:{_TLD})(?![a-z])"  # url: a domain, its name is found backwards

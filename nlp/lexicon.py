@@ -91,6 +91,10 @@ PRAISE_REPLY = _p("""
     厉害 优秀 精彩 专业 牛 牛啊 牛哇 牛逼 nb 666 6666 66666 妙 强 赞 棒 给力 漂亮 威武 霸气 好样的 了不起 有才 靠谱
     暖心 贴心 学到了 涨知识了 受教了 瑞思拜 respect yyds
 """)
+# top-level domains of the links posts carry (regex alternatives): the cue scanner's links, and the normaliser's
+# obfuscated dots, hosts and masked digits
+TLDS = "com|cn|net|org|top|xyz|vip|cc|me|info|shop|club|site|ly"
+
 CUE_GROUPS: tuple[CueGroup, ...] = (
     CueGroup("emo_pos", "sentiment", "正面表情", EMOTICONS_POS),
     CueGroup("emo_neg", "sentiment", "负面表情", EMOTICONS_NEG),

@@ -23,6 +23,8 @@ from typing import Callable, Sequence
 import numpy as np
 import opencc
 
+from nlp.lexicon import TLDS
+
 # characters removed outright: C0/C1 controls (tab, newline, CR kept), soft hyphen, zero-width and
 # bidi controls, word joiners, variation selectors, BOM, lone surrogates, tag characters
 _STRIP_RE = re.compile(
@@ -65,9 +67,10 @@ _UNIT = "[\u3400-\u9fff0-9a-z]"
 _FILL = "[ \t*·•\\-_/|\\\\.~^丶'`\u2600-\u27bf\U0001f300-\U0001faff]+"
 _NOT_UNIT = "(?<![\u3400-\u9fff0-9a-z])"
 _SPACED_RE = re.compile(f"{_NOT_UNIT}{_UNIT}(?:{_FILL}{_UNIT}(?={_FILL})){{1,}}{_FILL}{_UNIT}")
-_TLDS = "com|cn|net|org|top|xyz|vip|cc|me|info|shop|club|site"  # top-level domains of the links spammers post
+# the end of a host after a dot or hyphen: more labels, then a top-level domain
+_TLD_END = rf"(?:[a-z0-9\-]+\.)*(?:{TLDS})(?![a-z0-9\-])"
 # the ASCII run a spaced-out match starts, when it is a host: "a-0.com.cn" and "x-1.cn" are links, not 刷.单
-_HOST_RUN = re.compile(rf"[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.(?:{_TLDS})(?![a-z0-9\-])")
+_HOST_RUN = re.compile(rf"[a-z0-9\-]+\.{_TLD_END}")
 _HOST_CHARS = frozenset("-.0123456789abcdefghijklmnopqrstuvwxyz")
 
 _PLUS = "(?:\\+|➕|✚|╋|加)"
@@ -105,9 +108,9 @@ _CONTACT_HINT_RE = re.compile("|".join(_CONTACT_HINTS))
 _URL_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"h(?:xx|\*\*|tt)p(s?)(?::|：)//|h(?:xx|\*\*)p(s?)(?=[:：]?//)"), "url_scheme"),
     (re.compile(r"(?<=[a-z0-9])\s*(?:\[\.\]|\(\.\)|【\.】|\(dot\)|\[dot\]|\s+dot\s+|点)\s*"
-                rf"(?=(?:{_TLDS})(?![a-z0-9]))"), "url_dot"),  # not \b: "abc点com领取" (a CJK letter follows)
+                rf"(?=(?:{TLDS})(?![a-z0-9]))"), "url_dot"),  # not \b: "abc点com领取" (a CJK letter follows)
 ]
-_URL_HINT_RE = re.compile(rf"hxxp|h\*\*p|\[\.\]|\(\.\)|【\.】|dot|点(?:{_TLDS})")
+_URL_HINT_RE = re.compile(rf"hxxp|h\*\*p|\[\.\]|\(\.\)|【\.】|dot|点(?:{TLDS})")
 # pre-checks for step 4 over a whole batch; texts without a hit skip it. Each regex starts with a
 # literal or a character class so the engine skips non-candidate positions in C.
 _FILL_CHARS = " \t*·•\\-_/|\\\\.~^丶'`\u2600-\u27bf\U0001f300-\U0001faff"
@@ -120,7 +123,7 @@ _EVASION_HINTS = (
     re.compile("|".join(
         _CONTACT_HINTS
         + [r"1[3-9]\d{1,8}[ \-_.·]\d", r"hxxp", r"h\*\*p", r"\[\.\]", r"\(\.\)", r"【\.】", "dot",
-           f"点(?:{_TLDS})"]
+           f"点(?:{TLDS})"]
     )),
 )
 
@@ -132,7 +135,7 @@ _EVASION_HINTS = (
 # not ending in x and a dot precede), while "xx.xx元", "xxxx-xx-xx" and "138-xxxx-xxxx" are numbers
 _MASKED_RE = re.compile(
     r"(?<![a-z0-9])(?<![a-wyz]\.)(?=[0-9x]*x[0-9x]*x)[0-9x]{2,}"
-    rf"(?![a-z0-9]|\.[a-z0-9\-]*[a-z][a-z0-9\-]*\.|[.\-](?:[a-z0-9\-]+\.)*(?:{_TLDS})(?![a-z0-9\-]))")
+    rf"(?![a-z0-9]|\.[a-z0-9\-]*[a-z][a-z0-9\-]*\.|[.\-]{_TLD_END})")
 _MASKED_HINT_RE = re.compile(r"x[0-9]*x")  # any two x of one [0-9x] run: every text _MASKED_RE can match
 
 

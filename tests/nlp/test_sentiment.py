@@ -93,7 +93,7 @@ def test_a_reply_that_is_only_admiration_reads_positive(analyzer, make_post) -> 
     "真强[doge][doge]我服了",
 ])
 def test_admiration_inside_a_longer_or_ironic_reply_is_left_to_the_model(text) -> None:
-    from nlp.normalize import Normalizer
+    from nlp import resources
     from nlp.scoring import _praise_reply
 
-    assert _praise_reply(Normalizer()(text).text) is None, text  # whatever the heads say of it
+    assert _praise_reply(resources.normalizer()(text).text) is None, text  # whatever the heads say of it
